@@ -1,0 +1,63 @@
+"""The exception tree of the engine.
+
+    LineageError                  every error the engine raises on purpose
+    ├── UserError                 the user's input is wrong: the CLI exits 2 with the message
+    │   ├── InvalidKeyError       a node key or edge endpoint that breaks the key grammar
+    │   ├── InvalidRecordError    a node or edge that breaks the graph model (kind, property, value)
+    │   ├── EstateError           an estate file that fails validation (names file and field)
+    │   └── SettingsError         unusable settings (a placeholder secret in production)
+    └── StoreError                the store could not do what was asked
+        ├── StoreUnavailableError the store cannot be reached or opened (names the URI or path)
+        └── BatchRejectedError    the store refused a batch; nothing of it was written
+
+Messages say what was wrong, where, and what to do next; they never carry patient identifiers.
+"""
+
+from __future__ import annotations
+
+
+class LineageError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class UserError(LineageError):
+    """The input or the command line is wrong; the user can fix it."""
+
+
+class InvalidKeyError(UserError):
+    """A key that does not follow `<kind>:<natural id>`."""
+
+
+class InvalidRecordError(UserError):
+    """A node or edge that breaks the graph model."""
+
+
+class EstateError(UserError):
+    """An estate declaration file that fails validation."""
+
+
+class SettingsError(UserError):
+    """Settings that cannot be used."""
+
+
+class StoreError(LineageError):
+    """The store could not do what was asked."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached or opened."""
+
+
+class BatchRejectedError(StoreError):
+    """The store refused a batch: nothing of it was written.
+
+    `record_index` is the position in the batch (nodes first, then edges) of the record that
+    caused it, when the store could tell; `record` is that record's description.
+    """
+
+    def __init__(self, reason: str, record_index: int | None = None, record: str | None = None):
+        self.reason = reason
+        self.record_index = record_index
+        self.record = record
+        where = f" at record {record_index} ({record})" if record_index is not None else ""
+        super().__init__(f"batch rejected by the store{where}: {reason}")

@@ -1,0 +1,168 @@
+"""How a reported node or edge merges into what a store already holds: one pure function for
+both stores, so that they cannot disagree.
+
+Rules, for each property of the report:
+- not stored yet: take it, and remember which source set it (`property_sources`);
+- equal to the stored value: nothing changes;
+- a mutable state (`model.MUTABLE_PROPERTIES`: disposal, storage tier, retention...): the newer
+  report wins, an older one (out of order) is ignored;
+- reported differently by the source that set it: a correction, the newer report wins;
+- reported differently by another source: the stored value stays and a `Conflict` is recorded.
+Provenance: `first_seen` is the earliest sighting, `last_seen` the latest, `sources` every source
+that reported the element, `confidence` the strongest report. A placeholder (`unresolved`, made by
+an edge to a node not yet seen) is resolved by the first real report of the node.
+
+Re-reporting the same facts therefore changes nothing but `last_seen`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lineage.model import (
+    MUTABLE_PROPERTIES,
+    Confidence,
+    NodeKind,
+    Properties,
+    Provenance,
+    Value,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two sources disagree about one property of one node or edge."""
+
+    element: str
+    property: str
+    current_value: Value
+    current_source: str
+    reported_value: Value
+    reported_source: str
+    first_seen: str
+    last_seen: str
+
+    @builtins.property  # the field `property` shadows the builtin here
+    def id(self) -> str:
+        """Stable identity: the same disagreement reported again is the same conflict."""
+        parts = [self.element, self.property, _canonical(self.current_value),
+                 self.current_source, _canonical(self.reported_value), self.reported_source]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+    def as_dict(self) -> dict[str, Value]:
+        return {
+            "element": self.element, "property": self.property,
+            "current_value": self.current_value, "current_source": self.current_source,
+            "reported_value": self.reported_value, "reported_source": self.reported_source,
+            "first_seen": self.first_seen, "last_seen": self.last_seen,
+        }
+
+
+@dataclass(slots=True)
+class Merged:
+    """The properties to store for one element, and what the merge found."""
+
+    properties: Properties
+    created: bool
+    changed: bool
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def new_element(reported: Properties, provenance: Provenance) -> Properties:
+    """The stored properties of an element seen for the first time."""
+    stored: Properties = dict(reported)
+    stored.update(
+        source=provenance.source,
+        sources=[provenance.source],
+        first_seen=provenance.seen_at,
+        last_seen=provenance.seen_at,
+        confidence=str(provenance.confidence),
+        property_sources=_canonical({name: provenance.source for name in reported}),
+    )
+    return stored
+
+
+def placeholder(provenance: Provenance) -> Properties:
+    """A node referenced by an edge before the node itself was reported."""
+    stored = new_element({}, Provenance(
+        provenance.source, provenance.seen_at, Confidence.INFERRED))
+    stored["unresolved"] = True
+    return stored
+
+
+def merge(
+    element: str,
+    stored: Mapping[str, Value] | None,
+    reported: Properties,
+    provenance: Provenance,
+    mutable: frozenset[str],
+) -> Merged:
+    """Merge one report into the stored properties of `element` (None: not stored yet)."""
+    if stored is None:
+        return Merged(new_element(reported, provenance), created=True, changed=True)
+    result: Properties = dict(stored)
+    owners: dict[str, str] = json.loads(str(stored.get("property_sources", "{}")))
+    newer = provenance.seen_at >= str(stored.get("last_seen", ""))
+    conflicts: list[Conflict] = []
+    for name, value in reported.items():
+        current = stored.get(name)
+        if current is None:
+            result[name] = value
+            owners[name] = provenance.source
+        elif current == value:
+            continue
+        elif name in mutable or owners.get(name) == provenance.source:
+            if newer:
+                result[name] = value
+                owners[name] = provenance.source
+        else:
+            conflicts.append(Conflict(
+                element=element, property=name,
+                current_value=current, current_source=owners.get(name, str(stored["source"])),
+                reported_value=value, reported_source=provenance.source,
+                first_seen=provenance.seen_at, last_seen=provenance.seen_at,
+            ))
+    _merge_provenance(result, provenance)
+    result["property_sources"] = _canonical(owners)
+    changed = any(result.get(name) != stored.get(name)
+                  for name in set(result) | set(stored) if name != "last_seen")
+    return Merged(result, created=False, changed=changed, conflicts=conflicts)
+
+
+def _merge_provenance(result: Properties, provenance: Provenance) -> None:
+    if result.pop("unresolved", False):
+        # The first real report replaces the reference's provenance, but keeps when it was seen.
+        result["source"] = provenance.source
+        result["confidence"] = str(provenance.confidence)
+    result["first_seen"] = min(str(result["first_seen"]), provenance.seen_at)
+    result["last_seen"] = max(str(result["last_seen"]), provenance.seen_at)
+    sources = [str(s) for s in result.get("sources", [])]  # type: ignore[union-attr]
+    if provenance.source not in sources:
+        result["sources"] = sorted([*sources, provenance.source])
+    if provenance.confidence.rank > Confidence(str(result["confidence"])).rank:
+        result["confidence"] = str(provenance.confidence)
+
+
+def node_mutable(kind: NodeKind) -> frozenset[str]:
+    return MUTABLE_PROPERTIES.get(kind, frozenset())
+
+
+def merge_conflict(stored: Conflict | None, reported: Conflict) -> Conflict:
+    """The same disagreement seen again keeps its first sighting and moves its last."""
+    if stored is None:
+        return reported
+    return Conflict(
+        element=stored.element, property=stored.property,
+        current_value=stored.current_value, current_source=stored.current_source,
+        reported_value=stored.reported_value, reported_source=stored.reported_source,
+        first_seen=min(stored.first_seen, reported.first_seen),
+        last_seen=max(stored.last_seen, reported.last_seen),
+    )

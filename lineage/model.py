@@ -1,0 +1,340 @@
+"""The graph model: node kinds, edge types, keys and provenance (see shared design, "Graph model").
+
+Everything that enters a store passes through `Node` or `Edge`, whose constructors validate:
+- the key grammar `<prefix>:<natural id>`, the prefix naming the kind (`study:1.2.3`);
+- edge types and their endpoint kinds against the allow-list `EDGE_ENDPOINTS`;
+- property names (lower snake case, none reserved for provenance, none that would carry PHI) and
+  values (str, int, float, bool, or a flat list of one of those; None means "not reported");
+- times and dates, normalised to the stored string forms of `lineage.timefmt`.
+
+Labels and relationship types used in Cypher come only from `NodeKind` and `EdgeType`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+from lineage.errors import InvalidKeyError, InvalidRecordError
+from lineage.timefmt import to_date, to_timestamp
+
+Scalar: TypeAlias = str | int | float | bool
+Value: TypeAlias = Scalar | list[str] | list[int] | list[float] | list[bool]
+Properties: TypeAlias = dict[str, Value]
+
+
+class NodeKind(StrEnum):
+    """Node labels, exactly as they appear in Neo4j."""
+
+    SYSTEM = "System"
+    PATIENT = "Patient"
+    STUDY = "Study"
+    SERIES = "Series"
+    ARCHIVE_OBJECT = "ArchiveObject"
+    DATASET = "Dataset"
+    RETENTION_POLICY = "RetentionPolicy"
+    COMPLIANCE_EVENT = "ComplianceEvent"
+    ACCESS_PROFILE = "AccessProfile"
+    ORDER = "Order"
+    REPORT = "Report"
+    JOB = "Job"
+    RUN = "Run"
+
+
+KEY_PREFIX: dict[NodeKind, str] = {
+    NodeKind.SYSTEM: "system",
+    NodeKind.PATIENT: "patient",
+    NodeKind.STUDY: "study",
+    NodeKind.SERIES: "series",
+    NodeKind.ARCHIVE_OBJECT: "object",
+    NodeKind.DATASET: "dataset",
+    NodeKind.RETENTION_POLICY: "policy",
+    NodeKind.COMPLIANCE_EVENT: "event",
+    NodeKind.ACCESS_PROFILE: "profile",
+    NodeKind.ORDER: "order",
+    NodeKind.REPORT: "report",
+    NodeKind.JOB: "job",
+    NodeKind.RUN: "run",
+}
+KIND_BY_PREFIX: dict[str, NodeKind] = {prefix: kind for kind, prefix in KEY_PREFIX.items()}
+
+
+class EdgeType(StrEnum):
+    """Relationship types, exactly as they appear in Neo4j."""
+
+    PART_OF = "PART_OF"
+    OF_PATIENT = "OF_PATIENT"
+    COPY_OF = "COPY_OF"
+    STORED_IN = "STORED_IN"
+    COPIED_FROM = "COPIED_FROM"
+    DERIVED_FROM = "DERIVED_FROM"
+    FEEDS = "FEEDS"
+    INCLUDES = "INCLUDES"
+    READ = "READ"
+    WROTE = "WROTE"
+    GOVERNED_BY = "GOVERNED_BY"
+    APPLIES_TO = "APPLIES_TO"
+    GRANTS = "GRANTS"
+    FULFILLED_BY = "FULFILLED_BY"
+    DESCRIBES = "DESCRIBES"
+
+
+def _pairs(sources: set[NodeKind], targets: set[NodeKind]) -> frozenset[tuple[NodeKind, NodeKind]]:
+    return frozenset((s, t) for s in sources for t in targets)
+
+
+K = NodeKind
+EDGE_ENDPOINTS: dict[EdgeType, frozenset[tuple[NodeKind, NodeKind]]] = {
+    EdgeType.PART_OF: _pairs({K.SERIES}, {K.STUDY}),
+    EdgeType.OF_PATIENT: _pairs({K.STUDY}, {K.PATIENT}),
+    EdgeType.COPY_OF: _pairs({K.ARCHIVE_OBJECT}, {K.STUDY, K.SERIES}),
+    EdgeType.STORED_IN: _pairs({K.ARCHIVE_OBJECT}, {K.SYSTEM}),
+    EdgeType.COPIED_FROM: _pairs({K.ARCHIVE_OBJECT}, {K.ARCHIVE_OBJECT}),
+    EdgeType.DERIVED_FROM: frozenset({(K.SERIES, K.SERIES), (K.STUDY, K.STUDY)}),
+    EdgeType.FEEDS: _pairs({K.SYSTEM}, {K.SYSTEM}),
+    EdgeType.INCLUDES: _pairs({K.DATASET}, {K.STUDY, K.SERIES, K.ARCHIVE_OBJECT}),
+    EdgeType.READ: _pairs({K.RUN}, {K.DATASET, K.SERIES, K.ARCHIVE_OBJECT}),
+    EdgeType.WROTE: _pairs({K.RUN}, {K.DATASET, K.SERIES, K.ARCHIVE_OBJECT}),
+    EdgeType.GOVERNED_BY: _pairs({K.ARCHIVE_OBJECT}, {K.RETENTION_POLICY}),
+    EdgeType.APPLIES_TO: _pairs({K.COMPLIANCE_EVENT}, {K.PATIENT, K.STUDY, K.DATASET, K.SYSTEM}),
+    EdgeType.GRANTS: _pairs({K.ACCESS_PROFILE}, {K.SYSTEM, K.DATASET}),
+    EdgeType.FULFILLED_BY: _pairs({K.ORDER}, {K.STUDY}),
+    EdgeType.DESCRIBES: _pairs({K.REPORT}, {K.STUDY}),
+}
+del K
+
+
+class Confidence(StrEnum):
+    """How a fact is known; a stronger report upgrades a weaker one."""
+
+    INFERRED = "inferred"
+    DECLARED = "declared"
+    OBSERVED = "observed"
+
+    @property
+    def rank(self) -> int:
+        return list(Confidence).index(self)
+
+
+# Provenance and bookkeeping fields that the stores own; no record may set them as properties.
+# `label` is the node kind in the NetworkX view and in exports.
+PROVENANCE_FIELDS = frozenset(
+    {"key", "label", "source", "sources", "first_seen", "last_seen", "confidence",
+     "unresolved", "property_sources"}
+)
+# Names that would put patient identity in clear into the graph.
+PHI_PROPERTY_NAMES = frozenset(
+    {"patient_name", "patient_id", "patient_birth_date", "birth_date", "date_of_birth", "dob",
+     "mrn", "ssn", "nhs_number", "address", "phone", "other_patient_ids"}
+)
+TIME_PROPERTIES = frozenset(
+    {"valid_from", "valid_to", "created_at", "disposed_at", "started_at", "ended_at", "at",
+     "rejected_at"}
+)
+DATE_PROPERTIES = frozenset({"study_date", "retain_until", "death_date"})
+
+# Properties that describe a state that legitimately changes: the newest report wins and no
+# conflict is recorded. Any other property reported differently by another source is a conflict.
+MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
+    NodeKind.SYSTEM: frozenset({"status"}),
+    NodeKind.ARCHIVE_OBJECT: frozenset(
+        {"disposed_at", "storage_tier", "retain_until", "retention_policy_id", "retention_status",
+         "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code"}
+    ),
+    NodeKind.COMPLIANCE_EVENT: frozenset({"ended_at", "status"}),
+}
+EDGE_MUTABLE_PROPERTIES = frozenset({"valid_to"})
+
+_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
+_MAX_KEY_LENGTH = 2048
+
+
+def parse_key(key: str) -> tuple[NodeKind, str]:
+    """Split a key into its kind and natural id, or raise InvalidKeyError saying why."""
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"a key must be a string, got {type(key).__name__}")
+    prefix, sep, natural_id = key.partition(":")
+    kind = KIND_BY_PREFIX.get(prefix)
+    if not sep or kind is None:
+        known = ", ".join(sorted(KIND_BY_PREFIX))
+        raise InvalidKeyError(f"key {key!r} must start with one of {known} and a colon")
+    if not natural_id or natural_id != natural_id.strip():
+        raise InvalidKeyError(f"key {key!r} has an empty natural id or one padded with spaces")
+    if len(key) > _MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in natural_id):
+        raise InvalidKeyError(f"key {key[:80]!r} is too long or holds control characters")
+    if kind is NodeKind.SYSTEM:
+        _check_code(natural_id, key)
+    elif kind is NodeKind.ARCHIVE_OBJECT:
+        system_code, sep, native_id = natural_id.partition(":")
+        if not sep or not native_id:
+            raise InvalidKeyError(f"key {key!r} must be object:<system_code>:<native id or path>")
+        _check_code(system_code, key)
+    elif kind is NodeKind.PATIENT and not _PSEUDONYM.match(natural_id):
+        raise InvalidKeyError(
+            f"key {key[:24]}... is not a pseudonym: patient keys are 64 hex digits made by "
+            "lineage.identity.pseudonymize, never a patient ID in clear"
+        )
+    return kind, natural_id
+
+
+def _check_code(code: str, key: str) -> None:
+    if not _CODE.match(code):
+        raise InvalidKeyError(
+            f"key {key!r}: system code {code!r} must be letters, digits, '.', '_' or '-'"
+        )
+
+
+def make_key(kind: NodeKind, natural_id: str) -> str:
+    """Build and validate the key of a node of `kind`."""
+    key = f"{KEY_PREFIX[kind]}:{natural_id}"
+    parse_key(key)
+    return key
+
+
+def system_key(code: str) -> str:
+    return make_key(NodeKind.SYSTEM, code)
+
+
+def object_key(system_code: str, native_id: str) -> str:
+    return make_key(NodeKind.ARCHIVE_OBJECT, f"{system_code}:{native_id}")
+
+
+def kind_of(key: str) -> NodeKind:
+    return parse_key(key)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who reported a fact, when, and how sure it is."""
+
+    source: str
+    seen_at: str
+    confidence: Confidence = Confidence.OBSERVED
+
+    def __post_init__(self) -> None:
+        if not self.source or not self.source.strip():
+            raise InvalidRecordError("provenance needs a non-empty source")
+        object.__setattr__(self, "seen_at", _normalise_time("seen_at", self.seen_at))
+        object.__setattr__(self, "confidence", Confidence(self.confidence))
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One node to upsert. `location` says where the record came from (file, line); not stored."""
+
+    key: str
+    provenance: Provenance
+    properties: Properties = field(default_factory=dict)
+    location: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        parse_key(self.key)
+        object.__setattr__(self, "properties", clean_properties(self.properties, self.key))
+
+    @property
+    def kind(self) -> NodeKind:
+        return kind_of(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One edge to upsert; at most one edge of a type joins two nodes."""
+
+    src: str
+    type: EdgeType
+    dst: str
+    provenance: Provenance
+    properties: Properties = field(default_factory=dict)
+    location: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            edge_type = EdgeType(self.type)
+        except ValueError:
+            raise InvalidRecordError(f"unknown edge type {self.type!r}") from None
+        object.__setattr__(self, "type", edge_type)
+        pair = (kind_of(self.src), kind_of(self.dst))
+        if pair not in EDGE_ENDPOINTS[edge_type]:
+            allowed = sorted(f"{s}->{t}" for s, t in EDGE_ENDPOINTS[edge_type])
+            raise InvalidRecordError(
+                f"edge {self.src} -[{edge_type}]-> {self.dst}: {pair[0]}->{pair[1]} is not "
+                f"allowed for {edge_type} (allowed: {', '.join(allowed)})"
+            )
+        object.__setattr__(self, "properties", clean_properties(self.properties, self.id))
+
+    @property
+    def id(self) -> str:
+        return edge_id(self.src, self.type, self.dst)
+
+
+def edge_id(src: str, edge_type: str, dst: str) -> str:
+    """The public identity of an edge, used in conflict records and messages."""
+    return f"{src} -[{edge_type}]-> {dst}"
+
+
+def clean_properties(properties: Mapping[str, Any], owner: str) -> Properties:
+    """Validate names and values, drop None, normalise times and dates; errors name the owner."""
+    if not isinstance(properties, Mapping):
+        raise InvalidRecordError(f"{owner}: properties must be a mapping")
+    cleaned: Properties = {}
+    for name, value in properties.items():
+        if not isinstance(name, str) or not _PROPERTY_NAME.match(name):
+            raise InvalidRecordError(f"{owner}: property name {name!r} must be lower snake case")
+        if name in PROVENANCE_FIELDS:
+            raise InvalidRecordError(f"{owner}: property {name!r} is reserved for provenance")
+        if name in PHI_PROPERTY_NAMES:
+            raise InvalidRecordError(
+                f"{owner}: property {name!r} would put patient identity in the graph; "
+                "pseudonymize it (lineage.identity) or leave it out"
+            )
+        if value is None:
+            continue
+        cleaned[name] = _clean_value(owner, name, value)
+    return cleaned
+
+
+def _clean_value(owner: str, name: str, value: Any) -> Value:
+    if name in TIME_PROPERTIES:
+        return _normalise_time(f"{owner}: {name}", value)
+    if name in DATE_PROPERTIES:
+        if not isinstance(value, date | str):
+            raise InvalidRecordError(f"{owner}: {name} must be a date, got {value!r}")
+        try:
+            return to_date(value)
+        except ValueError as exc:
+            raise InvalidRecordError(f"{owner}: {name}: {exc}") from None
+    if isinstance(value, list | tuple):
+        items = [_clean_scalar(owner, name, item) for item in value]
+        if len({type(item) for item in items}) > 1:
+            raise InvalidRecordError(f"{owner}: {name} mixes value types in one list")
+        return items  # type: ignore[return-value]
+    return _clean_scalar(owner, name, value)
+
+
+def _clean_scalar(owner: str, name: str, value: Any) -> Scalar:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRecordError(f"{owner}: {name} is not a finite number")
+    if isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise InvalidRecordError(
+        f"{owner}: {name} has a value of type {type(value).__name__}; "
+        "values are text, numbers, booleans or flat lists of one of those"
+    )
+
+
+def _normalise_time(name: str, value: Any) -> str:
+    if not isinstance(value, datetime | date | str):
+        raise InvalidRecordError(f"{name} must be a time, got {value!r}")
+    try:
+        return to_timestamp(value)
+    except ValueError as exc:
+        raise InvalidRecordError(f"{name}: {exc}") from None

@@ -1,0 +1,29 @@
+"""Stores of the lineage graph, chosen by one setting (`--store` / `LINEAGE_STORE`):
+a file path opens the local store, a `bolt://` or `neo4j://` URI (with +s / +ssc) the Neo4j store.
+"""
+
+from __future__ import annotations
+
+from lineage.stores.base import GraphStore, Stats, StoredEdge, StoredNode, UpsertResult
+from lineage.stores.local import LocalStore
+from lineage.stores.neo4j import Neo4jStore
+
+NEO4J_SCHEMES = ("bolt://", "neo4j://", "bolt+s://", "neo4j+s://", "bolt+ssc://", "neo4j+ssc://")
+
+__all__ = [
+    "GraphStore", "LocalStore", "Neo4jStore", "Stats", "StoredEdge", "StoredNode",
+    "UpsertResult", "is_neo4j_uri", "make_store",
+]
+
+
+def is_neo4j_uri(location: str) -> bool:
+    return location.startswith(NEO4J_SCHEMES)
+
+
+def make_store(
+    location: str, *, auth: tuple[str, str] | None = None, database: str = "neo4j"
+) -> GraphStore:
+    """The store at `location`, not yet opened."""
+    if is_neo4j_uri(location):
+        return Neo4jStore(location, auth=auth, database=database)
+    return LocalStore(location)

@@ -1,0 +1,249 @@
+"""The GraphStore contract, shared by the Neo4j store and the local store.
+
+A store holds nodes and edges of the graph model with their provenance, and metadata conflicts.
+Writes come as batches (`upsert`): a batch is written whole or not at all. Both stores run the same
+batch algorithm (`apply_batch`): read what the batch touches (locking it), merge each report with
+`lineage.merge`, then write the merged state; a store only supplies the four primitives of
+`BatchAccess` inside one transaction. Reads return `StoredNode` / `StoredEdge` whose `properties`
+hold the reported properties and the provenance fields (source, sources, first_seen, last_seen,
+confidence, property_sources, and unresolved on placeholders).
+
+The contract suite in tests/contract runs unchanged against every implementation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from lineage.merge import Conflict, merge, merge_conflict, node_mutable, placeholder
+from lineage.model import (
+    EDGE_MUTABLE_PROPERTIES,
+    Edge,
+    EdgeType,
+    Node,
+    NodeKind,
+    Properties,
+)
+
+Direction = Literal["out", "in", "both"]
+EdgeId = tuple[str, str, str]
+MAX_PATH_DEPTH = 64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNode:
+    key: str
+    kind: NodeKind
+    properties: Properties
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEdge:
+    src: str
+    type: EdgeType
+    dst: str
+    properties: Properties
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    """What one or more batches did."""
+
+    nodes_created: int = 0
+    nodes_updated: int = 0
+    nodes_unchanged: int = 0
+    edges_created: int = 0
+    edges_updated: int = 0
+    edges_unchanged: int = 0
+    placeholders_created: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    def add(self, other: UpsertResult) -> None:
+        for name in ("nodes_created", "nodes_updated", "nodes_unchanged", "edges_created",
+                     "edges_updated", "edges_unchanged", "placeholders_created"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.conflicts.extend(other.conflicts)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    nodes: dict[str, int]
+    edges: dict[str, int]
+    conflicts: int
+    unresolved: int
+
+
+@dataclass(slots=True)
+class WritePlan:
+    """The merged state of everything a batch touched, to write as it stands."""
+
+    nodes: dict[str, Properties] = field(default_factory=dict)
+    edges: dict[EdgeId, Properties] = field(default_factory=dict)
+    conflicts: dict[str, Conflict] = field(default_factory=dict)
+
+
+class BatchAccess(Protocol):
+    """What a store provides, inside one transaction, for `apply_batch`."""
+
+    def read_nodes(self, keys: Sequence[str]) -> dict[str, Properties]:
+        """The stored properties of those keys that exist; lock them all until the end."""
+
+    def read_edges(self, ids: Sequence[EdgeId]) -> dict[EdgeId, Properties]:
+        """The stored properties of those edges that exist."""
+
+    def read_conflicts(self, ids: Sequence[str]) -> dict[str, Conflict]:
+        """The stored conflicts with those ids."""
+
+    def write(self, plan: WritePlan) -> None:
+        """Write every node, edge and conflict of the plan as it stands (full replacement)."""
+
+
+def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge]) -> UpsertResult:
+    """Merge a batch into the store through `access`; the caller owns the transaction."""
+    result = UpsertResult()
+    plan = WritePlan()
+    touched = list(dict.fromkeys(
+        [n.key for n in nodes] + [k for e in edges for k in (e.src, e.dst)]))
+    state = access.read_nodes(touched)
+    reported: list[Conflict] = []
+    for node in nodes:
+        merged = merge(node.key, state.get(node.key), node.properties, node.provenance,
+                       node_mutable(node.kind))
+        state[node.key] = plan.nodes[node.key] = merged.properties
+        _count(result, "nodes", merged.created, merged.changed)
+        reported.extend(merged.conflicts)
+    for edge in edges:
+        for key in (edge.src, edge.dst):
+            if key not in state:
+                state[key] = plan.nodes[key] = placeholder(edge.provenance)
+                result.placeholders_created += 1
+    edge_state = access.read_edges(list(dict.fromkeys((e.src, e.type.value, e.dst) for e in edges)))
+    for edge in edges:
+        edge_key = (edge.src, edge.type.value, edge.dst)
+        merged = merge(edge.id, edge_state.get(edge_key), edge.properties, edge.provenance,
+                       EDGE_MUTABLE_PROPERTIES)
+        edge_state[edge_key] = plan.edges[edge_key] = merged.properties
+        _count(result, "edges", merged.created, merged.changed)
+        reported.extend(merged.conflicts)
+    stored_conflicts = access.read_conflicts([c.id for c in reported])
+    for conflict in reported:
+        known = plan.conflicts.get(conflict.id) or stored_conflicts.get(conflict.id)
+        plan.conflicts[conflict.id] = merge_conflict(known, conflict)
+    result.conflicts = list(plan.conflicts.values())
+    access.write(plan)
+    return result
+
+
+def _count(result: UpsertResult, what: str, created: bool, changed: bool) -> None:
+    outcome = "created" if created else "updated" if changed else "unchanged"
+    name = f"{what}_{outcome}"
+    setattr(result, name, getattr(result, name) + 1)
+
+
+def check_storable(owner: str, properties: Properties) -> None:
+    """Raise ValueError when a value is beyond what both stores can hold (64-bit integers)."""
+    for name, value in properties.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, int) and not isinstance(item, bool) and not (
+                INT64_MIN <= item <= INT64_MAX
+            ):
+                raise ValueError(f"{owner}: {name} = {item} does not fit in a 64-bit integer")
+
+
+def locate_unstorable(nodes: Sequence[Node], edges: Sequence[Edge]) -> tuple[int, str, str] | None:
+    """The first record of a batch that no store can hold: (index, description, reason)."""
+    records: list[Node | Edge] = [*nodes, *edges]
+    for index, record in enumerate(records):
+        owner = record.key if isinstance(record, Node) else record.id
+        try:
+            check_storable(owner, record.properties)
+        except ValueError as exc:
+            where = f"{owner} from {record.location}" if record.location else owner
+            return index, where, str(exc)
+    return None
+
+
+class GraphStore(ABC):
+    """A lineage graph store. Constructors do no I/O; `open()` connects and prepares."""
+
+    location: str
+
+    @abstractmethod
+    def open(self) -> None:
+        """Connect, create what is missing (schema, constraints); raise StoreUnavailableError."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def upsert(self, nodes: Sequence[Node], edges: Sequence[Edge] = ()) -> UpsertResult:
+        """Write one batch atomically; raise BatchRejectedError and write nothing on failure."""
+
+    @abstractmethod
+    def get_node(self, key: str) -> StoredNode | None: ...
+
+    @abstractmethod
+    def get_edge(self, src: str, edge_type: EdgeType | str, dst: str) -> StoredEdge | None: ...
+
+    @abstractmethod
+    def edges(
+        self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None
+    ) -> list[StoredEdge]:
+        """The edges at a node, sorted by (type, src, dst)."""
+
+    @abstractmethod
+    def shortest_path(
+        self, src: str, dst: str, *, direction: Direction = "out",
+        types: Sequence[EdgeType] | None = None, max_depth: int = 16,
+    ) -> list[str] | None:
+        """Node keys of a shortest path from src to dst of at most max_depth edges, or None."""
+
+    @abstractmethod
+    def iter_nodes(self, kind: NodeKind | None = None) -> Iterator[StoredNode]: ...
+
+    @abstractmethod
+    def iter_edges(self, edge_type: EdgeType | None = None) -> Iterator[StoredEdge]: ...
+
+    @abstractmethod
+    def conflicts(self) -> list[Conflict]:
+        """Every recorded metadata conflict, sorted by element, property and first sighting."""
+
+    @abstractmethod
+    def stats(self) -> Stats: ...
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete everything (tests and fresh demos only)."""
+
+    def neighbours(
+        self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None
+    ) -> list[str]:
+        """Keys of the nodes joined to `key`, sorted, each once."""
+        found = {e.dst if e.src == key else e.src for e in self.edges(key, direction, types)}
+        return sorted(found)
+
+    def __enter__(self) -> GraphStore:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def sort_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
+    return sorted(conflicts, key=lambda c: (c.element, c.property, c.first_seen, c.id))
+
+
+def sorted_edges(edges: list[StoredEdge]) -> list[StoredEdge]:
+    return sorted(edges, key=lambda e: (e.type.value, e.src, e.dst))
+
+
+def check_depth(max_depth: int) -> None:
+    if not 0 <= max_depth <= MAX_PATH_DEPTH:
+        raise ValueError(f"max_depth must be between 0 and {MAX_PATH_DEPTH}, got {max_depth}")
+
+

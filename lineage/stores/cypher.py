@@ -1,0 +1,153 @@
+"""Cypher text of the Neo4j store, generated from the model's allow-lists only.
+
+Labels and relationship types are interpolated exclusively from `NodeKind` / `EdgeType` members
+(backtick-quoted); every value travels as a `$parameter`. That is what makes the `LiteralString`
+cast in `query()` sound: no text from a record, a file or a user ever reaches a query string.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import LiteralString
+
+from lineage.model import EdgeType, NodeKind
+
+CONFLICT_LABEL = "LineageConflict"
+_LOCK = "_lineage_lock"
+
+
+def query(text: str) -> LiteralString:
+    """Mark allow-list-generated Cypher as a literal for the driver's type hints."""
+    literal: LiteralString = text  # mypy treats LiteralString as str; pyright checks it
+    return literal
+
+
+def _label(kind: NodeKind) -> str:
+    return f"`{NodeKind(kind).value}`"
+
+
+def _rel(edge_type: EdgeType) -> str:
+    return f"`{EdgeType(edge_type).value}`"
+
+
+@cache
+def constraints() -> tuple[LiteralString, ...]:
+    labels = [kind.value for kind in NodeKind] + [CONFLICT_LABEL]
+    return tuple(
+        query(f"CREATE CONSTRAINT `{label.lower()}_key` IF NOT EXISTS "
+              f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE")
+        for label in labels
+    )
+
+
+@cache
+def lock_nodes(kind: NodeKind) -> LiteralString:
+    """MERGE every key (a new one is created empty, to be written in this same transaction) and
+    take its write lock, so that no other writer can interleave between read and write."""
+    return query(
+        f"UNWIND $keys AS key MERGE (n:{_label(kind)} {{key: key}}) "
+        f"ON CREATE SET n.{_LOCK} = 'new' "
+        f"WITH n, key, n.{_LOCK} = 'new' AS created "
+        f"SET n.{_LOCK} = true REMOVE n.{_LOCK} "
+        "RETURN key, CASE WHEN created THEN null ELSE properties(n) END AS props"
+    )
+
+
+@cache
+def write_nodes(kind: NodeKind) -> LiteralString:
+    return query(
+        f"UNWIND $rows AS row MATCH (n:{_label(kind)} {{key: row.key}}) SET n = row.props"
+    )
+
+
+@cache
+def read_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind) -> LiteralString:
+    return query(
+        f"UNWIND $rows AS row MATCH (s:{_label(src)} {{key: row.src}})-[r:{_rel(edge_type)}]->"
+        f"(t:{_label(dst)} {{key: row.dst}}) RETURN row.src AS src, row.dst AS dst, "
+        "properties(r) AS props"
+    )
+
+
+@cache
+def write_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind) -> LiteralString:
+    return query(
+        f"UNWIND $rows AS row MATCH (s:{_label(src)} {{key: row.src}}) "
+        f"MATCH (t:{_label(dst)} {{key: row.dst}}) "
+        f"MERGE (s)-[r:{_rel(edge_type)}]->(t) SET r = row.props"
+    )
+
+
+READ_CONFLICTS = query(
+    f"UNWIND $ids AS id MATCH (c:`{CONFLICT_LABEL}` {{key: id}}) RETURN properties(c) AS props"
+)
+WRITE_CONFLICTS = query(
+    f"UNWIND $rows AS row MERGE (c:`{CONFLICT_LABEL}` {{key: row.key}}) SET c = row.props"
+)
+ALL_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN properties(c) AS props")
+COUNT_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN count(c) AS n")
+COUNT_UNRESOLVED = query("MATCH (n) WHERE n.unresolved = true RETURN count(n) AS n")
+CLEAR = query("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+
+
+@cache
+def get_node(kind: NodeKind) -> LiteralString:
+    return query(f"MATCH (n:{_label(kind)} {{key: $key}}) RETURN properties(n) AS props")
+
+
+@cache
+def get_edge(src: NodeKind, edge_type: EdgeType, dst: NodeKind) -> LiteralString:
+    return query(
+        f"MATCH (:{_label(src)} {{key: $src}})-[r:{_rel(edge_type)}]->(:{_label(dst)} "
+        "{key: $dst}) RETURN properties(r) AS props"
+    )
+
+
+_PATTERNS = {"out": "-[r]->", "in": "<-[r]-"}
+
+
+@cache
+def edges_at(kind: NodeKind, direction: str) -> LiteralString:
+    """Edges leaving ("out") or entering ("in") one node, optionally of some types."""
+    src, dst = ("n", "m") if direction == "out" else ("m", "n")
+    return query(
+        f"MATCH (n:{_label(kind)} {{key: $key}}){_PATTERNS[direction]}(m) "
+        "WHERE $types IS NULL OR type(r) IN $types "
+        f"RETURN {src}.key AS src, type(r) AS type, {dst}.key AS dst, properties(r) AS props"
+    )
+
+
+_PATH_PATTERNS = {"out": "-[*..64]->", "in": "<-[*..64]-", "both": "-[*..64]-"}
+
+
+@cache
+def shortest_path(src: NodeKind, dst: NodeKind, direction: str) -> LiteralString:
+    return query(
+        f"MATCH (a:{_label(src)} {{key: $src}}), (b:{_label(dst)} {{key: $dst}}) "
+        f"MATCH p = shortestPath((a){_PATH_PATTERNS[direction]}(b)) "
+        "WHERE $types IS NULL OR all(r IN relationships(p) WHERE type(r) IN $types) "
+        "RETURN [n IN nodes(p) | n.key] AS keys"
+    )
+
+
+@cache
+def nodes_of(kind: NodeKind) -> LiteralString:
+    return query(f"MATCH (n:{_label(kind)}) RETURN properties(n) AS props ORDER BY n.key")
+
+
+@cache
+def edges_of(edge_type: EdgeType) -> LiteralString:
+    return query(
+        f"MATCH (s)-[r:{_rel(edge_type)}]->(t) RETURN s.key AS src, t.key AS dst, "
+        "properties(r) AS props ORDER BY src, dst"
+    )
+
+
+@cache
+def count_nodes(kind: NodeKind) -> LiteralString:
+    return query(f"MATCH (n:{_label(kind)}) RETURN count(n) AS n")
+
+
+@cache
+def count_edges(edge_type: EdgeType) -> LiteralString:
+    return query(f"MATCH ()-[r:{_rel(edge_type)}]->() RETURN count(r) AS n")

@@ -1,0 +1,305 @@
+"""The local store: a durable SQLite file (WAL, one transaction per batch) with an in-memory
+NetworkX MultiDiGraph view that the reads and the offline queries run on.
+
+The SQLite file is the truth; the graph view is loaded at open, updated after each committed
+batch, and reloaded when another process has committed to the same file (`PRAGMA data_version`).
+Edge keys in the MultiDiGraph are the edge types, so one edge of a type joins two nodes, as in
+Neo4j. Node attributes are the stored properties plus `label` (the node kind).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from lineage.errors import BatchRejectedError, StoreUnavailableError
+from lineage.merge import Conflict
+from lineage.model import Edge, EdgeType, Node, NodeKind, Properties, kind_of
+from lineage.stores.base import (
+    Direction,
+    EdgeId,
+    GraphStore,
+    Stats,
+    StoredEdge,
+    StoredNode,
+    UpsertResult,
+    WritePlan,
+    apply_batch,
+    check_depth,
+    check_storable,
+    locate_unstorable,
+    sort_conflicts,
+    sorted_edges,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (key TEXT PRIMARY KEY, kind TEXT NOT NULL, props TEXT NOT NULL)
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nodes_by_kind ON nodes (kind);
+CREATE TABLE IF NOT EXISTS edges (
+    src TEXT NOT NULL, type TEXT NOT NULL, dst TEXT NOT NULL, props TEXT NOT NULL,
+    PRIMARY KEY (src, type, dst)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, type);
+CREATE TABLE IF NOT EXISTS conflicts (id TEXT PRIMARY KEY, element TEXT NOT NULL,
+    props TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+_CHUNK = 500  # keys per `IN (...)` lookup, below SQLite's variable limit
+
+
+def _encode(owner: str, properties: Properties) -> str:
+    check_storable(owner, properties)
+    return json.dumps(properties, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+class _SqliteBatch:
+    """BatchAccess over an open SQLite transaction."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def read_nodes(self, keys: Sequence[str]) -> dict[str, Properties]:
+        found: dict[str, Properties] = {}
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT key, props FROM nodes WHERE key IN ({marks})", chunk)
+            found.update((key, json.loads(props)) for key, props in rows)
+        return found
+
+    def read_edges(self, ids: Sequence[EdgeId]) -> dict[EdgeId, Properties]:
+        found: dict[EdgeId, Properties] = {}
+        for edge_id in ids:
+            row = self.db.execute(
+                "SELECT props FROM edges WHERE src = ? AND type = ? AND dst = ?", edge_id
+            ).fetchone()
+            if row:
+                found[edge_id] = json.loads(row[0])
+        return found
+
+    def read_conflicts(self, ids: Sequence[str]) -> dict[str, Conflict]:
+        found: dict[str, Conflict] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT props FROM conflicts WHERE id IN ({marks})", chunk)
+            for (props,) in rows:
+                conflict = Conflict(**json.loads(props))
+                found[conflict.id] = conflict
+        return found
+
+    def write(self, plan: WritePlan) -> None:
+        self.db.executemany(
+            "INSERT INTO nodes (key, kind, props) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET props = excluded.props",
+            ((key, kind_of(key).value, _encode(key, props)) for key, props in plan.nodes.items()),
+        )
+        self.db.executemany(
+            "INSERT INTO edges (src, type, dst, props) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (src, type, dst) DO UPDATE SET props = excluded.props",
+            ((*edge_id, _encode(" ".join(edge_id), props))
+             for edge_id, props in plan.edges.items()),
+        )
+        self.db.executemany(
+            "INSERT INTO conflicts (id, element, props) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET props = excluded.props",
+            ((c.id, c.element, json.dumps(c.as_dict(), sort_keys=True))
+             for c in plan.conflicts.values()),
+        )
+
+
+class LocalStore(GraphStore):
+    """The embedded store: `LocalStore("lineage.db")`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.location = str(self.path)
+        self._db: sqlite3.Connection | None = None
+        self._graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        self._data_version = -1
+
+    # -- life cycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._db is not None:
+            return
+        if self.path.parent and not self.path.parent.exists():
+            raise StoreUnavailableError(
+                f"cannot open local store {self.location}: folder {self.path.parent} does not exist"
+            )
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailableError(
+                f"cannot open local store {self.location}: {exc} (is it a lineage store file?)"
+            ) from None
+        self._db = db
+        self._reload()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.open()
+        assert self._db is not None
+        return self._db
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The NetworkX view, current with every commit to the file (this process's or not)."""
+        if self.db.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
+            self._reload()
+        return self._graph
+
+    def _reload(self) -> None:
+        graph = nx.MultiDiGraph()
+        self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        for key, kind, props in self.db.execute("SELECT key, kind, props FROM nodes"):
+            graph.add_node(key, label=kind, **json.loads(props))
+        rows = self.db.execute("SELECT src, type, dst, props FROM edges")
+        for src, edge_type, dst, props in rows:
+            graph.add_edge(src, dst, key=edge_type, **json.loads(props))
+        self._graph = graph
+
+    # -- writes -----------------------------------------------------------------------------
+    def upsert(self, nodes: Sequence[Node], edges: Sequence[Edge] = ()) -> UpsertResult:
+        db = self.db
+        graph = self.graph  # current before the batch, so that only the batch needs applying
+        batch = _RecordingBatch(db)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = apply_batch(batch, nodes, edges)
+        except BaseException as exc:
+            db.execute("ROLLBACK")
+            if isinstance(exc, ValueError):
+                culprit = locate_unstorable(nodes, edges)
+                if culprit:
+                    raise BatchRejectedError(culprit[2], culprit[0], culprit[1]) from None
+                raise BatchRejectedError(str(exc)) from None
+            raise
+        db.execute("COMMIT")
+        self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
+        for key, props in batch.plan.nodes.items():
+            graph.add_node(key)
+            graph.nodes[key].clear()
+            graph.nodes[key].update(props, label=kind_of(key).value)
+        for (src, edge_type, dst), props in batch.plan.edges.items():
+            if graph.has_edge(src, dst, key=edge_type):
+                graph.edges[src, dst, edge_type].clear()
+            graph.add_edge(src, dst, key=edge_type, **props)
+        return result
+
+    def clear(self) -> None:
+        self.db.executescript(
+            "BEGIN; DELETE FROM nodes; DELETE FROM edges; DELETE FROM conflicts; COMMIT;")
+        self._reload()
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_node(self, key: str) -> StoredNode | None:
+        graph = self.graph
+        if key not in graph:
+            return None
+        return _stored_node(key, graph.nodes[key])
+
+    def get_edge(self, src: str, edge_type: EdgeType | str, dst: str) -> StoredEdge | None:
+        edge_type = EdgeType(edge_type)
+        graph = self.graph
+        if not graph.has_edge(src, dst, key=edge_type.value):
+            return None
+        return StoredEdge(src, edge_type, dst, dict(graph.edges[src, dst, edge_type.value]))
+
+    def edges(
+        self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None
+    ) -> list[StoredEdge]:
+        graph = self.graph
+        if key not in graph:
+            return []
+        found: list[tuple[str, str, str, dict[str, Any]]] = []
+        if direction in ("out", "both"):
+            found.extend(graph.out_edges(key, keys=True, data=True))
+        if direction in ("in", "both"):
+            found.extend(graph.in_edges(key, keys=True, data=True))
+        wanted = {EdgeType(t).value for t in types} if types is not None else None
+        unique = {(s, t, d): props for s, d, t, props in found if wanted is None or t in wanted}
+        return sorted_edges([StoredEdge(s, EdgeType(t), d, dict(props))
+                             for (s, t, d), props in unique.items()])
+
+    def shortest_path(
+        self, src: str, dst: str, *, direction: Direction = "out",
+        types: Sequence[EdgeType] | None = None, max_depth: int = 16,
+    ) -> list[str] | None:
+        check_depth(max_depth)
+        graph = self.graph
+        if src not in graph or dst not in graph:
+            return None
+        view: Any = graph
+        if types is not None:
+            wanted = {EdgeType(t).value for t in types}
+            view = nx.subgraph_view(graph, filter_edge=lambda s, d, k: k in wanted)
+        if direction == "in":
+            view = view.reverse(copy=False)
+        elif direction == "both":
+            view = view.to_undirected(as_view=True)
+        try:
+            path: list[str] = nx.shortest_path(view, src, dst)
+        except nx.NetworkXNoPath:
+            return None
+        return path if len(path) - 1 <= max_depth else None
+
+    def iter_nodes(self, kind: NodeKind | None = None) -> Iterator[StoredNode]:
+        graph = self.graph
+        for key in sorted(graph.nodes):
+            attrs = graph.nodes[key]
+            if kind is None or attrs["label"] == kind.value:
+                yield _stored_node(key, attrs)
+
+    def iter_edges(self, edge_type: EdgeType | None = None) -> Iterator[StoredEdge]:
+        graph = self.graph
+        for src, dst, key, props in sorted(graph.edges(keys=True, data=True),
+                                           key=lambda e: (e[2], e[0], e[1])):
+            if edge_type is None or key == edge_type.value:
+                yield StoredEdge(src, EdgeType(key), dst, dict(props))
+
+    def conflicts(self) -> list[Conflict]:
+        rows = self.db.execute("SELECT props FROM conflicts")
+        return sort_conflicts([Conflict(**json.loads(props)) for (props,) in rows])
+
+    def stats(self) -> Stats:
+        db = self.db
+        nodes = dict(db.execute("SELECT kind, count(*) FROM nodes GROUP BY kind ORDER BY kind"))
+        edges = dict(db.execute("SELECT type, count(*) FROM edges GROUP BY type ORDER BY type"))
+        conflicts = db.execute("SELECT count(*) FROM conflicts").fetchone()[0]
+        unresolved = db.execute(
+            "SELECT count(*) FROM nodes WHERE json_extract(props, '$.unresolved') = 1"
+        ).fetchone()[0]
+        return Stats(nodes=nodes, edges=edges, conflicts=conflicts, unresolved=unresolved)
+
+
+class _RecordingBatch(_SqliteBatch):
+    """Keeps the written plan, so the graph view can apply it after the commit."""
+
+    plan: WritePlan
+
+    def write(self, plan: WritePlan) -> None:
+        super().write(plan)
+        self.plan = plan
+
+
+def _stored_node(key: str, attrs: dict[str, Any]) -> StoredNode:
+    properties = {name: value for name, value in attrs.items() if name != "label"}
+    return StoredNode(key, NodeKind(attrs["label"]), properties)

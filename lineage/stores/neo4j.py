@@ -1,0 +1,263 @@
+"""The Neo4j store: official driver over Bolt, one transaction function per batch.
+
+- `open()` checks connectivity (a clear error naming the URI otherwise) and creates a uniqueness
+  constraint on `key` for every label, idempotently.
+- Writes: `apply_batch` inside `session.execute_write`, which retries transient errors; nodes and
+  edges are grouped by label / (label, type, label) and sent as `UNWIND $rows` queries from
+  `lineage.stores.cypher`.
+- Reads run in read transactions (`execute_read`), so a cluster routes them to readers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any, LiteralString
+
+import neo4j
+from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j.exceptions import AuthError, ClientError, ConfigurationError, ServiceUnavailable
+
+from lineage.errors import BatchRejectedError, StoreUnavailableError
+from lineage.merge import Conflict
+from lineage.model import Edge, EdgeType, Node, NodeKind, Properties, kind_of
+from lineage.stores import cypher
+from lineage.stores.base import (
+    Direction,
+    EdgeId,
+    GraphStore,
+    Stats,
+    StoredEdge,
+    StoredNode,
+    UpsertResult,
+    WritePlan,
+    apply_batch,
+    check_depth,
+    locate_unstorable,
+    sort_conflicts,
+    sorted_edges,
+)
+
+Rows = list[dict[str, Any]]
+
+
+class _Neo4jBatch:
+    """BatchAccess over one managed write transaction."""
+
+    def __init__(self, tx: ManagedTransaction):
+        self.tx = tx
+
+    def read_nodes(self, keys: Sequence[str]) -> dict[str, Properties]:
+        found: dict[str, Properties] = {}
+        for kind, group in _group(keys, kind_of).items():
+            for record in self.tx.run(cypher.lock_nodes(kind), keys=group):
+                if record["props"] is not None:
+                    found[record["key"]] = _without_key(record["props"])
+        return found
+
+    def read_edges(self, ids: Sequence[EdgeId]) -> dict[EdgeId, Properties]:
+        found: dict[EdgeId, Properties] = {}
+        for (src_kind, edge_type, dst_kind), group in _group_edges(ids).items():
+            rows = [{"src": src, "dst": dst} for src, _, dst in group]
+            for record in self.tx.run(cypher.read_edges(src_kind, edge_type, dst_kind), rows=rows):
+                found[(record["src"], edge_type.value, record["dst"])] = dict(record["props"])
+        return found
+
+    def read_conflicts(self, ids: Sequence[str]) -> dict[str, Conflict]:
+        if not ids:
+            return {}
+        found = [_conflict(r["props"]) for r in self.tx.run(cypher.READ_CONFLICTS, ids=list(ids))]
+        return {c.id: c for c in found}
+
+    def write(self, plan: WritePlan) -> None:
+        for kind, keys in _group(list(plan.nodes), kind_of).items():
+            rows = [{"key": key, "props": {**plan.nodes[key], "key": key}} for key in keys]
+            self.tx.run(cypher.write_nodes(kind), rows=rows).consume()
+        for (src_kind, edge_type, dst_kind), group in _group_edges(list(plan.edges)).items():
+            rows = [{"src": e[0], "dst": e[2], "props": plan.edges[e]} for e in group]
+            self.tx.run(cypher.write_edges(src_kind, edge_type, dst_kind), rows=rows).consume()
+        if plan.conflicts:
+            rows = [{"key": c.id, "props": {**_conflict_props(c), "key": c.id}}
+                    for c in plan.conflicts.values()]
+            self.tx.run(cypher.WRITE_CONFLICTS, rows=rows).consume()
+
+
+def _group(keys: Sequence[str], kind: Any) -> dict[NodeKind, list[str]]:
+    groups: dict[NodeKind, list[str]] = defaultdict(list)
+    for key in keys:
+        groups[kind(key)].append(key)
+    return groups
+
+
+def _group_edges(ids: Sequence[EdgeId]) -> dict[tuple[NodeKind, EdgeType, NodeKind], list[EdgeId]]:
+    groups: dict[tuple[NodeKind, EdgeType, NodeKind], list[EdgeId]] = defaultdict(list)
+    for edge_id in ids:
+        groups[(kind_of(edge_id[0]), EdgeType(edge_id[1]), kind_of(edge_id[2]))].append(edge_id)
+    return groups
+
+
+def _without_key(props: dict[str, Any]) -> Properties:
+    return {name: value for name, value in props.items() if name != "key"}
+
+
+# Conflict values may be lists or scalars of any type: stored JSON-encoded in the conflict node.
+def _conflict_props(conflict: Conflict) -> dict[str, Any]:
+    props: dict[str, Any] = conflict.as_dict()
+    props["current_value"] = json.dumps(conflict.current_value)
+    props["reported_value"] = json.dumps(conflict.reported_value)
+    return props
+
+
+def _conflict(props: dict[str, Any]) -> Conflict:
+    fields = _without_key(props)
+    fields["current_value"] = json.loads(str(fields["current_value"]))
+    fields["reported_value"] = json.loads(str(fields["reported_value"]))
+    return Conflict(**fields)  # type: ignore[arg-type]
+
+
+class Neo4jStore(GraphStore):
+    """`Neo4jStore("bolt://127.0.0.1:7687", auth=None)`; the driver is made at `open()`."""
+
+    def __init__(self, uri: str, auth: tuple[str, str] | None = None, database: str = "neo4j"):
+        self.uri = uri
+        self.location = uri
+        self.auth = auth
+        self.database = database
+        self._driver: Driver | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._driver is not None:
+            return
+        try:
+            driver = GraphDatabase.driver(self.uri, auth=self.auth)
+            driver.verify_connectivity()
+        except (ServiceUnavailable, OSError, ConfigurationError, ValueError) as exc:
+            raise StoreUnavailableError(
+                f"cannot reach Neo4j at {self.uri}: {_first_line(exc)} "
+                "(is the server running? tools/neo4j/neo4j-local start)"
+            ) from None
+        except AuthError as exc:
+            raise StoreUnavailableError(
+                f"Neo4j at {self.uri} refused the credentials: {_first_line(exc)} "
+                "(set NEO4J_USER / NEO4J_PASSWORD)"
+            ) from None
+        self._driver = driver
+        with self._session() as session:
+            for statement in cypher.constraints():
+                session.run(statement).consume()
+            session.run(cypher.query("CALL db.awaitIndexes(300)")).consume()
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    @property
+    def driver(self) -> Driver:
+        if self._driver is None:
+            self.open()
+        assert self._driver is not None
+        return self._driver
+
+    def _session(self, access: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
+        return self.driver.session(database=self.database, default_access_mode=access)
+
+    def _read(self, statement: LiteralString, **params: Any) -> list[neo4j.Record]:
+        def work(tx: ManagedTransaction) -> list[neo4j.Record]:
+            return list(tx.run(statement, params))
+
+        with self._session(neo4j.READ_ACCESS) as session:
+            return session.execute_read(work)
+
+    # -- writes -----------------------------------------------------------------------------
+    def upsert(self, nodes: Sequence[Node], edges: Sequence[Edge] = ()) -> UpsertResult:
+        if not nodes and not edges:
+            return UpsertResult()
+        try:
+            with self._session() as session:
+                return session.execute_write(lambda tx: apply_batch(_Neo4jBatch(tx), nodes, edges))
+        except (ClientError, OverflowError, ValueError, TypeError) as exc:
+            culprit = locate_unstorable(nodes, edges)
+            if culprit:
+                raise BatchRejectedError(culprit[2], culprit[0], culprit[1]) from None
+            raise BatchRejectedError(_first_line(exc)) from None
+        except ServiceUnavailable as exc:
+            raise StoreUnavailableError(
+                f"lost Neo4j at {self.uri} during a write (nothing of the batch was committed): "
+                f"{_first_line(exc)}"
+            ) from None
+
+    def clear(self) -> None:
+        with self._session() as session:
+            session.run(cypher.CLEAR).consume()
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_node(self, key: str) -> StoredNode | None:
+        kind = kind_of(key)
+        records = self._read(cypher.get_node(kind), key=key)
+        return StoredNode(key, kind, _without_key(records[0]["props"])) if records else None
+
+    def get_edge(self, src: str, edge_type: EdgeType | str, dst: str) -> StoredEdge | None:
+        edge_type = EdgeType(edge_type)
+        records = self._read(cypher.get_edge(kind_of(src), edge_type, kind_of(dst)),
+                             src=src, dst=dst)
+        return StoredEdge(src, edge_type, dst, dict(records[0]["props"])) if records else None
+
+    def edges(
+        self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None
+    ) -> list[StoredEdge]:
+        kind = kind_of(key)
+        wanted = [EdgeType(t).value for t in types] if types is not None else None
+        found: dict[EdgeId, StoredEdge] = {}
+        for way in ("out", "in") if direction == "both" else (direction,):
+            for r in self._read(cypher.edges_at(kind, way), key=key, types=wanted):
+                edge = StoredEdge(r["src"], EdgeType(r["type"]), r["dst"], dict(r["props"]))
+                found[(edge.src, edge.type.value, edge.dst)] = edge
+        return sorted_edges(list(found.values()))
+
+    def shortest_path(
+        self, src: str, dst: str, *, direction: Direction = "out",
+        types: Sequence[EdgeType] | None = None, max_depth: int = 16,
+    ) -> list[str] | None:
+        check_depth(max_depth)
+        if src == dst:
+            return [src] if self.get_node(src) else None
+        wanted = [EdgeType(t).value for t in types] if types is not None else None
+        records = self._read(cypher.shortest_path(kind_of(src), kind_of(dst), direction),
+                             src=src, dst=dst, types=wanted)
+        if not records:
+            return None
+        path: list[str] = list(records[0]["keys"])
+        return path if len(path) - 1 <= max_depth else None
+
+    def iter_nodes(self, kind: NodeKind | None = None) -> Iterator[StoredNode]:
+        found = [
+            StoredNode(r["props"]["key"], each, _without_key(r["props"]))
+            for each in ([kind] if kind else list(NodeKind))
+            for r in self._read(cypher.nodes_of(each))
+        ]
+        yield from sorted(found, key=lambda n: n.key)
+
+    def iter_edges(self, edge_type: EdgeType | None = None) -> Iterator[StoredEdge]:
+        for each in [edge_type] if edge_type else list(EdgeType):
+            for r in self._read(cypher.edges_of(each)):
+                yield StoredEdge(r["src"], each, r["dst"], dict(r["props"]))
+
+    def conflicts(self) -> list[Conflict]:
+        return sort_conflicts([_conflict(r["props"]) for r in self._read(cypher.ALL_CONFLICTS)])
+
+    def stats(self) -> Stats:
+        def count(statement: LiteralString) -> int:
+            return int(self._read(statement)[0]["n"])
+
+        nodes = {k.value: n for k in sorted(NodeKind) if (n := count(cypher.count_nodes(k)))}
+        edges = {t.value: n for t in sorted(EdgeType) if (n := count(cypher.count_edges(t)))}
+        return Stats(nodes=nodes, edges=edges, conflicts=count(cypher.COUNT_CONFLICTS),
+                     unresolved=count(cypher.COUNT_UNRESOLVED))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(text).splitlines()[0]

@@ -1,0 +1,58 @@
+"""Times and dates as the graph stores them.
+
+Both stores keep times as ISO-8601 UTC strings of one fixed shape, `2026-11-28T08:05:00.000000Z`,
+and dates as `YYYY-MM-DD`, so that string order is time order in Cypher, in SQLite and in NetworkX
+alike (compare with `$as_of` strings, or wrap in Cypher's `datetime()` / `date()`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def utc_now() -> str:
+    """The current time, as a stored timestamp."""
+    return format_timestamp(datetime.now(UTC))
+
+
+def format_timestamp(moment: datetime) -> str:
+    """A timezone-aware or naive-UTC datetime as a stored timestamp."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def to_timestamp(value: datetime | date | str) -> str:
+    """Normalise a datetime, a date (midnight UTC) or an ISO-8601 string to a stored timestamp.
+
+    Raises ValueError naming the value when it is not a time.
+    """
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, date):
+        return format_timestamp(datetime(value.year, value.month, value.day))
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return to_timestamp(date.fromisoformat(text))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO-8601 date or time") from None
+    return format_timestamp(parsed)
+
+
+def to_date(value: date | str) -> str:
+    """Normalise a date or a `YYYY-MM-DD` / `YYYYMMDD` string to a stored date."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = value.strip()
+    try:
+        if len(text) == 8 and text.isdigit():
+            return date(int(text[:4]), int(text[4:6]), int(text[6:])).isoformat()
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None

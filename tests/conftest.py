@@ -1,0 +1,60 @@
+"""Shared fixtures. Neo4j is found in this order:
+
+1. `NEO4J_URI` (+ `NEO4J_USER` / `NEO4J_PASSWORD`) when set: tools/run-tests sets it after
+   starting a local server with tools/neo4j/neo4j-local;
+2. a testcontainers `Neo4jContainer`, when a Docker engine answers;
+3. otherwise the Neo4j tests are skipped, unless `LINEAGE_REQUIRE_NEO4J=1` (as in CI), which makes
+   a missing Neo4j an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from lineage.stores import Neo4jStore
+
+Neo4jTarget = tuple[str, tuple[str, str] | None]
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-not-found]
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def neo4j_target() -> Iterator[Neo4jTarget]:
+    uri = os.environ.get("NEO4J_URI")
+    if uri:
+        password = os.environ.get("NEO4J_PASSWORD")
+        yield uri, ((os.environ.get("NEO4J_USER", "neo4j"), password) if password else None)
+        return
+    if _docker_answers():
+        from testcontainers.neo4j import Neo4jContainer
+
+        with Neo4jContainer("neo4j:5.26-community", password="test-password") as container:
+            yield container.get_connection_url(), (container.username, container.password)
+        return
+    message = "Neo4j: NEO4J_URI is unset and no Docker engine answers"
+    if os.environ.get("LINEAGE_REQUIRE_NEO4J") == "1":
+        pytest.fail(f"{message}, and LINEAGE_REQUIRE_NEO4J=1 requires Neo4j")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def neo4j_store(neo4j_target: Neo4jTarget) -> Iterator[Neo4jStore]:
+    """A Neo4j store, emptied at the start and end of each test module."""
+    uri, auth = neo4j_target
+    store = Neo4jStore(uri, auth=auth)
+    store.open()
+    store.clear()
+    yield store
+    store.clear()
+    store.close()
