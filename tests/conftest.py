@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from lineage.stores import Neo4jStore
+from lineage.stores import GraphStore, LocalStore, Neo4jStore
 
 Neo4jTarget = tuple[str, tuple[str, str] | None]
 
 
 def _docker_answers() -> bool:
     try:
-        import docker  # type: ignore[import-not-found]
+        import docker
 
         docker.from_env(timeout=3).ping()
         return True
@@ -58,3 +59,15 @@ def neo4j_store(neo4j_target: Neo4jTarget) -> Iterator[Neo4jStore]:
     yield store
     store.clear()
     store.close()
+
+
+@pytest.fixture(params=["local", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    """An empty store of each kind: tests using it run once per backend."""
+    if request.param == "local":
+        with LocalStore(tmp_path / "lineage.db") as store:
+            yield store
+        return
+    neo4j: Neo4jStore = request.getfixturevalue("neo4j_store")
+    neo4j.clear()
+    yield neo4j

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Self
 
 from lineage.merge import Conflict, merge, merge_conflict, node_mutable, placeholder
 from lineage.model import (
@@ -226,7 +226,7 @@ class GraphStore(ABC):
         found = {e.dst if e.src == key else e.src for e in self.edges(key, direction, types)}
         return sorted(found)
 
-    def __enter__(self) -> GraphStore:
+    def __enter__(self) -> Self:
         self.open()
         return self
 

@@ -131,7 +131,10 @@ class Neo4jStore(GraphStore):
         if self._driver is not None:
             return
         try:
-            driver = GraphDatabase.driver(self.uri, auth=self.auth)
+            # Notifications (e.g. "relationship type does not exist yet" on a fresh database)
+            # are about our generated queries, not the user's data: keep them out of the output.
+            driver = GraphDatabase.driver(self.uri, auth=self.auth,
+                                          notifications_min_severity="OFF")
             driver.verify_connectivity()
         except (ServiceUnavailable, OSError, ConfigurationError, ValueError) as exc:
             raise StoreUnavailableError(

@@ -7,6 +7,7 @@ open, empty store) and `reopen` (a callable giving a new store object on the sam
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -44,13 +45,16 @@ def small_estate(prov: Provenance = PACS) -> tuple[list[Node], list[Edge]]:
     return nodes, edges
 
 
-def snapshot(store: GraphStore) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]]]:
+Snapshot = dict[str, dict[str, Any]]
+
+
+def snapshot(store: GraphStore) -> tuple[Snapshot, Snapshot]:
     nodes = {n.key: dict(n.properties) for n in store.iter_nodes()}
     edges = {f"{e.src} {e.type} {e.dst}": dict(e.properties) for e in store.iter_edges()}
     return nodes, edges
 
 
-def without_last_seen(state: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+def without_last_seen(state: Snapshot) -> Snapshot:
     return {k: {n: v for n, v in props.items() if n != "last_seen"} for k, props in state.items()}
 
 

@@ -1,0 +1,115 @@
+"""The root of the `lineage` command: global options, error handling, and the reporting commands.
+
+Exit codes: 0 done; 1 done, but some records were rejected (see the report) or the store failed;
+2 the command line, a file or the settings are wrong, or the store cannot be reached (one line on
+stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from lineage import __version__
+from lineage.cli import ingest
+from lineage.cli.context import CliContext, cli_context
+from lineage.cli.output import counts_table, print_json, stderr, stdout
+from lineage.errors import LineageError, StoreUnavailableError, UserError
+from lineage.settings import load_settings
+
+app = typer.Typer(
+    name="lineage",
+    help="Lineage of medical images: where every copy is, under which retention, "
+    "and what depends on it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(ingest.app, name="ingest")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"lineage {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="A local store file, or a bolt:// / neo4j:// URI. "
+                     "Env: LINEAGE_STORE; default: lineage.db in the working directory."),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Records per write batch.")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    settings = load_settings(store=store, batch_size=batch_size)
+    settings.pseudonym_secret()  # refuses a placeholder key outside development, before any work
+    context = CliContext(settings)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+@app.command()
+def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Counts of nodes by kind and edges by type."""
+    context = cli_context(ctx)
+    result = context.store().stats()
+    if as_json:
+        print_json({"store": context.settings.store, "nodes": result.nodes, "edges": result.edges,
+                    "conflicts": result.conflicts, "unresolved": result.unresolved})
+        return
+    stdout.print(f"store: {context.settings.store}")
+    stdout.print(counts_table("Nodes", result.nodes, "kind"))
+    stdout.print(counts_table("Edges", result.edges, "type"))
+    stdout.print(f"metadata conflicts: {result.conflicts:,}   "
+                 f"unresolved references: {result.unresolved:,}")
+
+
+@app.command()
+def conflicts(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Metadata conflicts: properties that two sources report differently."""
+    found = cli_context(ctx).store().conflicts()
+    if as_json:
+        print_json({"conflicts": [c.as_dict() for c in found], "count": len(found)})
+        return
+    if not found:
+        stdout.print("no metadata conflicts")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(found)} metadata conflicts", title_justify="left")
+    for column in ("element", "property", "kept (source)", "reported (source)", "last seen"):
+        table.add_column(column, overflow="fold")
+    for c in found:
+        table.add_row(c.element, c.property, f"{c.current_value} ({c.current_source})",
+                      f"{c.reported_value} ({c.reported_source})", c.last_seen)
+    stdout.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. Typer handles usage errors (exit 2) and exits; engine errors become
+    one line on stderr and an exit code, never a traceback."""
+    try:
+        app(args=argv, prog_name="lineage")
+    except (UserError, StoreUnavailableError) as exc:
+        stderr.print(f"lineage: error: {_one_line(exc)}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except LineageError as exc:
+        stderr.print(f"lineage: error: {_one_line(exc)}", markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+

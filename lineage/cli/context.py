@@ -1,0 +1,35 @@
+"""What every command shares: settings and the store, opened on first use and closed at exit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import typer
+
+from lineage.settings import Settings
+from lineage.stores import GraphStore, make_store
+
+
+@dataclass
+class CliContext:
+    settings: Settings
+    _store: GraphStore | None = field(default=None, init=False)
+
+    def store(self) -> GraphStore:
+        if self._store is None:
+            store = make_store(self.settings.store, auth=self.settings.neo4j_auth(),
+                               database=self.settings.neo4j_database)
+            store.open()
+            self._store = store
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def cli_context(ctx: typer.Context) -> CliContext:
+    context = ctx.find_object(CliContext)
+    assert context is not None, "the root callback sets the CLI context"
+    return context

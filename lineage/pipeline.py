@@ -1,0 +1,160 @@
+"""The ingestion pipeline: connectors yield records, the pipeline writes them to a store in batches
+and returns a run report.
+
+What a connector yields (`Record`):
+- `Node` / `Edge`: one fact;
+- `Bundle`: the facts of one source record (one DICOM file, one HL7 message), never split across
+  batches, so that a source record is written whole or not at all;
+- `Rejected`: a source record the connector could not use, with where it was and why.
+`emit(location, build)` turns a builder into a `Bundle`, or into a `Rejected` when building raises
+a `UserError`, which is how connectors go on past a bad record.
+
+When the store rejects a batch (nothing of it is written) and names the record that caused it,
+the bundle of that record is reported as rejected and the rest of the batch is written again as a
+new batch; when the store cannot name the record, the whole batch is reported rejected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage.errors import BatchRejectedError, UserError
+from lineage.model import Edge, Node
+from lineage.stores.base import GraphStore, UpsertResult
+from lineage.timefmt import utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A source record that was not ingested."""
+
+    location: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """The facts of one source record, kept in one batch."""
+
+    items: tuple[Node | Edge, ...]
+    location: str = ""
+
+
+Record = Node | Edge | Bundle | Rejected
+
+
+def emit(location: str, build: Callable[[], Iterable[Node | Edge]]) -> Bundle | Rejected:
+    """Build the facts of one source record; a UserError while building rejects the record."""
+    try:
+        return Bundle(tuple(build()), location)
+    except UserError as exc:
+        return Rejected(location, str(exc))
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What one ingestion run did; `as_dict()` is the --json form."""
+
+    source: str
+    started_at: str = field(default_factory=utc_now)
+    finished_at: str = ""
+    seconds: float = 0.0
+    records: int = 0
+    batches: int = 0
+    nodes_by_kind: Counter[str] = field(default_factory=Counter)
+    edges_by_type: Counter[str] = field(default_factory=Counter)
+    written: UpsertResult = field(default_factory=UpsertResult)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        written = self.written
+        return {
+            "source": self.source,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "seconds": round(self.seconds, 3),
+            "records": self.records,
+            "batches": self.batches,
+            "nodes_by_kind": dict(sorted(self.nodes_by_kind.items())),
+            "edges_by_type": dict(sorted(self.edges_by_type.items())),
+            "nodes": {"created": written.nodes_created, "updated": written.nodes_updated,
+                      "unchanged": written.nodes_unchanged},
+            "edges": {"created": written.edges_created, "updated": written.edges_updated,
+                      "unchanged": written.edges_unchanged},
+            "placeholders_created": written.placeholders_created,
+            "conflicts": [c.as_dict() for c in written.conflicts],
+            "rejected": [{"location": r.location, "reason": r.reason} for r in self.rejected],
+        }
+
+
+class Pipeline:
+    """`Pipeline(store, batch_size).run(records, source="estate:site.yaml")`."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        batch_size: int = 1000,
+        progress: Callable[[int], None] | None = None,
+    ):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.store = store
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def run(self, records: Iterable[Record], source: str) -> RunReport:
+        report = RunReport(source=source)
+        started = time.perf_counter()
+        pending: list[Bundle] = []
+        size = 0
+        for bundle in self._bundles(records, report):
+            if pending and size + len(bundle.items) > self.batch_size:
+                self._write(pending, report)
+                pending, size = [], 0
+            pending.append(bundle)
+            size += len(bundle.items)
+        if pending:
+            self._write(pending, report)
+        report.finished_at = utc_now()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _bundles(self, records: Iterable[Record], report: RunReport) -> Iterator[Bundle]:
+        for record in records:
+            report.records += 1
+            if self.progress is not None:
+                self.progress(1)
+            if isinstance(record, Rejected):
+                report.rejected.append(record)
+            elif isinstance(record, Bundle):
+                if record.items:
+                    yield record
+            else:
+                yield Bundle((record,), record.location)
+
+    def _write(self, bundles: list[Bundle], report: RunReport) -> None:
+        while bundles:
+            nodes = [(i, item) for i, b in enumerate(bundles) for item in b.items
+                     if isinstance(item, Node)]
+            edges = [(i, item) for i, b in enumerate(bundles) for item in b.items
+                     if isinstance(item, Edge)]
+            report.batches += 1
+            try:
+                result = self.store.upsert([n for _, n in nodes], [e for _, e in edges])
+            except BatchRejectedError as exc:
+                if exc.record_index is None:
+                    where = ", ".join(sorted({b.location for b in bundles if b.location}))
+                    report.rejected.append(Rejected(where or "batch", str(exc)))
+                    return
+                owner = [i for i, _ in nodes + edges][exc.record_index]
+                culprit = bundles.pop(owner)
+                report.rejected.append(Rejected(culprit.location or str(exc.record), exc.reason))
+                continue
+            report.written.add(result)
+            report.nodes_by_kind.update(n.kind.value for _, n in nodes)
+            report.edges_by_type.update(e.type.value for _, e in edges)
+            return

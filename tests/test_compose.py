@@ -1,0 +1,36 @@
+"""docker-compose.yml parses, and its Neo4j agrees with the project's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lineage.settings import COMPOSE_NEO4J_PASSWORD, COMPOSE_NEO4J_USER, NEO4J_BOLT_PORT
+
+COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+
+
+def services() -> dict[str, Any]:
+    document = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(document, dict)
+    return document["services"]  # type: ignore[no-any-return]
+
+
+def test_compose_declares_neo4j_526_community_and_orthanc() -> None:
+    found = services()
+    image = found["neo4j"]["image"]
+    assert image.startswith("neo4j:5.26") and "community" in image
+    assert "orthanc" in found["orthanc"]["image"]
+    for name in ("neo4j", "orthanc"):
+        assert found[name]["healthcheck"]["test"], f"{name} has no healthcheck"
+
+
+def test_compose_neo4j_credentials_and_port_match_settings() -> None:
+    neo4j = services()["neo4j"]
+    assert neo4j["environment"]["NEO4J_AUTH"] == f"{COMPOSE_NEO4J_USER}/{COMPOSE_NEO4J_PASSWORD}"
+    assert f"-p {COMPOSE_NEO4J_PASSWORD}" in " ".join(neo4j["healthcheck"]["test"])
+    published = {port.rsplit(":", 1)[-1]: port for port in neo4j["ports"]}
+    assert published[str(NEO4J_BOLT_PORT)].startswith("127.0.0.1:")
+    assert published[str(NEO4J_BOLT_PORT)].split(":")[1] == str(NEO4J_BOLT_PORT)

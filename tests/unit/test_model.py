@@ -1,0 +1,124 @@
+"""The graph model's validation: keys, edge endpoints, property names and values, times."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from lineage.errors import InvalidKeyError, InvalidRecordError
+from lineage.model import (
+    Confidence,
+    Edge,
+    EdgeType,
+    Node,
+    NodeKind,
+    Provenance,
+    kind_of,
+    object_key,
+    parse_key,
+)
+
+PROV = Provenance("test", "2026-01-01T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("system:PACS-NORTH", NodeKind.SYSTEM),
+        ("study:1.2.840.113619.2.55", NodeKind.STUDY),
+        ("object:S3-EU:studies/1.2.3/series/4.5.6", NodeKind.ARCHIVE_OBJECT),
+        ("object:PACS1:path with spaces/x.dcm", NodeKind.ARCHIVE_OBJECT),
+        ("patient:" + "ab" * 32, NodeKind.PATIENT),
+        ("order:HOSP/ACC123", NodeKind.ORDER),
+        ("job:deid/nightly", NodeKind.JOB),
+    ],
+)
+def test_valid_keys_parse_to_their_kind(key: str, kind: NodeKind) -> None:
+    assert kind_of(key) is kind
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("1.2.3", "must start with one of"),
+        ("studies:1.2.3", "must start with one of"),
+        ("study:", "empty natural id"),
+        ("study: 1.2.3", "padded"),
+        ("study:1.2\n3", "control characters"),
+        ("system:PACS NORTH", "system code"),
+        ("object:PACS1", "object:<system_code>"),
+        ("object:PACS 1:x", "system code"),
+        ("patient:MRN0001234", "not a pseudonym"),
+    ],
+)
+def test_invalid_keys_say_why(key: str, reason: str) -> None:
+    with pytest.raises(InvalidKeyError, match=reason):
+        parse_key(key)
+
+
+def test_pseudonym_error_does_not_echo_the_identifier() -> None:
+    with pytest.raises(InvalidKeyError) as error:
+        parse_key("patient:MRN-SECRET-1234567890")
+    assert "SECRET-1234567890" not in str(error.value)
+
+
+def test_object_key_builds_and_validates() -> None:
+    assert object_key("PACS1", "1.2.3") == "object:PACS1:1.2.3"
+    with pytest.raises(InvalidKeyError):
+        object_key("bad code", "1.2.3")
+
+
+def test_edge_endpoints_follow_the_allow_list() -> None:
+    Edge("series:1", EdgeType.PART_OF, "study:1", PROV)
+    with pytest.raises(InvalidRecordError, match="Series->Study"):
+        Edge("study:1", EdgeType.PART_OF, "series:1", PROV)
+    with pytest.raises(InvalidRecordError, match="unknown edge type"):
+        Edge("series:1", "PART_OFF", "study:1", PROV)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        ({"StudyDate": "x"}, "lower snake case"),
+        ({"source": "x"}, "reserved for provenance"),
+        ({"last_seen": "2026-01-01"}, "reserved for provenance"),
+        ({"patient_name": "DOE^JOHN"}, "patient identity"),
+        ({"birth_date": "19700101"}, "patient identity"),
+        ({"extra": {"nested": 1}}, "values are text, numbers"),
+        ({"mixed": [1, "a"]}, "mixes value types"),
+        ({"nested": [[1]]}, "values are text, numbers"),
+        ({"ratio": float("nan")}, "finite"),
+        ({"created_at": "yesterday"}, "not an ISO-8601"),
+        ({"study_date": "2024-13-45"}, "not a date"),
+    ],
+)
+def test_invalid_properties_say_why(properties: dict[str, object], reason: str) -> None:
+    with pytest.raises(InvalidRecordError, match=reason):
+        Node("study:1.2.3", PROV, properties)  # type: ignore[arg-type]
+
+
+def test_properties_are_normalised() -> None:
+    reported: dict[str, Any] = {
+        "created_at": datetime(2024, 1, 5, 10, 0, tzinfo=UTC),
+        "disposed_at": date(2025, 2, 1),
+        "retain_until": "20320105",
+        "modalities": ("CT", "SEG"),
+        "bytes": None,
+    }
+    node = Node("object:PACS1:1.2.3", PROV, reported)
+    assert node.properties == {
+        "created_at": "2024-01-05T10:00:00.000000Z",
+        "disposed_at": "2025-02-01T00:00:00.000000Z",
+        "retain_until": "2032-01-05",
+        "modalities": ["CT", "SEG"],
+    }
+
+
+def test_provenance_normalises_time_and_confidence() -> None:
+    prov = Provenance("dicom:PACS1", "2026-01-01T01:00:00+01:00", "declared")  # type: ignore[arg-type]
+    assert prov.seen_at == "2026-01-01T00:00:00.000000Z"
+    assert prov.confidence is Confidence.DECLARED
+    with pytest.raises(InvalidRecordError, match="source"):
+        Provenance(" ", "2026-01-01")
