@@ -321,7 +321,13 @@ def _clean_value(owner: str, name: str, value: Any) -> Value:
 def _clean_scalar(owner: str, name: str, value: Any) -> Scalar:
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidRecordError(f"{owner}: {name} is not a finite number")
-    if isinstance(value, str | bool | int | float):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRecordError(f"{owner}: {name} is not valid Unicode text") from None
+        return value
+    if isinstance(value, bool | int | float):
         return value
     if isinstance(value, datetime | date):
         return value.isoformat()

@@ -101,6 +101,15 @@ def test_placeholder_key_is_refused_in_production(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
 
 
+def test_store_refuses_a_second_pseudonym_key(tmp_path: Path) -> None:
+    first = {"LINEAGE_PSEUDONYM_KEY": "a" * 40}
+    assert lineage("ingest", "estate", str(EXAMPLE), cwd=tmp_path, env=first).returncode == 0
+    result = lineage("ingest", "estate", str(EXAMPLE), cwd=tmp_path,
+                     env={"LINEAGE_PSEUDONYM_KEY": "b" * 40})
+    assert_one_line_error(result, "pseudonym key fingerprint", "lineage.db")
+    assert lineage("ingest", "estate", str(EXAMPLE), cwd=tmp_path, env=first).returncode == 0
+
+
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     result = lineage("ingest", "estate", cwd=tmp_path)
     assert result.returncode == 2 and "Missing argument" in result.stderr

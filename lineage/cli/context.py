@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import typer
 
+from lineage.identity import bind_pseudonym_key
 from lineage.settings import Settings
 from lineage.stores import GraphStore, make_store
 
@@ -22,6 +23,12 @@ class CliContext:
             store.open()
             self._store = store
         return self._store
+
+    def store_for_writing(self) -> GraphStore:
+        """The store, checked to be bound to the current pseudonym key (bound on first write)."""
+        store = self.store()
+        bind_pseudonym_key(store, self.settings.pseudonym_secret())
+        return store
 
     def close(self) -> None:
         if self._store is not None:

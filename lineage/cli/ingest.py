@@ -22,7 +22,7 @@ def run_pipeline(
     """Run records through the pipeline into the configured store, with a progress counter."""
     context = cli_context(ctx)
     with progress(f"ingesting {source}", enabled=not as_json) as advance:
-        pipeline = Pipeline(context.store(), context.settings.batch_size, advance)
+        pipeline = Pipeline(context.store_for_writing(), context.settings.batch_size, advance)
         return pipeline.run(records, source)
 
 

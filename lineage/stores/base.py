@@ -216,6 +216,13 @@ class GraphStore(ABC):
     def stats(self) -> Stats: ...
 
     @abstractmethod
+    def get_meta(self, name: str) -> str | None:
+        """A setting of the store itself (e.g. the pseudonym key fingerprint), or None."""
+
+    @abstractmethod
+    def set_meta(self, name: str, value: str) -> None: ...
+
+    @abstractmethod
     def clear(self) -> None:
         """Delete everything (tests and fresh demos only)."""
 

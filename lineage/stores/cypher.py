@@ -13,6 +13,7 @@ from typing import LiteralString
 from lineage.model import EdgeType, NodeKind
 
 CONFLICT_LABEL = "LineageConflict"
+META_LABEL = "LineageMeta"
 _LOCK = "_lineage_lock"
 
 
@@ -32,7 +33,7 @@ def _rel(edge_type: EdgeType) -> str:
 
 @cache
 def constraints() -> tuple[LiteralString, ...]:
-    labels = [kind.value for kind in NodeKind] + [CONFLICT_LABEL]
+    labels = [kind.value for kind in NodeKind] + [CONFLICT_LABEL, META_LABEL]
     return tuple(
         query(f"CREATE CONSTRAINT `{label.lower()}_key` IF NOT EXISTS "
               f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE")
@@ -85,6 +86,8 @@ WRITE_CONFLICTS = query(
     f"UNWIND $rows AS row MERGE (c:`{CONFLICT_LABEL}` {{key: row.key}}) SET c = row.props"
 )
 ALL_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN properties(c) AS props")
+GET_META = query(f"MATCH (m:`{META_LABEL}` {{key: $name}}) RETURN m.value AS value")
+SET_META = query(f"MERGE (m:`{META_LABEL}` {{key: $name}}) SET m.value = $value")
 COUNT_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN count(c) AS n")
 COUNT_UNRESOLVED = query("MATCH (n) WHERE n.unresolved = true RETURN count(n) AS n")
 CLEAR = query("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")

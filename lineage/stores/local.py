@@ -204,9 +204,18 @@ class LocalStore(GraphStore):
             graph.add_edge(src, dst, key=edge_type, **props)
         return result
 
+    def get_meta(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta (name, value) VALUES (?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
+
     def clear(self) -> None:
         self.db.executescript(
-            "BEGIN; DELETE FROM nodes; DELETE FROM edges; DELETE FROM conflicts; COMMIT;")
+            "BEGIN; DELETE FROM nodes; DELETE FROM edges; DELETE FROM conflicts; "
+            "DELETE FROM meta; COMMIT;")
         self._reload()
 
     # -- reads ------------------------------------------------------------------------------

@@ -192,6 +192,15 @@ class Neo4jStore(GraphStore):
                 f"{_first_line(exc)}"
             ) from None
 
+    def get_meta(self, name: str) -> str | None:
+        records = self._read(cypher.GET_META, name=name)
+        return str(records[0]["value"]) if records else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._session() as session:
+            session.execute_write(
+                lambda tx: tx.run(cypher.SET_META, name=name, value=value).consume())
+
     def clear(self) -> None:
         with self._session() as session:
             session.run(cypher.CLEAR).consume()

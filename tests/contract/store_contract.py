@@ -243,6 +243,13 @@ class StoreContract:
         assert snapshot(store) == before
         assert store.stats().nodes == {"System": 1}
 
+    def test_meta_settings_are_kept(self, store: GraphStore) -> None:
+        assert store.get_meta("pseudonym_key_fingerprint") is None
+        store.set_meta("pseudonym_key_fingerprint", "abc")
+        store.set_meta("pseudonym_key_fingerprint", "def")
+        assert store.get_meta("pseudonym_key_fingerprint") == "def"
+        assert store.stats().nodes == {}
+
     def test_data_survives_reopening(
         self, store: GraphStore, reopen: Callable[[], GraphStore]
     ) -> None:

@@ -90,6 +90,7 @@ def test_edge_endpoints_follow_the_allow_list() -> None:
         ({"mixed": [1, "a"]}, "mixes value types"),
         ({"nested": [[1]]}, "values are text, numbers"),
         ({"ratio": float("nan")}, "finite"),
+        ({"institution": "North\ud800"}, "not valid Unicode"),
         ({"created_at": "yesterday"}, "not an ISO-8601"),
         ({"study_date": "2024-13-45"}, "not a date"),
     ],
