@@ -14,7 +14,7 @@ The contract suite in tests/contract runs unchanged against every implementation
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Self
 
@@ -221,6 +221,16 @@ class GraphStore(ABC):
 
     @abstractmethod
     def set_meta(self, name: str, value: str) -> None: ...
+
+    @abstractmethod
+    def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
+        """Instance index: remember the series key holding each SOP instance UID, and return
+        (and forget) the waiters registered for those instances by `await_instances`."""
+
+    @abstractmethod
+    def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
+        """Instance index: the series key of each SOP instance UID already recorded; for the
+        others, remember the waiters (opaque strings) until the instance is recorded."""
 
     @abstractmethod
     def clear(self) -> None:

@@ -14,6 +14,7 @@ from lineage.model import EdgeType, NodeKind
 
 CONFLICT_LABEL = "LineageConflict"
 META_LABEL = "LineageMeta"
+INSTANCE_LABEL = "LineageInstance"
 _LOCK = "_lineage_lock"
 
 
@@ -33,7 +34,7 @@ def _rel(edge_type: EdgeType) -> str:
 
 @cache
 def constraints() -> tuple[LiteralString, ...]:
-    labels = [kind.value for kind in NodeKind] + [CONFLICT_LABEL, META_LABEL]
+    labels = [kind.value for kind in NodeKind] + [CONFLICT_LABEL, META_LABEL, INSTANCE_LABEL]
     return tuple(
         query(f"CREATE CONSTRAINT `{label.lower()}_key` IF NOT EXISTS "
               f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE")
@@ -88,6 +89,20 @@ WRITE_CONFLICTS = query(
 ALL_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN properties(c) AS props")
 GET_META = query(f"MATCH (m:`{META_LABEL}` {{key: $name}}) RETURN m.value AS value")
 SET_META = query(f"MERGE (m:`{META_LABEL}` {{key: $name}}) SET m.value = $value")
+RECORD_INSTANCES = query(
+    f"UNWIND $rows AS row MERGE (i:`{INSTANCE_LABEL}` {{key: row.sop}}) "
+    "WITH i, row, i.waiters AS waiters SET i.series = row.series REMOVE i.waiters "
+    "WITH row, waiters WHERE waiters IS NOT NULL RETURN row.sop AS sop, waiters"
+)
+KNOWN_INSTANCES = query(
+    f"UNWIND $sops AS sop MATCH (i:`{INSTANCE_LABEL}` {{key: sop}}) "
+    "WHERE i.series IS NOT NULL RETURN sop, i.series AS series"
+)
+AWAIT_INSTANCES = query(
+    f"UNWIND $rows AS row MERGE (i:`{INSTANCE_LABEL}` {{key: row.sop}}) "
+    "WITH i, row, coalesce(i.waiters, []) AS known "
+    "SET i.waiters = known + [w IN row.waiters WHERE NOT w IN known]"
+)
 COUNT_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN count(c) AS n")
 COUNT_UNRESOLVED = query("MATCH (n) WHERE n.unresolved = true RETURN count(n) AS n")
 CLEAR = query("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, type);
 CREATE TABLE IF NOT EXISTS conflicts (id TEXT PRIMARY KEY, element TEXT NOT NULL,
     props TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS instances (sop TEXT PRIMARY KEY, series TEXT, waiters TEXT)
+    WITHOUT ROWID;
 """
 _CHUNK = 500  # keys per `IN (...)` lookup, below SQLite's variable limit
 
@@ -212,10 +214,56 @@ class LocalStore(GraphStore):
         self.db.execute("INSERT INTO meta (name, value) VALUES (?, ?) "
                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
 
+    def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
+        db = self.db
+        released: dict[str, list[str]] = {}
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for chunk in _chunks(list(members)):
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(f"SELECT sop, waiters FROM instances WHERE sop IN ({marks}) "
+                                  "AND waiters IS NOT NULL", chunk)
+                released.update((sop, json.loads(waiters)) for sop, waiters in rows)
+            db.executemany(
+                "INSERT INTO instances (sop, series, waiters) VALUES (?, ?, NULL) "
+                "ON CONFLICT (sop) DO UPDATE SET series = excluded.series, waiters = NULL",
+                members.items())
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return released
+
+    def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
+        db = self.db
+        known: dict[str, str] = {}
+        pending: dict[str, list[str]] = {}
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for chunk in _chunks(list(waiters)):
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT sop, series, waiters FROM instances WHERE sop IN ({marks})", chunk)
+                for sop, series, stored in rows:
+                    if series is not None:
+                        known[sop] = series
+                    else:
+                        pending[sop] = json.loads(stored or "[]")
+            db.executemany(
+                "INSERT INTO instances (sop, series, waiters) VALUES (?, NULL, ?) "
+                "ON CONFLICT (sop) DO UPDATE SET waiters = excluded.waiters",
+                ((sop, json.dumps(sorted(set(pending.get(sop, [])) | set(new))))
+                 for sop, new in waiters.items() if sop not in known))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return known
+
     def clear(self) -> None:
         self.db.executescript(
             "BEGIN; DELETE FROM nodes; DELETE FROM edges; DELETE FROM conflicts; "
-            "DELETE FROM meta; COMMIT;")
+            "DELETE FROM meta; DELETE FROM instances; COMMIT;")
         self._reload()
 
     # -- reads ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, LiteralString
 
 import neo4j
@@ -200,6 +200,28 @@ class Neo4jStore(GraphStore):
         with self._session() as session:
             session.execute_write(
                 lambda tx: tx.run(cypher.SET_META, name=name, value=value).consume())
+
+    def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
+        rows = [{"sop": sop, "series": series} for sop, series in members.items()]
+
+        def work(tx: ManagedTransaction) -> dict[str, list[str]]:
+            return {r["sop"]: list(r["waiters"])
+                    for r in tx.run(cypher.RECORD_INSTANCES, rows=rows)}
+
+        with self._session() as session:
+            return session.execute_write(work)
+
+    def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
+        def work(tx: ManagedTransaction) -> dict[str, str]:
+            known = {r["sop"]: r["series"]
+                     for r in tx.run(cypher.KNOWN_INSTANCES, sops=list(waiters))}
+            rows = [{"sop": sop, "waiters": sorted(set(new))}
+                    for sop, new in waiters.items() if sop not in known]
+            tx.run(cypher.AWAIT_INSTANCES, rows=rows).consume()
+            return known
+
+        with self._session() as session:
+            return session.execute_write(work)
 
     def clear(self) -> None:
         with self._session() as session:

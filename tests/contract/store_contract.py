@@ -250,6 +250,17 @@ class StoreContract:
         assert store.get_meta("pseudonym_key_fingerprint") == "def"
         assert store.stats().nodes == {}
 
+    def test_instance_index_resolves_in_either_order(self, store: GraphStore) -> None:
+        assert store.record_instances({"1.1": SERIES}) == {}
+        assert store.await_instances({"1.1": ["w1"], "2.2": ["w2", "w2"]}) == {"1.1": SERIES}
+        assert store.await_instances({"2.2": ["w3"]}) == {}
+        assert store.record_instances({"2.2": "series:9", "3.3": "series:9"}) == {
+            "2.2": ["w2", "w3"]}
+        assert store.record_instances({"2.2": "series:9"}) == {}
+        assert store.await_instances({"2.2": ["w4"], "3.3": ["w5"]}) == {
+            "2.2": "series:9", "3.3": "series:9"}
+        assert store.stats().nodes == {}
+
     def test_data_survives_reopening(
         self, store: GraphStore, reopen: Callable[[], GraphStore]
     ) -> None:
