@@ -49,6 +49,7 @@ REJECTION_CODES = {
     "113039": "Data Retention Policy Expired",
 }
 RETENTION_EXPIRED = "113039"
+OLDEST_BIRTH_YEAR = 1880  # '11111111' parses as a date; nobody alive was born then
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _AGE = re.compile(r"^(\d{3})([DWMY])$")
 
@@ -188,8 +189,9 @@ def _dates_and_age(ds: Dataset, header: DicomHeader) -> None:
         header.warnings.append(f"StudyDate {raw_study!r} is not a date: left out")
     raw_birth = _text(ds, "PatientBirthDate")
     birth = _dicom_date(raw_birth)
-    if birth and study and birth > study:
-        header.warnings.append(f"PatientBirthDate {raw_birth!r} is after the study: left out")
+    if birth and (birth.year < OLDEST_BIRTH_YEAR or (study is not None and birth > study)):
+        header.warnings.append(f"PatientBirthDate {raw_birth!r} is not a plausible birth date: "
+                               "left out")
         birth = None
     elif raw_birth and not birth:
         header.warnings.append(f"PatientBirthDate {raw_birth!r} is not a date: left out")

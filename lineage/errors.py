@@ -6,9 +6,10 @@
     │   ├── InvalidRecordError    a node or edge that breaks the graph model (kind, property, value)
     │   ├── EstateError           an estate file that fails validation (names file and field)
     │   └── SettingsError         unusable settings (a placeholder secret in production)
-    └── StoreError                the store could not do what was asked
-        ├── StoreUnavailableError the store cannot be reached or opened (names the URI or path)
-        └── BatchRejectedError    the store refused a batch; nothing of it was written
+    ├── StoreError                the store could not do what was asked
+    │   ├── StoreUnavailableError the store cannot be reached or opened (names the URI or path)
+    │   └── BatchRejectedError    the store refused a batch; nothing of it was written
+    └── SourceUnavailableError    a source (Orthanc, a DICOMweb server) failed after retries
 
 Messages say what was wrong, where, and what to do next; they never carry patient identifiers.
 """
@@ -46,6 +47,10 @@ class StoreError(LineageError):
 
 class StoreUnavailableError(StoreError):
     """The store cannot be reached or opened."""
+
+
+class SourceUnavailableError(LineageError):
+    """A source system did not answer, or kept failing, after retries with back-off."""
 
 
 class BatchRejectedError(StoreError):

@@ -225,25 +225,31 @@ class Provenance:
         object.__setattr__(self, "confidence", Confidence(self.confidence))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Node:
-    """One node to upsert. `location` says where the record came from (file, line); not stored."""
+    """One node to upsert. `location` says where the record came from (file, line); not stored.
+
+    Properties are validated and normalised on construction (see `clean_properties`)."""
 
     key: str
     provenance: Provenance
-    properties: Properties = field(default_factory=dict)
-    location: str = field(default="", compare=False)
+    properties: Properties
+    location: str = field(compare=False)
 
-    def __post_init__(self) -> None:
-        parse_key(self.key)
-        object.__setattr__(self, "properties", clean_properties(self.properties, self.key))
+    def __init__(self, key: str, provenance: Provenance,
+                 properties: Mapping[str, Any] | None = None, location: str = ""):
+        parse_key(key)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "provenance", provenance)
+        object.__setattr__(self, "properties", clean_properties(properties or {}, key))
+        object.__setattr__(self, "location", location)
 
     @property
     def kind(self) -> NodeKind:
         return kind_of(self.key)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Edge:
     """One edge to upsert; at most one edge of a type joins two nodes."""
 
@@ -251,23 +257,29 @@ class Edge:
     type: EdgeType
     dst: str
     provenance: Provenance
-    properties: Properties = field(default_factory=dict)
-    location: str = field(default="", compare=False)
+    properties: Properties
+    location: str = field(compare=False)
 
-    def __post_init__(self) -> None:
+    def __init__(self, src: str, type: EdgeType | str, dst: str, provenance: Provenance,
+                 properties: Mapping[str, Any] | None = None, location: str = ""):
         try:
-            edge_type = EdgeType(self.type)
+            edge_type = EdgeType(type)
         except ValueError:
-            raise InvalidRecordError(f"unknown edge type {self.type!r}") from None
-        object.__setattr__(self, "type", edge_type)
-        pair = (kind_of(self.src), kind_of(self.dst))
+            raise InvalidRecordError(f"unknown edge type {type!r}") from None
+        pair = (kind_of(src), kind_of(dst))
         if pair not in EDGE_ENDPOINTS[edge_type]:
             allowed = sorted(f"{s}->{t}" for s, t in EDGE_ENDPOINTS[edge_type])
             raise InvalidRecordError(
-                f"edge {self.src} -[{edge_type}]-> {self.dst}: {pair[0]}->{pair[1]} is not "
+                f"edge {src} -[{edge_type}]-> {dst}: {pair[0]}->{pair[1]} is not "
                 f"allowed for {edge_type} (allowed: {', '.join(allowed)})"
             )
-        object.__setattr__(self, "properties", clean_properties(self.properties, self.id))
+        object.__setattr__(self, "src", src)
+        object.__setattr__(self, "type", edge_type)
+        object.__setattr__(self, "dst", dst)
+        object.__setattr__(self, "provenance", provenance)
+        object.__setattr__(self, "properties",
+                           clean_properties(properties or {}, edge_id(src, edge_type, dst)))
+        object.__setattr__(self, "location", location)
 
     @property
     def id(self) -> str:

@@ -37,11 +37,21 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Something of a source record that was left out or doubtful, while the rest was ingested
+    (an invalid birth date, an unknown age)."""
+
+    location: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Bundle:
-    """The facts of one source record, kept in one batch."""
+    """The facts of one source record, kept in one batch, with its notices."""
 
     items: tuple[Node | Edge, ...]
     location: str = ""
+    notices: tuple[Notice, ...] = ()
 
 
 Record = Node | Edge | Bundle | Rejected
@@ -69,6 +79,7 @@ class RunReport:
     edges_by_type: Counter[str] = field(default_factory=Counter)
     written: UpsertResult = field(default_factory=UpsertResult)
     rejected: list[Rejected] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         written = self.written
@@ -88,6 +99,7 @@ class RunReport:
             "placeholders_created": written.placeholders_created,
             "conflicts": [c.as_dict() for c in written.conflicts],
             "rejected": [{"location": r.location, "reason": r.reason} for r in self.rejected],
+            "notices": [{"location": n.location, "message": n.message} for n in self.notices],
         }
 
 
@@ -133,6 +145,8 @@ class Pipeline:
             elif isinstance(record, Bundle):
                 if record.items:
                     yield record
+                else:
+                    report.notices.extend(record.notices)
             else:
                 yield Bundle((record,), record.location)
 
@@ -155,6 +169,7 @@ class Pipeline:
                 report.rejected.append(Rejected(culprit.location or str(exc.record), exc.reason))
                 continue
             report.written.add(result)
+            report.notices.extend(notice for b in bundles for notice in b.notices)
             report.nodes_by_kind.update(n.kind.value for _, n in nodes)
             report.edges_by_type.update(e.type.value for _, e in edges)
             return

@@ -16,7 +16,12 @@ from lineage import __version__
 from lineage.cli import ingest
 from lineage.cli.context import CliContext, cli_context
 from lineage.cli.output import counts_table, print_json, stderr, stdout
-from lineage.errors import LineageError, StoreUnavailableError, UserError
+from lineage.errors import (
+    LineageError,
+    SourceUnavailableError,
+    StoreUnavailableError,
+    UserError,
+)
 from lineage.settings import load_settings
 
 app = typer.Typer(
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     one line on stderr and an exit code, never a traceback."""
     try:
         app(args=argv, prog_name="lineage")
-    except (UserError, StoreUnavailableError) as exc:
+    except (UserError, StoreUnavailableError, SourceUnavailableError) as exc:
         stderr.print(f"lineage: error: {_one_line(exc)}", markup=False, soft_wrap=True)
         sys.exit(2)
     except LineageError as exc:

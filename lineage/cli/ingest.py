@@ -8,9 +8,13 @@ from typing import Annotated
 
 import typer
 
+from connectors.dicom_files import scan
+from connectors.dicom_records import DicomSource
+from connectors.uid_map import load_uid_map
 from lineage.cli.context import cli_context
 from lineage.cli.output import counts_table, print_json, progress, stdout
 from lineage.estate import estate_records, load_estate
+from lineage.model import system_key
 from lineage.pipeline import Pipeline, Record, RunReport
 
 app = typer.Typer(help="Bring facts into the graph from a source.", no_args_is_help=True)
@@ -43,18 +47,30 @@ def print_report(report: RunReport, as_json: bool) -> None:
         stdout.print(counts_table("Edges written", report.edges_by_type, "type"))
         if written.conflicts:
             stdout.print(f"{len(written.conflicts)} metadata conflicts: see `lineage conflicts`")
-        for rejected in report.rejected:
-            stdout.print(f"[red]rejected[/red] {rejected.location}: {rejected.reason}",
-                         markup=True)
+        _print_some("notice", "yellow", [(n.location, n.message) for n in report.notices])
+        _print_some("rejected", "red", [(r.location, r.reason) for r in report.rejected])
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _print_some(label: str, colour: str, entries: list[tuple[str, str]], limit: int = 20) -> None:
+    for location, text in entries[:limit]:
+        stdout.print(f"[{colour}]{label}[/{colour}] ", end="", markup=True)
+        stdout.print(f"{location}: {text}", markup=False)
+    if len(entries) > limit:
+        stdout.print(f"... and {len(entries) - limit} more {label} (see --json)")
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+SystemOption = Annotated[
+    str, typer.Option("--system", help="Code of the system holding the copies.")]
 
 
 @app.command("estate")
 def ingest_estate(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Estate declaration (YAML).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Declare systems, feeds, datasets, access profiles and compliance events from a YAML file."""
     context = cli_context(ctx)
@@ -62,3 +78,36 @@ def ingest_estate(
     source = f"estate:{file.name}"
     records = estate_records(estate, source, context.settings.pseudonym_secret())
     print_report(run_pipeline(ctx, records, source, as_json), as_json)
+
+
+@app.command("dicom")
+def ingest_dicom(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="DICOM files or folders (walked).")],
+    system: SystemOption,
+    region: Annotated[str | None, typer.Option(help="Storage region of the copies.")] = None,
+    patient_issuer: Annotated[
+        str | None, typer.Option(help="Issuer of patient IDs without IssuerOfPatientID "
+                                 "(default: the system code).")] = None,
+    uid_map: Annotated[
+        Path | None, typer.Option(help="CSV of a de-identification run: original,deidentified "
+                                  "UIDs, to link de-identified copies to their originals.")
+    ] = None,
+    deid_namespace: Annotated[
+        str | None, typer.Option(help="Namespace of de-identified copies that kept the "
+                                 "original UIDs (default: the system code).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Header-reading processes.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Scan DICOM files held by one system: patients (pseudonymized), studies, series, copies and
+    their derivation lineage, IOCM rejection notes."""
+    context = cli_context(ctx)
+    system_key(system)  # validates the code before any file is read
+    source = DicomSource(
+        system=system, secret=context.settings.pseudonym_secret(), region=region,
+        patient_issuer=patient_issuer, deid_namespace=deid_namespace,
+        uid_map=load_uid_map(uid_map) if uid_map else {},
+    )
+    store = context.store_for_writing()
+    records = scan(paths, source, store, workers)
+    print_report(run_pipeline(ctx, records, f"dicom:{system}", as_json), as_json)

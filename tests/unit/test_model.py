@@ -75,7 +75,7 @@ def test_edge_endpoints_follow_the_allow_list() -> None:
     with pytest.raises(InvalidRecordError, match="Series->Study"):
         Edge("study:1", EdgeType.PART_OF, "series:1", PROV)
     with pytest.raises(InvalidRecordError, match="unknown edge type"):
-        Edge("series:1", "PART_OFF", "study:1", PROV)  # type: ignore[arg-type]
+        Edge("series:1", "PART_OFF", "study:1", PROV)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_edge_endpoints_follow_the_allow_list() -> None:
 )
 def test_invalid_properties_say_why(properties: dict[str, object], reason: str) -> None:
     with pytest.raises(InvalidRecordError, match=reason):
-        Node("study:1.2.3", PROV, properties)  # type: ignore[arg-type]
+        Node("study:1.2.3", PROV, properties)
 
 
 def test_properties_are_normalised() -> None:

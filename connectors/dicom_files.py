@@ -1,0 +1,159 @@
+"""DICOM files → lineage: walk paths, read headers only (both cores for many files), and yield
+the records of each series copy in one system.
+
+`scan(paths, source, index)` is the connector: I/O in `read_file` (headers only:
+`stop_before_pixels`, `specific_tags`), transforms in `connectors.dicom_records`. A file that is
+not DICOM, is truncated, or lacks a UID is reported as `Rejected` with its path and the reason;
+the scan goes on. Instance-level references (SourceImageSequence, RT plan and dose references)
+are resolved through the store's instance index, in whichever order the files arrive.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from connectors.dicom_header import TAGS, HeaderError, parse_header
+from connectors.dicom_records import (
+    DicomSource,
+    SeenInstance,
+    copy_bundle,
+    group_by_series,
+    instance_members,
+    instance_references,
+    rejection_bundle,
+    released_edges,
+    study_modalities,
+)
+from lineage.model import Confidence, Provenance
+from lineage.pipeline import Bundle, Record, Rejected
+from lineage.timefmt import format_timestamp, utc_now
+
+PARALLEL_THRESHOLD = 64  # below this many files a process pool costs more than it saves
+
+
+class InstanceIndex(Protocol):
+    def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]: ...
+
+    def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailure:
+    location: str
+    reason: str
+
+
+def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Every file under the given files and folders, in a stable order; hidden files skipped."""
+    for path in map(Path, paths):
+        if path.is_dir():
+            for folder, subfolders, files in os.walk(path):
+                subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        yield Path(folder) / name
+        else:
+            yield path
+
+
+def read_file(path: Path) -> SeenInstance | FileFailure:
+    """The header of one file, or why it cannot be used. Never raises for a bad file."""
+    location = str(path)
+    try:
+        stat = path.stat()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dirty real-world values: reported per file instead
+            header = parse_header(_read_header(path))
+    except FileNotFoundError:
+        return FileFailure(location, "no such file")
+    except InvalidDicomError as exc:
+        return FileFailure(location, f"not a DICOM file ({_short(exc)})")
+    except HeaderError as exc:
+        return FileFailure(location, str(exc))
+    except Exception as exc:  # truncated or corrupt files raise anything from deep in pydicom
+        return FileFailure(location, f"unreadable DICOM ({type(exc).__name__}: {_short(exc)})")
+    stored_at = format_timestamp(datetime.fromtimestamp(stat.st_mtime, UTC))
+    return SeenInstance(header, location, size=stat.st_size, stored_at=stored_at)
+
+
+def _read_header(path: Path) -> Dataset:
+    """Headers only. Files without a preamble (some RT exports) are read again with force=True,
+    and count as DICOM only if that finds the identifying UIDs."""
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=TAGS)
+    except InvalidDicomError:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=TAGS, force=True)
+        if "SOPInstanceUID" not in ds or "SOPClassUID" not in ds:
+            raise InvalidDicomError(
+                "no DICOM preamble, and no SOP Class or Instance UID when read anyway"
+            ) from None
+        return ds
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def read_files(
+    paths: Sequence[Path], workers: int | None = None
+) -> Iterator[SeenInstance | FileFailure]:
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(paths) < PARALLEL_THRESHOLD:
+        yield from map(read_file, paths)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(read_file, paths, chunksize=32)
+
+
+def scan(
+    paths: Iterable[str | Path],
+    source: DicomSource,
+    index: InstanceIndex,
+    workers: int | None = None,
+    seen_at: str | None = None,
+) -> Iterator[Record]:
+    """The records of a scan of DICOM files held by one system."""
+    seen: list[SeenInstance] = []
+    for result in read_files(list(walk(paths)), workers):
+        if isinstance(result, FileFailure):
+            yield Rejected(result.location, result.reason)
+        else:
+            seen.append(result)
+    yield from instance_records(seen, source, index, "dicom", seen_at)
+
+
+def instance_records(
+    seen: list[SeenInstance],
+    source: DicomSource,
+    index: InstanceIndex,
+    connector: str,
+    seen_at: str | None = None,
+) -> Iterator[Record]:
+    """Records of a set of instances of one system: one bundle per series copy, one per IOCM
+    rejection note, then the derivation edges that instances of this set let go."""
+    prov = Provenance(source.connector(connector), seen_at or utc_now(), Confidence.OBSERVED)
+    groups = group_by_series(seen, source)
+    members = instance_members(groups)
+    waiting = instance_references(groups, members)
+    resolved = {**members, **(index.await_instances(waiting) if waiting else {})}
+    modalities = study_modalities(groups, source)
+    for series_key, instances in groups.items():
+        yield copy_bundle(series_key, instances, source, prov, resolved, modalities)
+        for instance in instances:
+            if instance.header.rejection is not None:
+                yield rejection_bundle(instance.header.rejection, source, prov, instance.location)
+    released = index.record_instances(members) if members else {}
+    edges = tuple(released_edges(released, members, prov))
+    if edges:
+        yield Bundle(edges, "instance index: references waiting for these instances")
