@@ -5,7 +5,8 @@ What a connector yields (`Record`):
 - `Node` / `Edge`: one fact;
 - `Bundle`: the facts of one source record (one DICOM file, one HL7 message), never split across
   batches, so that a source record is written whole or not at all;
-- `Rejected`: a source record the connector could not use, with where it was and why.
+- `Rejected`: a source record the connector could not use, with where it was and why;
+- `Commit(then)`: write everything so far, then call `then` (a follower's checkpoint).
 `emit(location, build)` turns a builder into a `Bundle`, or into a `Rejected` when building raises
 a `UserError`, which is how connectors go on past a bad record.
 
@@ -54,7 +55,15 @@ class Bundle:
     notices: tuple[Notice, ...] = ()
 
 
-Record = Node | Edge | Bundle | Rejected
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A point in a record stream: everything before it is written to the store, then `then()`
+    runs. Followers save their checkpoints this way, never ahead of what the store holds."""
+
+    then: Callable[[], None]
+
+
+Record = Node | Edge | Bundle | Rejected | Commit
 
 
 def emit(location: str, build: Callable[[], Iterable[Node | Edge]]) -> Bundle | Rejected:
@@ -80,6 +89,7 @@ class RunReport:
     written: UpsertResult = field(default_factory=UpsertResult)
     rejected: list[Rejected] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # connector-specific figures
 
     def as_dict(self) -> dict[str, Any]:
         written = self.written
@@ -100,6 +110,7 @@ class RunReport:
             "conflicts": [c.as_dict() for c in written.conflicts],
             "rejected": [{"location": r.location, "reason": r.reason} for r in self.rejected],
             "notices": [{"location": n.location, "message": n.message} for n in self.notices],
+            **self.extra,
         }
 
 
@@ -124,6 +135,12 @@ class Pipeline:
         pending: list[Bundle] = []
         size = 0
         for bundle in self._bundles(records, report):
+            if isinstance(bundle, Commit):
+                if pending:
+                    self._write(pending, report)
+                    pending, size = [], 0
+                bundle.then()
+                continue
             if pending and size + len(bundle.items) > self.batch_size:
                 self._write(pending, report)
                 pending, size = [], 0
@@ -135,8 +152,11 @@ class Pipeline:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _bundles(self, records: Iterable[Record], report: RunReport) -> Iterator[Bundle]:
+    def _bundles(self, records: Iterable[Record], report: RunReport) -> Iterator[Bundle | Commit]:
         for record in records:
+            if isinstance(record, Commit):
+                yield record
+                continue
             report.records += 1
             if self.progress is not None:
                 self.progress(1)

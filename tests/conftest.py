@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lineage.stores import GraphStore, LocalStore, Neo4jStore
+from tools.orthanc_local import OrthancServer
 
 Neo4jTarget = tuple[str, tuple[str, str] | None]
 
@@ -71,3 +73,16 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphS
     neo4j: Neo4jStore = request.getfixturevalue("neo4j_store")
     neo4j.clear()
     yield neo4j
+
+
+@pytest.fixture
+def orthanc(tmp_path: Path) -> Iterator[OrthancServer]:
+    """A real Orthanc with DICOMweb on free loopback ports and a fresh storage folder; skipped
+    when Orthanc is not installed, unless LINEAGE_REQUIRE_ORTHANC=1 (as in CI)."""
+    if shutil.which("Orthanc") is None:
+        message = "Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)"
+        if os.environ.get("LINEAGE_REQUIRE_ORTHANC") == "1":
+            pytest.fail(f"{message}, and LINEAGE_REQUIRE_ORTHANC=1 requires it")
+        pytest.skip(message)
+    with OrthancServer(tmp_path / "orthanc") as server:
+        yield server

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from lineage import __version__
-from lineage.cli import ingest
+from lineage.cli import ingest, reconcile
 from lineage.cli.context import CliContext, cli_context
 from lineage.cli.output import counts_table, print_json, stderr, stdout
 from lineage.errors import (
@@ -33,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(ingest.app, name="ingest")
+app.add_typer(reconcile.app, name="reconcile")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 

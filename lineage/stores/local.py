@@ -121,8 +121,9 @@ class _SqliteBatch:
 class LocalStore(GraphStore):
     """The embedded store: `LocalStore("lineage.db")`."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, busy_timeout: float = 30.0):
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         self.location = str(self.path)
         self._db: sqlite3.Connection | None = None
         self._graph: nx.MultiDiGraph = nx.MultiDiGraph()
@@ -140,7 +141,7 @@ class LocalStore(GraphStore):
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreUnavailableError(
@@ -183,7 +184,7 @@ class LocalStore(GraphStore):
         db = self.db
         graph = self.graph  # current before the batch, so that only the batch needs applying
         batch = _RecordingBatch(db)
-        db.execute("BEGIN IMMEDIATE")
+        self._begin(db)
         try:
             result = apply_batch(batch, nodes, edges)
         except BaseException as exc:
@@ -217,7 +218,7 @@ class LocalStore(GraphStore):
     def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
         db = self.db
         released: dict[str, list[str]] = {}
-        db.execute("BEGIN IMMEDIATE")
+        self._begin(db)
         try:
             for chunk in _chunks(list(members)):
                 marks = ",".join("?" * len(chunk))
@@ -238,7 +239,7 @@ class LocalStore(GraphStore):
         db = self.db
         known: dict[str, str] = {}
         pending: dict[str, list[str]] = {}
-        db.execute("BEGIN IMMEDIATE")
+        self._begin(db)
         try:
             for chunk in _chunks(list(waiters)):
                 marks = ",".join("?" * len(chunk))
@@ -259,6 +260,15 @@ class LocalStore(GraphStore):
             raise
         db.execute("COMMIT")
         return known
+
+    def _begin(self, db: sqlite3.Connection) -> None:
+        """Take the write lock; a store another writer holds past busy_timeout is unavailable."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailableError(
+                f"local store {self.location} is locked by another writer ({exc}); "
+                "nothing was written") from None
 
     def clear(self) -> None:
         self.db.executescript(

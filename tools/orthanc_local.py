@@ -5,7 +5,7 @@ with its own storage folder: for tests, benchmarks and demos.
         pacs.url          # http://127.0.0.1:<port>
         pacs.upload(path) # POST /instances
 
-Run as a script it starts one and waits: `python tools/orthanc/orthanc_local.py FOLDER`.
+Run as a script it starts one and waits: `python -m tools.orthanc_local FOLDER`.
 """
 
 from __future__ import annotations

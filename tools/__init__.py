@@ -1,0 +1,1 @@
+"""Development tools: local Neo4j and Orthanc servers, the test runner."""
