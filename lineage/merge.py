@@ -104,8 +104,10 @@ def merge(
     reported: Properties,
     provenance: Provenance,
     mutable: frozenset[str],
+    removed: frozenset[str] = frozenset(),
 ) -> Merged:
-    """Merge one report into the stored properties of `element` (None: not stored yet)."""
+    """Merge one report into the stored properties of `element` (None: not stored yet);
+    `removed` names properties the report withdraws."""
     if stored is None:
         return Merged(new_element(reported, provenance), created=True, changed=True)
     result: Properties = dict(stored)
@@ -130,6 +132,10 @@ def merge(
                 reported_value=value, reported_source=provenance.source,
                 first_seen=provenance.seen_at, last_seen=provenance.seen_at,
             ))
+    for name in removed:
+        if name in result and newer and (name in mutable or owners.get(name) == provenance.source):
+            del result[name]
+            owners.pop(name, None)
     _merge_provenance(result, provenance)
     result["property_sources"] = _canonical(owners)
     changed = any(result.get(name) != stored.get(name)

@@ -136,7 +136,7 @@ TIME_PROPERTIES = frozenset(
     {"valid_from", "valid_to", "created_at", "disposed_at", "started_at", "ended_at", "at",
      "rejected_at"}
 )
-DATE_PROPERTIES = frozenset({"study_date", "retain_until", "death_date"})
+DATE_PROPERTIES = frozenset({"study_date", "retain_until", "death_date", "last_encounter"})
 
 # Properties that describe a state that legitimately changes: the newest report wins and no
 # conflict is recorded. Any other property reported differently by another source is a conflict.
@@ -144,8 +144,11 @@ MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
     NodeKind.SYSTEM: frozenset({"status"}),
     NodeKind.ARCHIVE_OBJECT: frozenset(
         {"disposed_at", "storage_tier", "retain_until", "retention_policy_id", "retention_status",
-         "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code"}
+         "retention_reason", "retention_policy_version", "jurisdictions", "country",
+         "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code",
+         "rejection_reason", "rejected_instance_count", "lossy_instance_count"}
     ),
+    NodeKind.STUDY: frozenset({"origin_jurisdiction"}),
     NodeKind.COMPLIANCE_EVENT: frozenset({"ended_at", "status"}),
 }
 EDGE_MUTABLE_PROPERTIES = frozenset({"valid_to"})
@@ -235,14 +238,19 @@ class Node:
     provenance: Provenance
     properties: Properties
     location: str = field(compare=False)
+    removed: frozenset[str] = frozenset()
 
     def __init__(self, key: str, provenance: Provenance,
-                 properties: Mapping[str, Any] | None = None, location: str = ""):
+                 properties: Mapping[str, Any] | None = None, location: str = "",
+                 removed: frozenset[str] | set[str] = frozenset()):
+        """`removed`: properties this report says no longer hold (a recomputed retention that
+        is now unknown); honoured like an update (mutable properties or the source's own)."""
         parse_key(key)
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "provenance", provenance)
         object.__setattr__(self, "properties", clean_properties(properties or {}, key))
         object.__setattr__(self, "location", location)
+        object.__setattr__(self, "removed", frozenset(removed) - set(self.properties))
 
     @property
     def kind(self) -> NodeKind:

@@ -112,7 +112,7 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
     reported: list[Conflict] = []
     for node in nodes:
         merged = merge(node.key, state.get(node.key), node.properties, node.provenance,
-                       node_mutable(node.kind))
+                       node_mutable(node.kind), node.removed)
         state[node.key] = plan.nodes[node.key] = merged.properties
         _count(result, "nodes", merged.created, merged.changed)
         reported.extend(merged.conflicts)

@@ -167,6 +167,10 @@ class Neo4jStore(GraphStore):
     def _session(self, access: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
         return self.driver.session(database=self.database, default_access_mode=access)
 
+    def read_rows(self, statement: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rows of a read-only query (the query library's Cypher), as dicts."""
+        return [record.data() for record in self._read(statement, **params)]
+
     def _read(self, statement: LiteralString, **params: Any) -> list[neo4j.Record]:
         def work(tx: ManagedTransaction) -> list[neo4j.Record]:
             return list(tx.run(statement, params))

@@ -167,6 +167,16 @@ class StoreContract:
         assert edge["valid_to"] == "2026-01-03T00:00:00.000000Z"
         assert store.conflicts() == []
 
+    def test_removed_properties_are_withdrawn(self, store: GraphStore) -> None:
+        store.upsert([Node(COPY, PACS, {"retain_until": "2030-01-01", "retention_policy_id": "r1",
+                                        "vendor_note": "x"})])
+        store.upsert([Node(COPY, at(EHR, T1), {"retention_status": "unknown"},
+                           removed={"retain_until", "retention_policy_id", "vendor_note"})])
+        props = store.get_node(COPY).properties  # type: ignore[union-attr]
+        assert "retain_until" not in props and "retention_policy_id" not in props
+        assert props["vendor_note"] == "x"  # not mutable, and not the withdrawing source's own
+        assert props["retention_status"] == "unknown"
+
     # -- placeholders -----------------------------------------------------------------------
     def test_edge_to_unseen_node_makes_placeholder_resolved_later(self, store: GraphStore) -> None:
         result = store.upsert([], [Edge(SERIES, EdgeType.PART_OF, STUDY, at(PACS, T1))])

@@ -1,0 +1,110 @@
+"""`lineage retention ...` and `lineage holds`: apply a policy, and the compliance reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from lineage.cli.context import cli_context
+from lineage.cli.output import print_json, progress, stdout
+from lineage.retention import reports
+from lineage.retention.apply import apply_retention
+from lineage.retention.policy import load_policy
+
+app = typer.Typer(help="Retention: apply a policy, drift and cross-region reports.",
+                  no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Report as of the end of this "
+                                                "day (YYYY-MM-DD); default: today.")]
+
+
+@app.command("apply")
+def apply(
+    ctx: typer.Context,
+    policy: Annotated[Path | None, typer.Option(help="Policy file (YAML); default: the pack "
+                                                "shipped with the engine.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compute retain_until for every stored copy (batched), and record the policy as applied."""
+    loaded = load_policy(policy)
+    store = cli_context(ctx).store_for_writing()
+    with progress("computing retention", enabled=not as_json) as advance:
+        report = apply_retention(store, loaded, progress=advance)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    stdout.print(f"policy {report.policy_version}: {report.objects:,} copies, "
+                 f"{report.computed:,} computed, {report.unknown:,} unknown, "
+                 f"{report.studies:,} studies, {report.seconds:.2f} s")
+    for reason, count in sorted(report.unknown_reasons.items(), key=lambda item: -item[1]):
+        stdout.print(f"  unknown: {count:,} x {reason}", markup=False)
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    table = Table(title=f"{title}: {len(rows)}", title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows[:200]:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    stdout.print(table)
+    if len(rows) > 200:
+        stdout.print(f"... {len(rows) - 200} more (see --json)")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v.get("key", v)) if isinstance(v, dict) else str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+@app.command("drift")
+def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
+    """Over-retained copies, premature disposals, policy drift between copies, unknowns, and
+    what over-retention costs."""
+    result = reports.drift(cli_context(ctx).store(), as_of)
+    if as_json:
+        print_json(result)
+        return
+    stdout.print(f"retention drift as of {result['as_of']} "
+                 f"(policy {result['policy_version'] or 'never applied'})")
+    _table("over-retained", result["over_retained"],
+           ["key", "retain_until", "rule", "system", "region", "storage_tier", "bytes"])
+    _table("premature disposal", result["premature_disposal"],
+           ["key", "disposed_at", "retain_until", "rule", "holds"])
+    _table("policy drift", result["policy_drift"], ["key", "copies"])
+    _table("unknown", result["unknown"], ["key", "reason"])
+    cost = result["cost"]
+    stdout.print(f"over-retained: {cost['bytes']:,} bytes, about {cost['monthly_cost']:,} "
+                 f"{cost['currency'] or ''} a month")
+
+
+@app.command("cross-region")
+def cross_region(ctx: typer.Context, as_of: AsOfOption = None,
+                 as_json: JsonOption = False) -> None:
+    """Studies whose copies in several regions carry different obligations, and copies held
+    where their origin's residency rule does not allow."""
+    result = reports.cross_region(cli_context(ctx).store(), as_of)
+    if as_json:
+        print_json(result)
+        return
+    stdout.print(f"cross-region as of {result['as_of']}")
+    _table("conflicts", result["conflicts"], ["key", "regions", "copies"])
+    _table("residency violations", result["residency_violations"],
+           ["key", "study", "origin", "country", "region"])
+
+
+def holds(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
+    """Active compliance events, what they cover, disposals that broke them, and in-scope
+    studies that must be restored from archive tiers first."""
+    result = reports.holds(cli_context(ctx).store(), as_of)
+    if as_json:
+        print_json(result)
+        return
+    stdout.print(f"compliance events as of {result['as_of']}")
+    _table("active", result["holds"], ["key", "type", "started_at", "ended_at", "scope",
+                                       "covered", "covered_live"])
+    _table("disposals under hold", result["conflicts"], ["key", "hold", "disposed_at"])
+    _table("restore needed", result["restore_needed"], ["key", "hold", "copies", "tiers"])

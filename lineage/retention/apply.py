@@ -1,0 +1,160 @@
+"""Recompute retention over a whole store: batched passes, never one transaction per object.
+
+1. The RetentionPolicy nodes of the policy (`policy:<rule id>`) are upserted.
+2. The copies are read a page at a time (query `retention_inputs`), computed
+   (`lineage.retention.engine`), and written back a page per batch: `retain_until`,
+   `retention_policy_id`, `retention_status`, `retention_reason`, `jurisdictions`, `country`,
+   `retention_policy_version`, and GOVERNED_BY to the deciding rule (the previous rule's edge gets
+   `valid_to`). Values that no longer hold (a date that became unknown) are withdrawn.
+3. Each study gets its `origin_jurisdiction` (institution, else the place of its earliest copy).
+4. Only then does the store record the policy as applied (meta `retention_policy`): queries read
+   the version from there, so a run that fails half-way leaves the copies it already rewrote
+   flagged as "computed under another policy version", never silently mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
+from lineage.retention.engine import COMPUTED, RetentionInputs, RetentionResult, compute
+from lineage.retention.engine import origin_jurisdiction as origin_of
+from lineage.retention.policy import Policy
+from lineage.stores import GraphStore
+from lineage.timefmt import utc_now
+from queries.library import Row, run_query
+from queries.retention import RETENTION_INPUTS
+
+POLICY_META = "retention_policy"
+RESULT_PROPERTIES = ("retain_until", "retention_policy_id", "retention_reason", "jurisdictions",
+                     "country")
+
+
+@dataclass(slots=True)
+class ApplyReport:
+    policy_version: str
+    objects: int = 0
+    computed: int = 0
+    unknown: int = 0
+    studies: int = 0
+    seconds: float = 0.0
+    unknown_reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"policy_version": self.policy_version, "objects": self.objects,
+                "computed": self.computed, "unknown": self.unknown, "studies": self.studies,
+                "seconds": round(self.seconds, 3), "unknown_reasons": self.unknown_reasons}
+
+
+def policy_key(rule_id: str) -> str:
+    return make_key(NodeKind.RETENTION_POLICY, rule_id)
+
+
+def inputs_of(row: Row) -> RetentionInputs:
+    encounters = [d for d in (row.get("patient_last_encounter"), row.get("latest_study_date"))
+                  if d]
+    return RetentionInputs(
+        key=row["key"], region=row.get("region"), study=row.get("study"),
+        study_date=row.get("study_date"), modality=row.get("modality"),
+        institution=row.get("institution"), patient=row.get("patient"),
+        birth_year_month=row.get("birth_year_month"), age_at_study=row.get("age_at_study"),
+        death_date=row.get("death_date"), last_encounter=max(encounters) if encounters else None,
+    )
+
+
+def _object_records(result: RetentionResult, current_rule: str | None, version: str,
+                    prov: Provenance) -> tuple[Node, list[Edge]]:
+    props: dict[str, Any] = {
+        "retention_status": result.status, "retention_policy_version": version,
+        "retain_until": result.retain_until, "retention_policy_id": result.rule_id,
+        "retention_reason": result.reason,
+        "jurisdictions": list(result.jurisdictions) or None, "country": result.country,
+    }
+    removed = {name for name in RESULT_PROPERTIES if props[name] is None}
+    edges = []
+    if result.rule_id:
+        edges.append(Edge(result.key, EdgeType.GOVERNED_BY, policy_key(result.rule_id), prov))
+    if current_rule and current_rule != result.rule_id:
+        edges.append(Edge(result.key, EdgeType.GOVERNED_BY, policy_key(current_rule), prov,
+                          {"valid_to": prov.seen_at}))
+    return Node(result.key, prov, props, removed=removed), edges
+
+
+def apply_retention(
+    store: GraphStore, policy: Policy, batch_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> ApplyReport:
+    started = time.perf_counter()
+    version = policy.fingerprint
+    report = ApplyReport(version)
+    prov = Provenance("retention", utc_now(), Confidence.INFERRED)
+    store.upsert([_policy_node(name, rule_id, policy, prov)
+                  for rule_id, (name, _) in sorted(policy.rules_by_id().items())])
+    studies: dict[str, tuple[str, str | None, str | None]] = {}
+    after = ""
+    while True:
+        rows = run_query(store, RETENTION_INPUTS, {"after": after, "limit": batch_size})
+        if not rows:
+            break
+        nodes, edges = [], []
+        for row in rows:
+            result = compute(inputs_of(row), policy)
+            node, governed = _object_records(result, row.get("current_rule"), version, prov)
+            nodes.append(node)
+            edges += governed
+            _count(report, result)
+            study = row.get("study")
+            if study:
+                first = (row.get("created_at") or "~", row.get("region"), row.get("institution"))
+                studies[study] = min(studies.get(study, first), first, key=lambda f: f[0])
+        store.upsert(nodes, edges)
+        after = rows[-1]["key"]
+        if progress is not None:
+            progress(len(rows))
+    _write_origins(store, policy, studies, prov, batch_size)
+    report.studies = len(studies)
+    store.set_meta(POLICY_META, policy.model_dump_json())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _count(report: ApplyReport, result: RetentionResult) -> None:
+    report.objects += 1
+    if result.status == COMPUTED:
+        report.computed += 1
+    else:
+        report.unknown += 1
+        reason = (result.reason or "").split(" and rule ")[0]
+        report.unknown_reasons[reason] = report.unknown_reasons.get(reason, 0) + 1
+
+
+def _write_origins(store: GraphStore, policy: Policy,
+                   studies: dict[str, tuple[str, str | None, str | None]], prov: Provenance,
+                   batch_size: int) -> None:
+    nodes = []
+    for study, (_, region, institution) in sorted(studies.items()):
+        origin = origin_of(policy, institution, region)
+        nodes.append(Node(study, prov, {"origin_jurisdiction": origin},
+                          removed={"origin_jurisdiction"} if origin is None else set()))
+    for start in range(0, len(nodes), batch_size):
+        store.upsert(nodes[start:start + batch_size])
+
+
+def _policy_node(jurisdiction: str, rule_id: str, policy: Policy, prov: Provenance) -> Node:
+    rule = policy.rules_by_id()[rule_id][1]
+    return Node(policy_key(rule_id), prov, {
+        "jurisdiction": jurisdiction, "description": rule.description, "trigger": str(rule.trigger),
+        "years": rule.years, "months": rule.months, "modalities": rule.modalities,
+        "age_below": rule.age_below, "age_at_least": rule.age_at_least, "citation": rule.source,
+        "uncertain": rule.uncertain,
+    })
+
+
+def applied_policy(store: GraphStore) -> Policy | None:
+    """The policy last applied to the store completely, or None."""
+    text = store.get_meta(POLICY_META)
+    return Policy.model_validate(json.loads(text)) if text else None

@@ -1,0 +1,113 @@
+"""The retention, residency and legal-hold reports, from the query library's rows.
+
+Every report is as of the end of a day, and uses the policy last applied to the store (its
+version, residency map and tier prices), so that it agrees with the stored retention dates.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from lineage.errors import UserError
+from lineage.retention.apply import applied_policy
+from lineage.retention.policy import Policy
+from lineage.stores import GraphStore
+from queries.library import Row, run_query
+from queries.retention import (
+    CROSS_REGION_CONFLICTS,
+    DRIFT_OVER_RETAINED,
+    DRIFT_POLICY,
+    DRIFT_PREMATURE,
+    DRIFT_UNKNOWN,
+    HOLDS_ACTIVE,
+    HOLDS_CONFLICTS,
+    HOLDS_RESTORE_NEEDED,
+    RESIDENCY_VIOLATIONS,
+)
+
+ARCHIVE_TIERS = ["archive", "glacier", "deep_archive", "offline", "cold", "nearline_archive"]
+GB = 1024**3
+
+
+def as_of_params(as_of: date | str | None) -> dict[str, str]:
+    """`as_of` (end of that day, as a stored timestamp) and `as_of_date`."""
+    if as_of is None:
+        day = date.today()
+    elif isinstance(as_of, date):
+        day = as_of
+    else:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            raise UserError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    return {"as_of": f"{day.isoformat()}T23:59:59.999999Z", "as_of_date": day.isoformat()}
+
+
+def _params(store: GraphStore, as_of: date | str | None) -> tuple[dict[str, Any], Policy | None]:
+    policy = applied_policy(store)
+    params: dict[str, Any] = as_of_params(as_of)
+    params["policy_version"] = policy.fingerprint if policy else ""
+    params["allowed"] = policy.allowed_countries() if policy else {}
+    params["archive_tiers"] = ARCHIVE_TIERS
+    return params, policy
+
+
+def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
+    params, policy = _params(store, as_of)
+    over = run_query(store, DRIFT_OVER_RETAINED, params)
+    return {
+        "as_of": params["as_of_date"],
+        "policy_version": params["policy_version"] or None,
+        "over_retained": over,
+        "premature_disposal": run_query(store, DRIFT_PREMATURE, params),
+        "policy_drift": run_query(store, DRIFT_POLICY, params),
+        "unknown": run_query(store, DRIFT_UNKNOWN, params),
+        "cost": cost(over, policy),
+    }
+
+
+def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
+    """Bytes of over-retained copies by system, region and tier, and their monthly price."""
+    prices = policy.tier_prices if policy else {}
+    by: dict[str, dict[str, int]] = {"system": defaultdict(int), "region": defaultdict(int),
+                                     "storage_tier": defaultdict(int)}
+    monthly, unpriced = 0.0, 0
+    for row in over_retained:
+        size = int(row.get("bytes") or 0)
+        for dimension, totals in by.items():
+            totals[str(row.get(dimension) or "unknown")] += size
+        tier = str(row.get("storage_tier") or "")
+        if tier in prices:
+            monthly += size / GB * prices[tier]
+        elif size:
+            unpriced += size
+    return {
+        "bytes": sum(int(r.get("bytes") or 0) for r in over_retained),
+        "by_system": dict(sorted(by["system"].items())),
+        "by_region": dict(sorted(by["region"].items())),
+        "by_storage_tier": dict(sorted(by["storage_tier"].items())),
+        "monthly_cost": round(monthly, 2),
+        "currency": policy.currency if policy else None,
+        "unpriced_bytes": unpriced,
+    }
+
+
+def cross_region(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
+    params, _ = _params(store, as_of)
+    return {
+        "as_of": params["as_of_date"],
+        "conflicts": run_query(store, CROSS_REGION_CONFLICTS, params),
+        "residency_violations": run_query(store, RESIDENCY_VIOLATIONS, params),
+    }
+
+
+def holds(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
+    params, _ = _params(store, as_of)
+    return {
+        "as_of": params["as_of_date"],
+        "holds": run_query(store, HOLDS_ACTIVE, params),
+        "conflicts": run_query(store, HOLDS_CONFLICTS, params),
+        "restore_needed": run_query(store, HOLDS_RESTORE_NEEDED, params),
+    }

@@ -1,0 +1,46 @@
+"""The query library: each query is defined once (`Query`: a name, its Cypher file, its NetworkX
+twin) and runs on either store through `run_query`, returning the same rows.
+
+Cypher lives in `queries/<group>/<name>.cypher`, loaded by name, parameters only as `$params`.
+The NetworkX twin takes the local store's graph view and the same parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, LiteralString
+
+from lineage.stores import GraphStore, LocalStore, Neo4jStore
+from lineage.stores.cypher import query as literal
+from queries.graph import Graph
+
+Row = dict[str, Any]
+
+
+@cache
+def cypher(name: str) -> LiteralString:
+    """The text of `queries/<name>.cypher`, e.g. `retention/drift_unknown`."""
+    group, _, leaf = name.rpartition("/")
+    folder = resources.files("queries").joinpath(group) if group else resources.files("queries")
+    return literal(folder.joinpath(f"{leaf}.cypher").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    name: str
+    networkx: Callable[[Graph, Mapping[str, Any]], list[Row]]
+
+    def cypher(self) -> LiteralString:
+        return cypher(self.name)
+
+
+def run_query(store: GraphStore, query: Query, params: Mapping[str, Any]) -> list[Row]:
+    """Rows of a query on a store: Cypher on Neo4j, NetworkX on the local store."""
+    if isinstance(store, Neo4jStore):
+        return store.read_rows(query.cypher(), dict(params))
+    if isinstance(store, LocalStore):
+        return query.networkx(store.graph, params)
+    raise TypeError(f"no query engine for {type(store).__name__}")

@@ -1,0 +1,228 @@
+"""Retention, residency and legal-hold queries: each a Cypher file beside this module and its
+NetworkX twin here. Rows are sorted by key (and hold); lists inside rows are sorted.
+
+Parameters: `as_of` (a stored timestamp: the end of the day asked), `as_of_date` (YYYY-MM-DD),
+`policy_version` (the fingerprint of the policy whose retention is current), `allowed` (origin
+jurisdiction → countries), `archive_tiers`, and for the input pages `after` and `limit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from queries.graph import (
+    Graph,
+    active_at,
+    covered,
+    holds_covering,
+    into,
+    live,
+    maximum,
+    minimum,
+    nodes,
+    out,
+    region_of,
+    study_of,
+    system_of,
+)
+from queries.library import Query, Row
+
+
+def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for key, attrs in nodes(graph, "ArchiveObject"):
+        if key <= params["after"]:
+            continue
+        if len(rows) >= params["limit"]:
+            break
+        series_modality = minimum(graph.nodes[s].get("modality")
+                                  for s in out(graph, key, "COPY_OF", "Series")
+                                  if out(graph, s, "PART_OF", "Study"))
+        study = study_of(graph, key)
+        sattrs = graph.nodes[study] if study else {}
+        patient = minimum(out(graph, study, "OF_PATIENT", "Patient")) if study else None
+        pattrs = graph.nodes[patient] if patient else {}
+        modalities = sattrs.get("modalities") or [None]
+        rows.append({
+            "key": key, "current_rule": attrs.get("retention_policy_id"),
+            "region": region_of(graph, key), "created_at": attrs.get("created_at"),
+            "study": study, "study_date": sattrs.get("study_date"),
+            "modality": series_modality if series_modality is not None else modalities[0],
+            "institution": sattrs.get("institution"),
+            "age_at_study": sattrs.get("patient_age_at_study"),
+            "patient": patient, "birth_year_month": pattrs.get("birth_year_month"),
+            "death_date": pattrs.get("death_date"),
+            "patient_last_encounter": pattrs.get("last_encounter"),
+            "latest_study_date": maximum(graph.nodes[s].get("study_date")
+                                         for s in into(graph, patient, "OF_PATIENT", "Study"))
+            if patient else None,
+        })
+    return rows
+
+
+def _current(attrs: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    return bool(attrs.get("retention_status") == "computed"
+                and attrs.get("retention_policy_version") == params["policy_version"])
+
+
+def _over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    as_of = params["as_of"]
+    held = {obj for event, attrs in nodes(graph, "ComplianceEvent")
+            if attrs.get("event_type") == "legal_hold" and active_at(attrs, as_of)
+            for obj in covered(graph, event)}
+    rows = []
+    for key, attrs in nodes(graph, "ArchiveObject"):
+        if (live(attrs, as_of) and _current(attrs, params) and key not in held
+                and attrs.get("retain_until") is not None
+                and attrs["retain_until"] < params["as_of_date"]):
+            rows.append({"key": key, "retain_until": attrs["retain_until"],
+                         "rule": attrs.get("retention_policy_id"),
+                         "system": system_of(graph, key), "region": region_of(graph, key),
+                         "storage_tier": attrs.get("storage_tier"), "bytes": attrs.get("bytes")})
+    return rows
+
+
+def _premature(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    covering = holds_covering(graph)
+    rows = []
+    for key, attrs in nodes(graph, "ArchiveObject"):
+        disposed = attrs.get("disposed_at")
+        if disposed is None or disposed > params["as_of"]:
+            continue
+        holds = sorted(e for e in covering.get(key, [])
+                       if active_at(graph.nodes[e], disposed))
+        until = attrs.get("retain_until")
+        early = _current(attrs, params) and until is not None and until > disposed[:10]
+        if early or holds:
+            rows.append({"key": key, "disposed_at": disposed,
+                         "retain_until": until if early else None,
+                         "rule": attrs.get("retention_policy_id") if early else None,
+                         "holds": holds})
+    return rows
+
+
+def _unknown(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    rows = []
+    for key, attrs in nodes(graph, "ArchiveObject"):
+        if not live(attrs, params["as_of"]) or _current(attrs, params):
+            continue
+        status, version = attrs.get("retention_status"), attrs.get("retention_policy_version")
+        reason: str | None
+        if status is None:
+            reason = "retention not computed"
+        elif version != params["policy_version"]:
+            reason = "computed under another policy version"
+        else:
+            reason = attrs.get("retention_reason")
+        rows.append({"key": key, "reason": reason})
+    return rows
+
+
+def _live_by_study(graph: Graph, as_of: str) -> dict[str, list[str]]:
+    by_study: dict[str, list[str]] = {}
+    for key, attrs in nodes(graph, "ArchiveObject"):
+        if live(attrs, as_of):
+            study = study_of(graph, key)
+            if study is not None:
+                by_study.setdefault(study, []).append(key)
+    return by_study
+
+
+def _policy_drift(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    rows = []
+    for study, copies in sorted(_live_by_study(graph, params["as_of"]).items()):
+        current = [(k, graph.nodes[k]) for k in copies if _current(graph.nodes[k], params)]
+        listed = [{"key": k, "rule": a.get("retention_policy_id"),
+                   "retain_until": a.get("retain_until")} for k, a in current]
+        if len(listed) > 1 and len({(c["rule"], c["retain_until"]) for c in listed}) > 1:
+            rows.append({"key": study, "copies": listed})
+    return rows
+
+
+def _cross_region(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    rows = []
+    for study, copies in sorted(_live_by_study(graph, params["as_of"]).items()):
+        listed = [{"key": k, "region": region_of(graph, k),
+                   "jurisdictions": graph.nodes[k].get("jurisdictions"),
+                   "retain_until": graph.nodes[k].get("retain_until")} for k in copies]
+        listed = [c for c in listed if c["region"] is not None]
+        regions = sorted({c["region"] for c in listed})
+        obligations = {(tuple(c["jurisdictions"] or ()), c["retain_until"] or "")
+                       for c in listed}
+        if len(regions) > 1 and len(obligations) > 1:
+            rows.append({"key": study, "regions": regions, "copies": listed})
+    return rows
+
+
+def _residency(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    allowed: Mapping[str, list[str]] = params["allowed"]
+    rows = []
+    for key, attrs in nodes(graph, "ArchiveObject"):
+        if not live(attrs, params["as_of"]) or attrs.get("country") is None:
+            continue
+        study = study_of(graph, key)
+        origin = graph.nodes[study].get("origin_jurisdiction") if study else None
+        permitted = allowed.get(origin) if origin is not None else None
+        if permitted is None or "*" in permitted or attrs["country"] in permitted:
+            continue
+        rows.append({"key": key, "study": study, "origin": origin, "country": attrs["country"],
+                     "region": region_of(graph, key)})
+    return rows
+
+
+def _holds_active(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    as_of = params["as_of"]
+    rows = []
+    for key, attrs in nodes(graph, "ComplianceEvent"):
+        if not active_at(attrs, as_of):
+            continue
+        objects = covered(graph, key)
+        rows.append({"key": key, "type": attrs.get("event_type"),
+                     "started_at": attrs.get("started_at"), "ended_at": attrs.get("ended_at"),
+                     "scope": out(graph, key, "APPLIES_TO"), "covered": len(objects),
+                     "covered_live": sum(1 for o in objects if live(graph.nodes[o], as_of))})
+    return rows
+
+
+def _holds_conflicts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    rows = []
+    for obj, holds in holds_covering(graph).items():
+        disposed = graph.nodes[obj].get("disposed_at")
+        if disposed is None or disposed > params["as_of"]:
+            continue
+        rows += [{"key": obj, "hold": hold, "disposed_at": disposed}
+                 for hold in holds if active_at(graph.nodes[hold], disposed)]
+    return sorted(rows, key=lambda r: (r["key"], r["hold"]))
+
+
+def _restore_needed(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    as_of, tiers = params["as_of"], params["archive_tiers"]
+    by_study = _live_by_study(graph, as_of)
+    rows = []
+    for event, attrs in nodes(graph, "ComplianceEvent"):
+        if attrs.get("event_type") != "legal_hold" or not active_at(attrs, as_of):
+            continue
+        studies = {study_of(graph, obj) for obj in covered(graph, event)} - {None}
+        for study in studies:
+            copies = sorted(by_study.get(str(study), []))
+            copy_tiers = [graph.nodes[c].get("storage_tier") or "" for c in copies]
+            if copies and all(t in tiers for t in copy_tiers):
+                rows.append({"key": study, "hold": event, "copies": copies, "tiers": copy_tiers})
+    return sorted(rows, key=lambda r: (r["key"], r["hold"]))
+
+
+RETENTION_INPUTS = Query("retention/retention_inputs", _inputs)
+DRIFT_OVER_RETAINED = Query("retention/drift_over_retained", _over_retained)
+DRIFT_PREMATURE = Query("retention/drift_premature_disposal", _premature)
+DRIFT_UNKNOWN = Query("retention/drift_unknown", _unknown)
+DRIFT_POLICY = Query("retention/drift_policy", _policy_drift)
+CROSS_REGION_CONFLICTS = Query("retention/cross_region_conflicts", _cross_region)
+RESIDENCY_VIOLATIONS = Query("retention/residency_violations", _residency)
+HOLDS_ACTIVE = Query("retention/holds_active", _holds_active)
+HOLDS_CONFLICTS = Query("retention/holds_conflicts", _holds_conflicts)
+HOLDS_RESTORE_NEEDED = Query("retention/holds_restore_needed", _restore_needed)
+
+ALL = [RETENTION_INPUTS, DRIFT_OVER_RETAINED, DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY,
+       CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS,
+       HOLDS_RESTORE_NEEDED]

@@ -1,0 +1,35 @@
+// retention_inputs: what the retention engine needs of each stored copy, a page at a time.
+// Params: $after (key to continue after, '' to start), $limit (page size).
+// Rows: key, current_rule (the rule stored now), region (the copy's, else its system's), created_at, study, study_date, modality
+// (the series', else the study's first), institution, age_at_study, patient, birth_year_month,
+// death_date, patient_last_encounter, latest_study_date (latest study of the patient).
+MATCH (o:ArchiveObject)
+WHERE o.key > $after
+WITH o ORDER BY o.key LIMIT $limit
+OPTIONAL MATCH (o)-[:STORED_IN]->(sys:System)
+WITH o, min(sys.region_code) AS system_region
+OPTIONAL MATCH (o)-[:COPY_OF]->(series:Series)-[:PART_OF]->(parent:Study)
+OPTIONAL MATCH (o)-[:COPY_OF]->(direct:Study)
+WITH o, system_region, min(series.modality) AS series_modality,
+     coalesce(min(parent.key), min(direct.key)) AS study_key
+OPTIONAL MATCH (study:Study {key: study_key})
+OPTIONAL MATCH (study)-[:OF_PATIENT]->(p:Patient)
+WITH o, system_region, series_modality, study, min(p.key) AS patient_key
+OPTIONAL MATCH (patient:Patient {key: patient_key})
+OPTIONAL MATCH (patient)<-[:OF_PATIENT]-(other:Study)
+WITH o, system_region, series_modality, study, patient, max(other.study_date) AS latest_study
+RETURN o.key AS key,
+       o.retention_policy_id AS current_rule,
+       coalesce(o.region_code, system_region) AS region,
+       o.created_at AS created_at,
+       study.key AS study,
+       study.study_date AS study_date,
+       coalesce(series_modality, head(study.modalities)) AS modality,
+       study.institution AS institution,
+       study.patient_age_at_study AS age_at_study,
+       patient.key AS patient,
+       patient.birth_year_month AS birth_year_month,
+       patient.death_date AS death_date,
+       patient.last_encounter AS patient_last_encounter,
+       latest_study AS latest_study_date
+ORDER BY key
