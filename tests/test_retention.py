@@ -56,7 +56,7 @@ def test_retain_until_and_deciding_rule(estate: GraphStore) -> None:
     governed = estate.edges(copy_key("S3-US", "1.1"), "out", ["GOVERNED_BY"])  # type: ignore[list-item]
     assert [e.dst for e in governed] == ["policy:us-cms-radiology-5y"]
     rule = estate.get_node("policy:us-cms-radiology-5y").properties  # type: ignore[union-attr]
-    assert rule["citation"].startswith("42 CFR 482.26") and rule["jurisdiction"] == "US"
+    assert str(rule["citation"]).startswith("42 CFR 482.26") and rule["jurisdiction"] == "US"
     assert estate.get_node("study:1.1").properties["origin_jurisdiction"] == "GB"  # type: ignore[union-attr]
 
 
