@@ -90,6 +90,7 @@ class RunReport:
     rejected: list[Rejected] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # connector-specific figures
+    touched: set[str] = field(default_factory=set)  # keys of nodes written or linked
 
     def as_dict(self) -> dict[str, Any]:
         written = self.written
@@ -190,6 +191,8 @@ class Pipeline:
                 continue
             report.written.add(result)
             report.notices.extend(notice for b in bundles for notice in b.notices)
+            report.touched.update(n.key for _, n in nodes)
+            report.touched.update(k for _, e in edges for k in (e.src, e.dst))
             report.nodes_by_kind.update(n.kind.value for _, n in nodes)
             report.edges_by_type.update(e.type.value for _, e in edges)
             return

@@ -21,6 +21,7 @@ from lineage.cli.output import counts_table, print_json, progress, stdout
 from lineage.estate import estate_records, load_estate
 from lineage.model import system_key
 from lineage.pipeline import Pipeline, Record, RunReport
+from lineage.retention.apply import affected_copies, applied_policy, apply_retention
 from lineage.stores import is_neo4j_uri
 
 app = typer.Typer(help="Bring facts into the graph from a source.", no_args_is_help=True)
@@ -31,9 +32,17 @@ def run_pipeline(
 ) -> RunReport:
     """Run records through the pipeline into the configured store, with a progress counter."""
     context = cli_context(ctx)
+    store = context.store_for_writing()
     with progress(f"ingesting {source}", enabled=not as_json) as advance:
-        pipeline = Pipeline(context.store_for_writing(), context.settings.batch_size, advance)
-        return pipeline.run(records, source)
+        report = Pipeline(store, context.settings.batch_size, advance).run(records, source)
+    policy = applied_policy(store)
+    if policy is not None and report.touched:
+        copies = affected_copies(store, report.touched)
+        if copies:
+            recomputed = apply_retention(store, policy, only=copies)
+            report.extra["retention"] = {"recomputed": recomputed.objects,
+                                         "unknown": recomputed.unknown}
+    return report
 
 
 def print_report(report: RunReport, as_json: bool) -> None:
@@ -51,6 +60,9 @@ def print_report(report: RunReport, as_json: bool) -> None:
         )
         stdout.print(counts_table("Nodes written", report.nodes_by_kind, "kind"))
         stdout.print(counts_table("Edges written", report.edges_by_type, "type"))
+        if "retention" in report.extra:
+            stdout.print(f"retention recomputed for {report.extra['retention']['recomputed']:,} "
+                         "affected copies")
         if written.conflicts:
             stdout.print(f"{len(written.conflicts)} metadata conflicts: see `lineage conflicts`")
         _print_some("notice", "yellow", [(n.location, n.message) for n in report.notices])

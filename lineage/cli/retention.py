@@ -12,7 +12,7 @@ from lineage.cli.context import cli_context
 from lineage.cli.output import print_json, progress, stdout
 from lineage.retention import reports
 from lineage.retention.apply import apply_retention
-from lineage.retention.policy import load_policy
+from lineage.retention.policy import load_policy, rules_table
 
 app = typer.Typer(help="Retention: apply a policy, drift and cross-region reports.",
                   no_args_is_help=True)
@@ -58,6 +58,15 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v.get("key", v)) if isinstance(v, dict) else str(v) for v in value)
     return "" if value is None else str(value)
+
+
+@app.command("rules")
+def rules(
+    policy: Annotated[Path | None, typer.Option(help="Policy file; default: the shipped pack.")
+                      ] = None,
+) -> None:
+    """Print a policy's rules and residency as Markdown tables (rule, duration, trigger, source)."""
+    stdout.print(rules_table(load_policy(policy)), markup=False, highlight=False)
 
 
 @app.command("drift")

@@ -16,11 +16,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
+from lineage.model import (
+    Confidence,
+    Edge,
+    EdgeType,
+    Node,
+    NodeKind,
+    Provenance,
+    kind_of,
+    make_key,
+)
 from lineage.retention.engine import COMPUTED, RetentionInputs, RetentionResult, compute
 from lineage.retention.engine import origin_jurisdiction as origin_of
 from lineage.retention.policy import Policy
@@ -86,18 +95,21 @@ def _object_records(result: RetentionResult, current_rule: str | None, version: 
 
 def apply_retention(
     store: GraphStore, policy: Policy, batch_size: int = 5000,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, only: Collection[str] | None = None,
 ) -> ApplyReport:
+    """Recompute every copy (`only`: just these copies, under the policy already applied)."""
     started = time.perf_counter()
     version = policy.fingerprint
     report = ApplyReport(version)
     prov = Provenance("retention", utc_now(), Confidence.INFERRED)
     store.upsert([_policy_node(name, rule_id, policy, prov)
                   for rule_id, (name, _) in sorted(policy.rules_by_id().items())])
-    studies: dict[str, tuple[str, str | None, str | None]] = {}
+    studies: dict[str, tuple[str, set[str], str | None]] = {}
     after = ""
     while True:
-        rows = run_query(store, RETENTION_INPUTS, {"after": after, "limit": batch_size})
+        keys = sorted(only) if only is not None else None
+        rows = run_query(store, RETENTION_INPUTS, {"after": after, "limit": batch_size,
+                                                   "keys": keys})
         if not rows:
             break
         nodes, edges = [], []
@@ -107,19 +119,29 @@ def apply_retention(
             nodes.append(node)
             edges += governed
             _count(report, result)
-            study = row.get("study")
-            if study:
-                first = (row.get("created_at") or "~", row.get("region"), row.get("institution"))
-                studies[study] = min(studies.get(study, first), first, key=lambda f: f[0])
+            if row.get("study"):
+                _earliest(studies, row)
         store.upsert(nodes, edges)
         after = rows[-1]["key"]
         if progress is not None:
             progress(len(rows))
     _write_origins(store, policy, studies, prov, batch_size)
     report.studies = len(studies)
-    store.set_meta(POLICY_META, policy.model_dump_json())
+    if only is None:
+        store.set_meta(POLICY_META, policy.model_dump_json())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _earliest(studies: dict[str, tuple[str, set[str], str | None]], row: Row) -> None:
+    """Keep, per study, the regions of its earliest copies (ties kept together)."""
+    created = row.get("created_at") or "~"  # unknown creation sorts last
+    regions = {row["region"]} if row.get("region") else set()
+    known = studies.get(row["study"])
+    if known is None or created < known[0]:
+        studies[row["study"]] = (created, regions, row.get("institution"))
+    elif created == known[0]:
+        known[1].update(regions)
 
 
 def _count(report: ApplyReport, result: RetentionResult) -> None:
@@ -133,11 +155,11 @@ def _count(report: ApplyReport, result: RetentionResult) -> None:
 
 
 def _write_origins(store: GraphStore, policy: Policy,
-                   studies: dict[str, tuple[str, str | None, str | None]], prov: Provenance,
+                   studies: dict[str, tuple[str, set[str], str | None]], prov: Provenance,
                    batch_size: int) -> None:
     nodes = []
-    for study, (_, region, institution) in sorted(studies.items()):
-        origin = origin_of(policy, institution, region)
+    for study, (_, regions, institution) in sorted(studies.items()):
+        origin = origin_of(policy, institution, regions)
         nodes.append(Node(study, prov, {"origin_jurisdiction": origin},
                           removed={"origin_jurisdiction"} if origin is None else set()))
     for start in range(0, len(nodes), batch_size):
@@ -158,3 +180,37 @@ def applied_policy(store: GraphStore) -> Policy | None:
     """The policy last applied to the store completely, or None."""
     text = store.get_meta(POLICY_META)
     return Policy.model_validate(json.loads(text)) if text else None
+
+
+def affected_copies(store: GraphStore, touched: Iterable[str]) -> set[str]:
+    """The copies whose retention may change when these nodes changed: the copies themselves,
+    the copies of touched series, studies and systems, and of every study of a touched patient
+    (a new encounter moves the clock of all of them)."""
+    copies: set[str] = set()
+    studies: set[str] = set()
+    patients: set[str] = set()
+
+    def linked(key: str, direction: Literal["out", "in"], edge: EdgeType) -> list[str]:
+        return store.neighbours(key, direction, [edge])
+
+    for key in set(touched):
+        kind = kind_of(key)
+        if kind is NodeKind.ARCHIVE_OBJECT:
+            copies.add(key)
+        elif kind is NodeKind.SERIES:
+            studies.update(linked(key, "out", EdgeType.PART_OF))
+        elif kind is NodeKind.STUDY:
+            studies.add(key)
+        elif kind is NodeKind.PATIENT:
+            patients.add(key)
+        elif kind is NodeKind.SYSTEM:
+            copies.update(linked(key, "in", EdgeType.STORED_IN))
+    for study in list(studies):
+        patients.update(linked(study, "out", EdgeType.OF_PATIENT))
+    for patient in patients:
+        studies.update(linked(patient, "in", EdgeType.OF_PATIENT))
+    for study in studies:
+        copies.update(linked(study, "in", EdgeType.COPY_OF))
+        for series in linked(study, "in", EdgeType.PART_OF):
+            copies.update(linked(series, "in", EdgeType.COPY_OF))
+    return {key for key in copies if kind_of(key) is NodeKind.ARCHIVE_OBJECT}

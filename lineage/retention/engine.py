@@ -17,6 +17,7 @@ patient's local dates.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -154,11 +155,18 @@ def compute(inputs: RetentionInputs, policy: Policy) -> RetentionResult:
 
 
 def origin_jurisdiction(
-    policy: Policy, institution: str | None, first_region: str | None
+    policy: Policy, institution: str | None, first_regions: Iterable[str]
 ) -> str | None:
     """Where a study's data originates, for residency: its institution's jurisdiction when the
-    policy names it, else the residency jurisdiction of the place of its earliest copy."""
+    policy names it, else the residency jurisdiction of the place of its earliest copy. When
+    copies in several places are equally early, the strictest of their jurisdictions (fewest
+    allowed countries) is taken: the origin is unknown to the graph, and the strict reading is
+    the safe one."""
     if institution and institution in policy.institutions:
         return policy.institutions[institution]
-    region = policy.regions.get(first_region or "")
-    return policy.residency_home(region) if region else None
+    homes = {home for region in first_regions if (place := policy.regions.get(region))
+             and (home := policy.residency_home(place))}
+    allowed = policy.allowed_countries()
+    strictness = {home: len(allowed[home]) if "*" not in allowed[home] else 10**6
+                  for home in homes}
+    return min(homes, key=lambda home: (strictness[home], home)) if homes else None

@@ -194,3 +194,30 @@ def load_policy(path: Path | None = None) -> Policy:
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise PolicyError(f"{name}: {where}: {first['msg']}{more}") from None
+
+
+def rules_table(policy: Policy) -> str:
+    """The policy's rules as a Markdown table: jurisdiction, rule, duration, trigger, condition,
+    source (UNCERTAIN where the pack marks it)."""
+    lines = ["| Jurisdiction | Rule | Duration | Trigger | Applies to | Source |",
+             "|---|---|---|---|---|---|"]
+    for name, jurisdiction in policy.jurisdictions.items():
+        for rule in jurisdiction.rules:
+            duration = f"{rule.years} y" + (f" {rule.months} m" if rule.months else "")
+            conditions = []
+            if rule.modalities:
+                conditions.append("modality " + "/".join(rule.modalities))
+            if rule.age_at_least is not None:
+                conditions.append(f"age at study >= {rule.age_at_least}")
+            if rule.age_below is not None:
+                conditions.append(f"age at study < {rule.age_below}")
+            source = rule.source + (" (UNCERTAIN)" if rule.uncertain else "")
+            lines.append(f"| {name} | `{rule.id}` | {duration} | {rule.trigger} | "
+                         f"{', '.join(conditions) or 'all'} | {source} |")
+    lines += ["", "| Jurisdiction | Residency: may be held in | Source |", "|---|---|---|"]
+    for name, jurisdiction in policy.jurisdictions.items():
+        if jurisdiction.residency is not None:
+            residency = jurisdiction.residency
+            mark = " (UNCERTAIN)" if residency.uncertain else ""
+            lines.append(f"| {name} | {', '.join(residency.allowed)} | {residency.source}{mark} |")
+    return "\n".join(lines) + "\n"

@@ -31,8 +31,9 @@ from queries.library import Query, Row
 
 def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     rows: list[Row] = []
+    only = params.get("keys")
     for key, attrs in nodes(graph, "ArchiveObject"):
-        if key <= params["after"]:
+        if key <= params["after"] or (only is not None and key not in only):
             continue
         if len(rows) >= params["limit"]:
             break

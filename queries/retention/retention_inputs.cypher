@@ -1,10 +1,11 @@
 // retention_inputs: what the retention engine needs of each stored copy, a page at a time.
-// Params: $after (key to continue after, '' to start), $limit (page size).
+// Params: $after (key to continue after, '' to start), $limit (page size), $keys (null for
+// every copy, else only these).
 // Rows: key, current_rule (the rule stored now), region (the copy's, else its system's), created_at, study, study_date, modality
 // (the series', else the study's first), institution, age_at_study, patient, birth_year_month,
 // death_date, patient_last_encounter, latest_study_date (latest study of the patient).
 MATCH (o:ArchiveObject)
-WHERE o.key > $after
+WHERE o.key > $after AND ($keys IS NULL OR o.key IN $keys)
 WITH o ORDER BY o.key LIMIT $limit
 OPTIONAL MATCH (o)-[:STORED_IN]->(sys:System)
 WITH o, min(sys.region_code) AS system_region
