@@ -67,6 +67,30 @@ class EstateBuilder:
         self.edges += [Edge(key, EdgeType.APPLIES_TO, target, PROV) for target in scope]
         return key
 
+    def feeds(self, source: str, target: str, since: str | None = None,
+              until: str | None = None) -> None:
+        self.edges.append(Edge(system_key(source), EdgeType.FEEDS, system_key(target), PROV,
+                               {"valid_from": since, "valid_to": until}))
+
+    def copied(self, copy: str, source: str) -> None:
+        self.edges.append(Edge(copy, EdgeType.COPIED_FROM, source, PROV))
+
+    def derived(self, uid: str, source_uid: str, kind: str = "lossy_compression") -> None:
+        self.edges.append(Edge(f"series:{uid}.1", EdgeType.DERIVED_FROM, f"series:{source_uid}.1",
+                               PROV, {"kind": kind}))
+
+    def dataset(self, name: str, includes: list[str]) -> str:
+        key = f"dataset:{name}"
+        self.nodes.append(Node(key, PROV, {"purpose": "research"}))
+        self.edges += [Edge(key, EdgeType.INCLUDES, target, PROV) for target in includes]
+        return key
+
+    def grant(self, name: str, system: str, actions: list[str]) -> None:
+        key = f"profile:{name}"
+        self.nodes.append(Node(key, PROV, {"role": name}))
+        self.edges.append(Edge(key, EdgeType.GRANTS, system_key(system), PROV,
+                               {"actions": actions}))
+
     def load(self, store: GraphStore) -> None:
         store.upsert(self.nodes, self.edges)
 
@@ -98,6 +122,27 @@ def fixed_estate() -> EstateBuilder:
     return b
 
 
+def impact_estate() -> EstateBuilder:
+    """The fixed estate plus what impact analysis reads: feeds, replication, a derivative, a
+    de-identified copy, a dataset and access. Worked by hand in tests/test_impact.py."""
+    b = fixed_estate()
+    b.nodes.append(Node(system_key("CT-1"), PROV, {"kind": "modality",
+                                                   "region_code": "onprem-london"}))
+    b.feeds("CT-1", "PACS-LON", "2000-01-01")
+    b.feeds("PACS-LON", "S3-US", "2018-01-01")
+    b.feeds("PACS-LON", "GCS-DE", "2005-01-01", "2010-01-01")  # ended
+    b.copied(object_key("S3-US", "1.1.1"), object_key("PACS-LON", "1.1.1"))
+    b.study("1.6", patient("P4"), "2006-02-02", "CT")  # a lossy derivative of 1.5, only in PACS
+    b.copy("PACS-LON", "1.6", "2006-02-03")
+    b.derived("1.6", "1.5")
+    b.study("1.7", patient("P4"), "2006-03-03", "CT")  # de-identified, origin unknown, in S3-US
+    b.nodes.append(Node("series:1.7.1", PROV, {"deidentified": True}))
+    b.copy("S3-US", "1.7", "2019-01-01")
+    b.dataset("cohort-1", [object_key("PACS-LON", "1.3.1")])
+    b.grant("readers", "PACS-LON", ["view"])
+    return b
+
+
 # -- random estates ------------------------------------------------------------------------
 days = st.dates(min_value=date(1995, 1, 1), max_value=date(2035, 12, 31)).map(date.isoformat)
 months = st.one_of(st.none(), st.dates(min_value=date(1930, 1, 1), max_value=date(2030, 12, 1))
@@ -123,6 +168,27 @@ def random_estates(draw: st.DrawFn) -> EstateBuilder:
             disposed = later(created, draw(st.one_of(st.none(), days)))
             b.copy(system, uid, created, disposed, draw(st.sampled_from(
                 ["online", "archive", "standard"])), draw(st.integers(0, 10**9)))
+    codes = sorted(SYSTEMS)
+    for _ in range(draw(st.integers(0, 4))):
+        source, target = draw(st.sampled_from(codes)), draw(st.sampled_from(codes))
+        if source != target:
+            start = draw(days)
+            b.feeds(source, target, start, later(start, draw(st.one_of(st.none(), days))))
+    copies = [n.key for n in b.nodes if n.key.startswith("object:")]
+    for _ in range(draw(st.integers(0, 3))):
+        copy, source = draw(st.sampled_from(copies)), draw(st.sampled_from(copies))
+        if copy != source:
+            b.copied(copy, source)
+    uids = [s.split(":", 1)[1] for s in studies]
+    for _ in range(draw(st.integers(0, 2))):
+        derived, source = draw(st.sampled_from(uids)), draw(st.sampled_from(uids))
+        if derived != source:
+            b.derived(derived, source)
+    if draw(st.booleans()):
+        b.dataset("D0", draw(st.lists(st.sampled_from(copies), min_size=1, max_size=2,
+                                      unique=True)))
+    if draw(st.booleans()):
+        b.grant("G0", draw(st.sampled_from(codes)), ["view"])
     targets = patients + studies + [system_key(s) for s in SYSTEMS]
     for i in range(draw(st.integers(0, 3))):
         started = draw(days)

@@ -96,12 +96,13 @@ def _object_records(result: RetentionResult, current_rule: str | None, version: 
 def apply_retention(
     store: GraphStore, policy: Policy, batch_size: int = 5000,
     progress: Callable[[int], None] | None = None, only: Collection[str] | None = None,
+    seen_at: str | None = None,
 ) -> ApplyReport:
     """Recompute every copy (`only`: just these copies, under the policy already applied)."""
     started = time.perf_counter()
     version = policy.fingerprint
     report = ApplyReport(version)
-    prov = Provenance("retention", utc_now(), Confidence.INFERRED)
+    prov = Provenance("retention", seen_at or utc_now(), Confidence.INFERRED)
     store.upsert([_policy_node(name, rule_id, policy, prov)
                   for rule_id, (name, _) in sorted(policy.rules_by_id().items())])
     studies: dict[str, tuple[str, set[str], str | None]] = {}

@@ -1,0 +1,167 @@
+"""Decommissioning readiness and lineage trace, over either store, from the query library.
+
+decommission(system, as_of): for switching a system off —
+  sole_copies     series and studies whose only live copies are in the system;
+  must_migrate    sole copies under retention, of unknown retention, or under an active hold;
+  may_dispose     sole copies past retention with no hold;
+  downstream      systems and datasets that depend on it (FEEDS, COPIED_FROM, INCLUDES);
+  access_profiles profiles granting on it (to revoke);
+  lineage_gaps    its live copies of unknown origin;
+  verdict         `blocked` while anything must be migrated or anything depends on it.
+Lists are paged (`offset`, `limit`); `counts` gives their full sizes and `truncated` says
+whether a page left items out.
+
+trace(key, direction, depth, as_of): node-unique breadth-first expansion along lineage edges,
+one level per query, at most `fanout` edges followed per node and `max_nodes` nodes in all;
+`truncated` says a cap cut the result. Never enumerates paths.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from lineage.errors import UserError
+from lineage.model import KEY_PREFIX, NodeKind, kind_of, system_key
+from lineage.retention.apply import applied_policy
+from lineage.retention.reports import as_of_params
+from lineage.stores import GraphStore
+from queries.impact import (
+    ACCESS,
+    DOWNSTREAM,
+    GAPS,
+    SOLE_COPIES,
+    TRACE_ROOT,
+    TRACE_STEP,
+    step_types,
+)
+from queries.library import Row, run_query
+
+Direction = Literal["up", "down", "both"]
+LISTS = ("sole_copies", "must_migrate", "may_dispose", "downstream", "access_profiles",
+         "lineage_gaps")
+
+
+def near_matches(store: GraphStore, key: str, limit: int = 3) -> list[str]:
+    """Keys of the same kind that look like `key`, for 'did you mean'."""
+    try:
+        kind = kind_of(key)
+    except UserError:
+        prefix = key.split(":", 1)[0]
+        return [f"{p}:" for p in difflib.get_close_matches(prefix, KEY_PREFIX.values(), limit)]
+    candidates = [node.key for node in store.iter_nodes(kind)]
+    return difflib.get_close_matches(key, candidates, n=limit, cutoff=0.6)
+
+
+def _unknown(store: GraphStore, key: str, what: str) -> UserError:
+    suggestions = near_matches(store, key)
+    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+    return UserError(f"no {what} {key!r} in {store.location}{hint}")
+
+
+def decommission(
+    store: GraphStore, system: str, as_of: str | None = None, *, offset: int = 0,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    key = system_key(system)
+    if store.get_node(key) is None:
+        raise _unknown(store, key, "system")
+    policy = applied_policy(store)
+    params: dict[str, Any] = {**as_of_params(as_of), "system": key,
+                              "policy_version": policy.fingerprint if policy else ""}
+    sole = run_query(store, SOLE_COPIES, params)
+    must, may = classify(sole, params["as_of_date"])
+    lists: dict[str, list[Row]] = {
+        "sole_copies": sole, "must_migrate": must, "may_dispose": may,
+        "downstream": run_query(store, DOWNSTREAM, params),
+        "access_profiles": run_query(store, ACCESS, params),
+        "lineage_gaps": run_query(store, GAPS, params),
+    }
+    reasons = []
+    if must:
+        reasons.append(f"{len(must)} sole copies must be migrated first")
+    if lists["downstream"]:
+        reasons.append(f"{len(lists['downstream'])} systems or datasets depend on it")
+    end = None if limit is None else offset + limit
+    result: dict[str, Any] = {
+        "system": key, "as_of": params["as_of_date"],
+        "verdict": "blocked" if reasons else "ready", "reasons": reasons,
+        "policy_version": params["policy_version"] or None,
+        "counts": {name: len(rows) for name, rows in lists.items()},
+        "offset": offset, "limit": limit,
+        "truncated": any(len(rows) > len(rows[offset:end]) for rows in lists.values()),
+    }
+    result |= {name: rows[offset:end] for name, rows in lists.items()}
+    return result
+
+
+def classify(sole: list[Row], as_of_date: str) -> tuple[list[Row], list[Row]]:
+    """Split sole copies into must-migrate (with the reason) and may-dispose."""
+    must, may = [], []
+    for row in sole:
+        item = {"key": row["key"], "copies": row["copies"], "retain_until": row["retain_until"],
+                "holds": row["holds"]}
+        if row["holds"]:
+            must.append(item | {"reason": "under legal hold " + ", ".join(row["holds"])})
+        elif row["retention_unknown"]:
+            must.append(item | {"reason": "retention unknown"})
+        elif row["retain_until"] is None or row["retain_until"] >= as_of_date:
+            must.append(item | {"reason": f"retained until {row['retain_until']}"})
+        else:
+            may.append(item)
+    return must, may
+
+
+def trace(
+    store: GraphStore, key: str, direction: Direction = "down", depth: int = 3,
+    as_of: str | None = None, *, fanout: int = 100, max_nodes: int = 1000,
+) -> dict[str, Any]:
+    if direction not in ("up", "down", "both"):
+        raise UserError(f"direction must be up, down or both, not {direction!r}")
+    if not 0 <= depth <= 50:
+        raise UserError(f"depth must be between 0 and 50, not {depth}")
+    params: dict[str, Any] = {**as_of_params(as_of), **step_types(direction),
+                              "fanout_probe": fanout + 1}
+    roots = run_query(store, TRACE_ROOT, {"key": key}) if _valid_key(key) else []
+    if not roots:
+        raise _unknown(store, key, "node")
+    found: dict[str, Row] = {key: roots[0]}
+    edges: dict[tuple[str, str, str], Row] = {}
+    frontier, truncated = [roots[0]["id"]], False
+    for _ in range(depth):
+        if not frontier:
+            break
+        rows = run_query(store, TRACE_STEP, params | {"frontier": frontier})
+        frontier = []
+        per_node: dict[str, int] = {}
+        for row in rows:
+            per_node[row["from_key"]] = per_node.get(row["from_key"], 0) + 1
+            if per_node[row["from_key"]] > fanout:
+                truncated = True
+                continue
+            if row["key"] not in found:
+                if len(found) >= max_nodes:
+                    truncated = True
+                    continue
+                found[row["key"]] = row
+                frontier.append(row["id"])
+            edges[(row["src"], row["type"], row["dst"])] = row["edge"]
+    return {
+        "root": key, "direction": direction, "depth": depth, "as_of": params["as_of_date"],
+        "nodes": [{"key": k, "kind": r["kind"], "properties": _public(r["properties"])}
+                  for k, r in sorted(found.items())],
+        "edges": [{"from": s, "type": t, "to": d, "properties": dict(p)}
+                  for (s, t, d), p in sorted(edges.items()) if s in found and d in found],
+        "truncated": truncated,
+    }
+
+
+def _valid_key(key: str) -> bool:
+    try:
+        return isinstance(kind_of(key), NodeKind)
+    except UserError:
+        return False
+
+
+def _public(properties: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in sorted(properties.items()) if name != "key"}

@@ -1,0 +1,184 @@
+"""Impact queries: decommissioning a system and tracing lineage; each a Cypher file beside this
+module and its NetworkX twin here.
+
+Lineage orientation (trace): for DERIVED_FROM, COPIED_FROM, READ, COPY_OF, PART_OF, OF_PATIENT,
+INCLUDES, STORED_IN and DESCRIBES the upstream end is the edge's target; for FEEDS, WROTE and
+FULFILLED_BY it is the source. "down" walks from upstream to downstream, "up" the other way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from queries.graph import (
+    Graph,
+    active_at,
+    covered,
+    into,
+    live,
+    nodes,
+    out,
+)
+from queries.library import Query, Row
+
+UPSTREAM_IS_TARGET = ["COPIED_FROM", "COPY_OF", "DERIVED_FROM", "DESCRIBES", "INCLUDES",
+                      "OF_PATIENT", "PART_OF", "READ", "STORED_IN"]
+UPSTREAM_IS_SOURCE = ["FEEDS", "FULFILLED_BY", "WROTE"]
+
+
+def step_types(direction: str) -> dict[str, list[str]]:
+    """`out_types` / `in_types` of a trace step in a direction (down, up, both)."""
+    if direction == "down":
+        return {"out_types": UPSTREAM_IS_SOURCE, "in_types": UPSTREAM_IS_TARGET}
+    if direction == "up":
+        return {"out_types": UPSTREAM_IS_TARGET, "in_types": UPSTREAM_IS_SOURCE}
+    every = sorted(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
+    return {"out_types": every, "in_types": every}
+
+
+def _valid(attrs: Mapping[str, Any], as_of: str) -> bool:
+    start, end = attrs.get("valid_from"), attrs.get("valid_to")
+    return (start is None or start <= as_of) and (end is None or end > as_of)
+
+
+def _copies_live(graph: Graph, item: str, as_of: str) -> list[tuple[str, str | None]]:
+    """(copy, system) of the live copies of a series or study."""
+    found: list[tuple[str, str | None]] = []
+    for copy in into(graph, item, "COPY_OF", "ArchiveObject"):
+        if live(graph.nodes[copy], as_of):
+            systems: list[str | None] = list(out(graph, copy, "STORED_IN", "System"))
+            found += [(copy, system) for system in systems or [None]]
+    return found
+
+
+def _sole_copies(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    system, as_of = params["system"], params["as_of"]
+    if system not in graph:
+        return []
+    items = {item for obj in into(graph, system, "STORED_IN", "ArchiveObject")
+             if live(graph.nodes[obj], as_of) for item in out(graph, obj, "COPY_OF")}
+    holds = [event for event, attrs in nodes(graph, "ComplianceEvent")
+             if attrs.get("event_type") == "legal_hold" and active_at(attrs, as_of)]
+    held = {event: covered(graph, event) for event in holds}
+    rows = []
+    for item in sorted(items):
+        copies = _copies_live(graph, item, as_of)
+        if any(s is not None and s != system for _, s in copies):
+            continue
+        mine = sorted({c for c, s in copies if s == system})
+        current = [graph.nodes[c] for c in mine
+                   if graph.nodes[c].get("retention_status") == "computed"
+                   and graph.nodes[c].get("retention_policy_version") == params["policy_version"]]
+        dates = [a["retain_until"] for a in current if a.get("retain_until") is not None]
+        rows.append({
+            "key": item, "kind": graph.nodes[item].get("label"), "copies": mine,
+            "retain_until": max(dates) if dates else None,
+            "retention_unknown": len(mine) - len(current),
+            "holds": sorted(e for e in holds if held[e].intersection(mine)),
+        })
+    return rows
+
+
+def _downstream(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    system, as_of = params["system"], params["as_of"]
+    if system not in graph:
+        return []
+    via: dict[str, set[str]] = {}
+    for target in out(graph, system, "FEEDS", "System"):
+        if _valid(graph.edges[system, target, "FEEDS"], as_of):
+            via.setdefault(target, set()).add("feeds")
+    for obj in into(graph, system, "STORED_IN", "ArchiveObject"):
+        for copy in into(graph, obj, "COPIED_FROM", "ArchiveObject"):
+            if live(graph.nodes[copy], as_of):
+                for target in out(graph, copy, "STORED_IN", "System"):
+                    if target != system:
+                        via.setdefault(target, set()).add("copied_from")
+        if live(graph.nodes[obj], as_of):
+            for dataset in into(graph, obj, "INCLUDES", "Dataset"):
+                via.setdefault(dataset, set()).add("includes")
+    return [{"key": key, "via": sorted(ways)} for key, ways in sorted(via.items())]
+
+
+def _access(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    system = params["system"]
+    if system not in graph:
+        return []
+    return [{"key": profile, "role": graph.nodes[profile].get("role"),
+             "actions": graph.edges[profile, system, "GRANTS"].get("actions")}
+            for profile in into(graph, system, "GRANTS", "AccessProfile")
+            if _valid(graph.edges[profile, system, "GRANTS"], params["as_of"])]
+
+
+def _gaps(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    system, as_of = params["system"], params["as_of"]
+    if system not in graph:
+        return []
+    upstream = [u for u in into(graph, system, "FEEDS", "System")
+                if (graph.nodes[u].get("kind") or "") != "modality"]
+    rows = []
+    for obj in into(graph, system, "STORED_IN", "ArchiveObject"):
+        attrs = graph.nodes[obj]
+        if not live(attrs, as_of):
+            continue
+        reasons: set[str] = set()
+        items: list[str | None] = list(out(graph, obj, "COPY_OF")) or [None]
+        for item in items:
+            iattrs = graph.nodes[item] if item else {}
+            studies = out(graph, item, "PART_OF", "Study") if item else []
+            if item is None:
+                reasons.add("copy of nothing known")
+            if (attrs.get("unresolved") or iattrs.get("unresolved")
+                    or any(graph.nodes[s].get("unresolved") for s in studies)):
+                reasons.add("unresolved reference")
+            if iattrs.get("deidentified") and item and not out(graph, item, "DERIVED_FROM"):
+                reasons.add("de-identified with no link to its original")
+            held_upstream = item is not None and any(
+                up in out(graph, c, "STORED_IN", "System")
+                for c in into(graph, item, "COPY_OF", "ArchiveObject") for up in upstream)
+            if upstream and not out(graph, obj, "COPIED_FROM") and not held_upstream:
+                reasons.add("no recorded source in the systems feeding it")
+        if reasons:
+            rows.append({"key": obj, "reasons": sorted(reasons)})
+    return rows
+
+
+def _root(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    key = params["key"]
+    if key not in graph:
+        return []
+    attrs = dict(graph.nodes[key])
+    kind = attrs.pop("label")
+    return [{"id": key, "key": key, "kind": kind, "properties": {"key": key, **attrs}}]
+
+
+def _step(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    as_of, probe = params["as_of"], params["fanout_probe"]
+    outs, ins = set(params["out_types"]), set(params["in_types"])
+    rows = []
+    for node in params["frontier"]:
+        found = []
+        for src, dst, kind, attrs in graph.out_edges(node, keys=True, data=True):
+            if kind in outs:
+                found.append((dst, kind, src, dst, attrs))
+        for src, dst, kind, attrs in graph.in_edges(node, keys=True, data=True):
+            if kind in ins:
+                found.append((src, kind, src, dst, attrs))
+        found = [f for f in found if _valid(f[4], as_of) and live(graph.nodes[f[0]], as_of)]
+        for other, kind, src, dst, attrs in sorted(found, key=lambda f: f[:3])[:probe]:
+            properties = {k: v for k, v in graph.nodes[other].items() if k != "label"}
+            rows.append({"from_key": node, "src": src, "type": kind, "dst": dst,
+                         "edge": dict(attrs), "id": other, "key": other,
+                         "kind": graph.nodes[other]["label"],
+                         "properties": {"key": other, **properties}})
+    return sorted(rows, key=lambda r: (r["from_key"], r["key"], r["type"], r["src"]))
+
+
+SOLE_COPIES = Query("impact/decommission_sole_copies", _sole_copies)
+DOWNSTREAM = Query("impact/decommission_downstream", _downstream)
+ACCESS = Query("impact/decommission_access", _access)
+GAPS = Query("impact/decommission_gaps", _gaps)
+TRACE_ROOT = Query("impact/trace_root", _root)
+TRACE_STEP = Query("impact/trace_step", _step)
+
+DECOMMISSION = [SOLE_COPIES, DOWNSTREAM, ACCESS, GAPS]

@@ -1,0 +1,124 @@
+"""Decommissioning readiness and lineage trace on a hand-worked estate, on each store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lineage.errors import UserError
+from lineage.impact import decommission, trace
+from lineage.retention.apply import apply_retention
+from lineage.retention.policy import load_policy
+from lineage.stores import GraphStore
+from tests.retention_estate import impact_estate
+
+AS_OF = "2024-06-01"
+
+
+@pytest.fixture
+def estate(any_store: GraphStore) -> GraphStore:
+    impact_estate().load(any_store)
+    apply_retention(any_store, load_policy())
+    return any_store
+
+
+def keys(rows: list[dict[str, Any]]) -> list[str]:
+    return [row["key"] for row in rows]
+
+
+def test_decommission_of_the_pacs_is_blocked(estate: GraphStore) -> None:
+    report = decommission(estate, "PACS-LON", AS_OF)
+
+    assert report["verdict"] == "blocked"
+    assert report["reasons"] == ["1 sole copies must be migrated first",
+                                 "2 systems or datasets depend on it"]
+    assert keys(report["sole_copies"]) == ["series:1.3.1", "series:1.6.1"]
+    assert report["must_migrate"] == [{"key": "series:1.3.1", "copies": [
+        "object:PACS-LON:1.3.1"], "retain_until": None, "holds": [],
+        "reason": "retention unknown"}]
+    assert report["may_dispose"] == [{"key": "series:1.6.1", "copies": [
+        "object:PACS-LON:1.6.1"], "retain_until": "2014-03-03", "holds": []}]
+    assert report["downstream"] == [{"key": "dataset:cohort-1", "via": ["includes"]},
+                                    {"key": "system:S3-US", "via": ["copied_from", "feeds"]}]
+    assert report["access_profiles"] == [{"key": "profile:readers", "role": "readers",
+                                          "actions": ["view"]}]
+    assert report["lineage_gaps"] == []
+    assert report["truncated"] is False
+
+
+def test_decommission_of_the_cloud_copy_is_ready_with_gaps(estate: GraphStore) -> None:
+    report = decommission(estate, "S3-US", AS_OF)
+    assert (report["verdict"], report["reasons"]) == ("ready", [])
+    assert keys(report["may_dispose"]) == ["series:1.7.1"]
+    assert report["may_dispose"][0]["retain_until"] == "2011-03-03"
+    assert report["lineage_gaps"] == [{"key": "object:S3-US:1.7.1", "reasons": [
+        "de-identified with no link to its original",
+        "no recorded source in the systems feeding it"]}]
+
+
+def test_decommission_as_of_an_earlier_day(estate: GraphStore) -> None:
+    report = decommission(estate, "PACS-LON", "2007-01-01")
+    assert {"key": "system:GCS-DE", "via": ["feeds"]} in report["downstream"]  # feed still on
+    assert "series:1.2.1" not in keys(report["sole_copies"])  # not yet acquired in 2007
+
+
+def test_decommission_pages_its_lists(estate: GraphStore) -> None:
+    first = decommission(estate, "PACS-LON", AS_OF, limit=1)
+    second = decommission(estate, "PACS-LON", AS_OF, limit=1, offset=1)
+    assert first["truncated"] and first["counts"]["sole_copies"] == 2
+    assert keys(first["sole_copies"]) + keys(second["sole_copies"]) == [
+        "series:1.3.1", "series:1.6.1"]
+
+
+def test_unknown_system_suggests_near_matches(estate: GraphStore) -> None:
+    with pytest.raises(UserError, match="did you mean system:PACS-LON"):
+        decommission(estate, "PACS-LOM", AS_OF)
+
+
+def test_trace_down_follows_copies_and_derivatives(estate: GraphStore) -> None:
+    result = trace(estate, "series:1.5.1", "down", 3, AS_OF)
+    assert keys(result["nodes"]) == ["object:GCS-DE:1.5.1", "object:PACS-LON:1.5.1",
+                                     "object:PACS-LON:1.6.1", "series:1.5.1", "series:1.6.1"]
+    assert [(e["from"], e["type"], e["to"]) for e in result["edges"]] == [
+        ("object:GCS-DE:1.5.1", "COPY_OF", "series:1.5.1"),
+        ("object:PACS-LON:1.5.1", "COPY_OF", "series:1.5.1"),
+        ("object:PACS-LON:1.6.1", "COPY_OF", "series:1.6.1"),
+        ("series:1.6.1", "DERIVED_FROM", "series:1.5.1"),
+    ]
+    assert result["truncated"] is False
+    derived = next(e for e in result["edges"] if e["type"] == "DERIVED_FROM")
+    assert derived["properties"]["kind"] == "lossy_compression"
+    node = next(n for n in result["nodes"] if n["key"] == "object:GCS-DE:1.5.1")
+    assert node["kind"] == "ArchiveObject" and node["properties"]["bytes"] == 1000
+
+
+def test_trace_up_finds_sources_systems_and_feeds(estate: GraphStore) -> None:
+    result = trace(estate, "object:S3-US:1.1.1", "up", 2, AS_OF)
+    assert keys(result["nodes"]) == ["object:PACS-LON:1.1.1", "object:S3-US:1.1.1",
+                                     "series:1.1.1", "study:1.1", "system:PACS-LON",
+                                     "system:S3-US"]
+    assert len(result["edges"]) == 7
+    assert ("system:PACS-LON", "FEEDS", "system:S3-US") in {
+        (e["from"], e["type"], e["to"]) for e in result["edges"]}
+
+
+def test_trace_as_of_hides_what_did_not_exist_yet(estate: GraphStore) -> None:
+    assert keys(trace(estate, "series:1.1.1", "down", 1, "2015-01-01")["nodes"]) == [
+        "object:PACS-LON:1.1.1", "series:1.1.1"]  # the S3 copy came in 2018
+
+
+def test_trace_caps_say_truncated(estate: GraphStore) -> None:
+    capped = trace(estate, "system:PACS-LON", "down", 1, AS_OF, fanout=2)
+    assert capped["truncated"] is True and len(capped["nodes"]) == 3
+    small = trace(estate, "system:PACS-LON", "down", 2, AS_OF, max_nodes=4)
+    assert small["truncated"] is True and len(small["nodes"]) == 4
+    full = trace(estate, "system:PACS-LON", "down", 1, AS_OF)
+    assert full["truncated"] is False and len(full["nodes"]) == 7
+
+
+def test_trace_of_an_unknown_key_is_a_user_error(estate: GraphStore) -> None:
+    with pytest.raises(UserError, match="no node 'series:9.9.9'"):
+        trace(estate, "series:9.9.9", "down", 2, AS_OF)
+    with pytest.raises(UserError, match="direction"):
+        trace(estate, "series:1.1.1", "sideways", 2, AS_OF)  # type: ignore[arg-type]
