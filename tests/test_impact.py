@@ -118,7 +118,7 @@ def test_trace_caps_say_truncated(estate: GraphStore) -> None:
 
 
 def test_trace_of_an_unknown_key_is_a_user_error(estate: GraphStore) -> None:
-    with pytest.raises(UserError, match="no node 'series:9.9.9'"):
+    with pytest.raises(UserError, match=r"no node 'series:9\.9\.9'"):
         trace(estate, "series:9.9.9", "down", 2, AS_OF)
     with pytest.raises(UserError, match="direction"):
         trace(estate, "series:1.1.1", "sideways", 2, AS_OF)  # type: ignore[arg-type]
