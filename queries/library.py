@@ -13,8 +13,9 @@ from functools import cache
 from importlib import resources
 from typing import Any, LiteralString
 
-from lineage.stores import GraphStore, LocalStore, Neo4jStore
+from lineage.stores import GraphStore, Neo4jStore
 from lineage.stores.cypher import query as literal
+from lineage.stores.graph_view import GraphViewReads
 from queries.graph import Graph
 
 Row = dict[str, Any]
@@ -41,6 +42,6 @@ def run_query(store: GraphStore, query: Query, params: Mapping[str, Any]) -> lis
     """Rows of a query on a store: Cypher on Neo4j, NetworkX on the local store."""
     if isinstance(store, Neo4jStore):
         return store.read_rows(query.cypher(), dict(params))
-    if isinstance(store, LocalStore):
+    if isinstance(store, GraphViewReads):  # the local store, or an exported graph
         return query.networkx(store.graph, params)
     raise TypeError(f"no query engine for {type(store).__name__}")

@@ -19,23 +19,19 @@ import networkx as nx
 
 from lineage.errors import BatchRejectedError, StoreUnavailableError
 from lineage.merge import Conflict
-from lineage.model import Edge, EdgeType, Node, NodeKind, Properties, kind_of
+from lineage.model import Edge, Node, Properties, kind_of
 from lineage.stores.base import (
-    Direction,
     EdgeId,
     GraphStore,
     Stats,
-    StoredEdge,
-    StoredNode,
     UpsertResult,
     WritePlan,
     apply_batch,
-    check_depth,
     check_storable,
     locate_unstorable,
     sort_conflicts,
-    sorted_edges,
 )
+from lineage.stores.graph_view import GraphViewReads
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (key TEXT PRIMARY KEY, kind TEXT NOT NULL, props TEXT NOT NULL)
@@ -118,7 +114,7 @@ class _SqliteBatch:
         )
 
 
-class LocalStore(GraphStore):
+class LocalStore(GraphViewReads, GraphStore):
     """The embedded store: `LocalStore("lineage.db")`."""
 
     def __init__(self, path: str | Path, busy_timeout: float = 30.0):
@@ -276,72 +272,7 @@ class LocalStore(GraphStore):
             "DELETE FROM meta; DELETE FROM instances; COMMIT;")
         self._reload()
 
-    # -- reads ------------------------------------------------------------------------------
-    def get_node(self, key: str) -> StoredNode | None:
-        graph = self.graph
-        if key not in graph:
-            return None
-        return _stored_node(key, graph.nodes[key])
-
-    def get_edge(self, src: str, edge_type: EdgeType | str, dst: str) -> StoredEdge | None:
-        edge_type = EdgeType(edge_type)
-        graph = self.graph
-        if not graph.has_edge(src, dst, key=edge_type.value):
-            return None
-        return StoredEdge(src, edge_type, dst, dict(graph.edges[src, dst, edge_type.value]))
-
-    def edges(
-        self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None
-    ) -> list[StoredEdge]:
-        graph = self.graph
-        if key not in graph:
-            return []
-        found: list[tuple[str, str, str, dict[str, Any]]] = []
-        if direction in ("out", "both"):
-            found.extend(graph.out_edges(key, keys=True, data=True))
-        if direction in ("in", "both"):
-            found.extend(graph.in_edges(key, keys=True, data=True))
-        wanted = {EdgeType(t).value for t in types} if types is not None else None
-        unique = {(s, t, d): props for s, d, t, props in found if wanted is None or t in wanted}
-        return sorted_edges([StoredEdge(s, EdgeType(t), d, dict(props))
-                             for (s, t, d), props in unique.items()])
-
-    def shortest_path(
-        self, src: str, dst: str, *, direction: Direction = "out",
-        types: Sequence[EdgeType] | None = None, max_depth: int = 16,
-    ) -> list[str] | None:
-        check_depth(max_depth)
-        graph = self.graph
-        if src not in graph or dst not in graph:
-            return None
-        view: Any = graph
-        if types is not None:
-            wanted = {EdgeType(t).value for t in types}
-            view = nx.subgraph_view(graph, filter_edge=lambda s, d, k: k in wanted)
-        if direction == "in":
-            view = view.reverse(copy=False)
-        elif direction == "both":
-            view = view.to_undirected(as_view=True)
-        try:
-            path: list[str] = nx.shortest_path(view, src, dst)
-        except nx.NetworkXNoPath:
-            return None
-        return path if len(path) - 1 <= max_depth else None
-
-    def iter_nodes(self, kind: NodeKind | None = None) -> Iterator[StoredNode]:
-        graph = self.graph
-        for key in sorted(graph.nodes):
-            attrs = graph.nodes[key]
-            if kind is None or attrs["label"] == kind.value:
-                yield _stored_node(key, attrs)
-
-    def iter_edges(self, edge_type: EdgeType | None = None) -> Iterator[StoredEdge]:
-        graph = self.graph
-        for src, dst, key, props in sorted(graph.edges(keys=True, data=True),
-                                           key=lambda e: (e[2], e[0], e[1])):
-            if edge_type is None or key == edge_type.value:
-                yield StoredEdge(src, EdgeType(key), dst, dict(props))
-
+    # -- reads: GraphViewReads, plus what lives in SQLite only --------------------------
     def conflicts(self) -> list[Conflict]:
         rows = self.db.execute("SELECT props FROM conflicts")
         return sort_conflicts([Conflict(**json.loads(props)) for (props,) in rows])
@@ -365,8 +296,3 @@ class _RecordingBatch(_SqliteBatch):
     def write(self, plan: WritePlan) -> None:
         super().write(plan)
         self.plan = plan
-
-
-def _stored_node(key: str, attrs: dict[str, Any]) -> StoredNode:
-    properties = {name: value for name, value in attrs.items() if name != "label"}
-    return StoredNode(key, NodeKind(attrs["label"]), properties)

@@ -1,0 +1,218 @@
+"""Auditor exports: GraphML, node-link JSON and W3C PROV-JSON, each with a manifest.
+
+`export(store, format, path, scope=None, depth=3)` writes PATH and PATH.manifest.json (SHA-256
+of the file, counts by kind and type, time, source store, engine version). Both files are
+written to a temporary name beside the target and renamed into place, so a failure leaves no
+partial file. A scope exports the lineage neighbourhood of one node (every lineage edge, both
+directions, up to `depth` steps) instead of the whole graph.
+
+GraphML and node-link exports carry what the offline queries need — every property, list
+properties, the applied retention policy and the metadata conflicts — and open again as a
+read-only store (`--store FILE.graphml` / `--store FILE.json`) that answers every query as the
+source store did. GraphML has no list type: list properties are written as JSON text and named
+in the graph attribute `list_properties`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from prov.model import ProvDocument
+
+from lineage import __version__
+from lineage.errors import UserError
+from lineage.identity import FINGERPRINT_META
+from lineage.retention.apply import POLICY_META
+from lineage.stores import GraphStore
+from lineage.stores.exported import NODE_LINK_FIELDS
+from lineage.timefmt import utc_now
+from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
+
+FORMATS = ("graphml", "node-link", "prov-json")
+EXPORTED_META = (POLICY_META, FINGERPRINT_META)
+LINEAGE_TYPES = frozenset(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
+NAMESPACE = "https://image-lineage.example/ns#"
+
+
+def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3) -> nx.MultiDiGraph:
+    """The store (or the lineage neighbourhood of `scope`) as a NetworkX graph with metadata."""
+    graph = nx.MultiDiGraph()
+    for node in store.iter_nodes():
+        graph.add_node(node.key, label=node.kind.value, **node.properties)
+    for edge in store.iter_edges():
+        graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
+    if scope is not None:
+        if scope not in graph:
+            raise UserError(f"no node {scope!r} in {store.location} to scope the export")
+        graph = graph.subgraph(_neighbourhood(graph, scope, depth)).copy()
+    graph.graph["meta"] = {name: value for name in EXPORTED_META
+                           if (value := store.get_meta(name)) is not None}
+    graph.graph["conflicts"] = [c.as_dict() for c in store.conflicts()
+                                if _in_graph(graph, c.element)]
+    graph.graph["source_store"] = store.location
+    return graph
+
+
+def _in_graph(graph: nx.MultiDiGraph, element: str) -> bool:
+    """A node key, or an edge `src -[TYPE]-> dst` whose ends are both in the graph."""
+    if " -[" not in element:
+        return element in graph
+    src, _, rest = element.partition(" -[")
+    return src in graph and rest.partition("]-> ")[2] in graph
+
+
+def _neighbourhood(graph: nx.MultiDiGraph, root: str, depth: int) -> set[str]:
+    found, frontier = {root}, {root}
+    for _ in range(depth):
+        step = {other for node in frontier
+                for other, kind in _lineage_neighbours(graph, node)} - found
+        found |= step
+        frontier = step
+    return found
+
+
+def _lineage_neighbours(graph: nx.MultiDiGraph, node: str) -> list[tuple[str, str]]:
+    outgoing = [(dst, k) for _, dst, k in graph.out_edges(node, keys=True) if k in LINEAGE_TYPES]
+    incoming = [(src, k) for src, _, k in graph.in_edges(node, keys=True) if k in LINEAGE_TYPES]
+    return outgoing + incoming
+
+
+# -- writers ------------------------------------------------------------------------------------
+def _graphml(graph: nx.MultiDiGraph, path: Path) -> None:
+    flat = nx.MultiDiGraph()
+    lists: set[str] = set()
+    for key, attrs in graph.nodes(data=True):
+        flat.add_node(key, **_flatten(attrs, "node", lists))
+    for src, dst, kind, attrs in graph.edges(keys=True, data=True):
+        flat.add_edge(src, dst, key=kind, **_flatten(attrs, "edge", lists))
+    flat.graph.update(meta=json.dumps(graph.graph["meta"], sort_keys=True),
+                      conflicts=json.dumps(graph.graph["conflicts"], sort_keys=True),
+                      list_properties=json.dumps(sorted(lists)),
+                      source_store=graph.graph["source_store"])
+    nx.write_graphml(flat, path, encoding="utf-8", named_key_ids=True)
+
+
+def _flatten(attrs: dict[str, Any], domain: str, lists: set[str]) -> dict[str, Any]:
+    flat = {}
+    for name, value in attrs.items():
+        if isinstance(value, list):
+            lists.add(f"{domain}:{name}")
+            flat[name] = json.dumps(value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def _node_link(graph: nx.MultiDiGraph, path: Path) -> None:
+    data = nx.node_link_data(graph, **NODE_LINK_FIELDS)
+    path.write_text(json.dumps(data, sort_keys=True, indent=1), encoding="utf-8")
+
+
+def _prov_json(graph: nx.MultiDiGraph, path: Path) -> None:
+    """Nodes as PROV entities (Runs as activities, Systems as agents); DERIVED_FROM and
+    COPIED_FROM as wasDerivedFrom, READ as used, WROTE as wasGeneratedBy, STORED_IN as
+    wasAttributedTo, the others as wasInfluencedBy with the lineage type."""
+    document = ProvDocument()
+    document.add_namespace("lineage", NAMESPACE)
+    kinds = {}
+    for key, attrs in graph.nodes(data=True):
+        label = attrs["label"]
+        properties = {f"lineage:{name}": _prov_value(value) for name, value in attrs.items()
+                      if name != "label"}
+        properties["lineage:kind"] = label
+        identifier = _prov_id(key)
+        if label == "Run":
+            document.activity(identifier, other_attributes=properties)
+        elif label == "System":
+            document.agent(identifier, properties)
+        else:
+            document.entity(identifier, properties)
+        kinds[key] = label
+    for src, dst, kind, attrs in sorted(graph.edges(keys=True, data=True)):
+        extra = {f"lineage:{name}": _prov_value(value) for name, value in attrs.items()}
+        extra["lineage:type"] = kind
+        a, b = _prov_id(src), _prov_id(dst)
+        if kind in ("DERIVED_FROM", "COPIED_FROM"):
+            document.wasDerivedFrom(a, b, other_attributes=extra)
+        elif kind == "READ":
+            document.used(a, b, other_attributes=extra)
+        elif kind == "WROTE":
+            document.wasGeneratedBy(b, a, other_attributes=extra)
+        elif kind == "STORED_IN":
+            document.wasAttributedTo(a, b, other_attributes=extra)
+        else:
+            document.wasInfluencedBy(a, b, other_attributes=extra)
+    path.write_text(str(document.serialize(format="json", indent=1)), encoding="utf-8")
+
+
+def _prov_id(key: str) -> str:
+    return "lineage:" + key.replace(" ", "%20")
+
+
+def _prov_value(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, list) else value
+
+
+WRITERS: dict[str, Callable[[nx.MultiDiGraph, Path], None]] = {
+    "graphml": _graphml, "node-link": _node_link, "prov-json": _prov_json}
+
+
+def export(
+    store: GraphStore, fmt: str, path: Path, scope: str | None = None, depth: int = 3
+) -> dict[str, Any]:
+    """Write the export and its manifest; returns the manifest."""
+    if fmt not in WRITERS:
+        raise UserError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    graph = snapshot(store, scope, depth)
+    _writable(path)
+    _write_atomically(path, lambda tmp: WRITERS[fmt](graph, tmp))
+    content = path.read_bytes()
+    manifest = {
+        "file": path.name, "format": fmt, "sha256": hashlib.sha256(content).hexdigest(),
+        "bytes": len(content),
+        "nodes_by_kind": dict(sorted(Counter(a["label"] for _, a in graph.nodes(data=True))
+                                     .items())),
+        "edges_by_type": dict(sorted(Counter(k for _, _, k in graph.edges(keys=True)).items())),
+        "exported_at": utc_now(), "source_store": store.location,
+        "engine_version": __version__, "scope": scope, "depth": depth if scope else None,
+    }
+    manifest_path = path.with_name(path.name + ".manifest.json")
+    text = json.dumps(manifest, indent=2) + "\n"
+    _write_atomically(manifest_path, lambda tmp: _write_text(tmp, text))
+    return manifest
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"cannot write {path}: permission denied")
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; an export is a document
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,122 @@
+"""An exported graph (GraphML or node-link JSON, see `lineage.export`) opened as a read-only
+store: the offline queries run on it exactly as on the local store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from lineage.errors import StoreUnavailableError, UserError
+from lineage.merge import Conflict
+from lineage.model import Edge, Node
+from lineage.stores.base import GraphStore, Stats, UpsertResult, sort_conflicts
+from lineage.stores.graph_view import GraphViewReads
+
+EXPORT_SUFFIXES = (".graphml", ".json")
+# Field names of node-link JSON that cannot collide with property names (edges have `source`).
+NODE_LINK_FIELDS = {"source": "_from", "target": "_to", "name": "_key", "key": "_type",
+                    "edges": "edges"}
+
+
+def is_export_path(location: str) -> bool:
+    return location.lower().endswith(EXPORT_SUFFIXES)
+
+
+class ExportStore(GraphViewReads, GraphStore):
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.location = str(self.path)
+        self._graph: nx.MultiDiGraph | None = None
+        self._meta: dict[str, str] = {}
+        self._conflicts: list[Conflict] = []
+
+    def open(self) -> None:
+        if self._graph is not None:
+            return
+        try:
+            if self.path.suffix.lower() == ".graphml":
+                graph = _read_graphml(self.path)
+            else:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                graph = nx.node_link_graph(data, directed=True, multigraph=True,
+                                           **NODE_LINK_FIELDS)
+        except (OSError, ValueError, KeyError, nx.NetworkXError) as exc:
+            raise StoreUnavailableError(
+                f"cannot open exported graph {self.location}: {exc}") from None
+        self._meta = dict(graph.graph.get("meta") or {})
+        self._conflicts = [Conflict(**c) for c in graph.graph.get("conflicts") or []]
+        self._graph = graph
+
+    def close(self) -> None:
+        self._graph = None
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        if self._graph is None:
+            self.open()
+        assert self._graph is not None
+        return self._graph
+
+    def _read_only(self) -> UserError:
+        return UserError(f"{self.location} is an exported graph, opened read-only")
+
+    def upsert(self, nodes: Sequence[Node], edges: Sequence[Edge] = ()) -> UpsertResult:
+        raise self._read_only()
+
+    def set_meta(self, name: str, value: str) -> None:
+        raise self._read_only()
+
+    def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
+        raise self._read_only()
+
+    def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
+        raise self._read_only()
+
+    def clear(self) -> None:
+        raise self._read_only()
+
+    def get_meta(self, name: str) -> str | None:
+        self.graph  # noqa: B018 - loads the file
+        return self._meta.get(name)
+
+    def conflicts(self) -> list[Conflict]:
+        self.graph  # noqa: B018
+        return sort_conflicts(list(self._conflicts))
+
+    def stats(self) -> Stats:
+        graph = self.graph
+        nodes: dict[str, int] = {}
+        for _, attrs in graph.nodes(data=True):
+            nodes[attrs["label"]] = nodes.get(attrs["label"], 0) + 1
+        edges: dict[str, int] = {}
+        for _, _, kind in graph.edges(keys=True):
+            edges[kind] = edges.get(kind, 0) + 1
+        unresolved = sum(1 for _, a in graph.nodes(data=True) if a.get("unresolved"))
+        return Stats(dict(sorted(nodes.items())), dict(sorted(edges.items())),
+                     len(self._conflicts), unresolved)
+
+    def iter_keys(self) -> Iterator[str]:
+        yield from sorted(self.graph.nodes)
+
+
+def _read_graphml(path: Path) -> nx.MultiDiGraph:
+    raw = nx.read_graphml(path, force_multigraph=True)
+    lists = set(json.loads(raw.graph.get("list_properties", "[]")))
+    graph = nx.MultiDiGraph()
+    graph.graph.update(meta=json.loads(raw.graph.get("meta", "{}")),
+                       conflicts=json.loads(raw.graph.get("conflicts", "[]")),
+                       source_store=raw.graph.get("source_store"))
+    for key, attrs in raw.nodes(data=True):
+        graph.add_node(key, **_unflatten(attrs, "node", lists))
+    for src, dst, kind, attrs in raw.edges(keys=True, data=True):
+        graph.add_edge(src, dst, key=kind, **_unflatten(attrs, "edge", lists))
+    return graph
+
+
+def _unflatten(attrs: dict[str, Any], domain: str, lists: set[str]) -> dict[str, Any]:
+    return {name: json.loads(value) if f"{domain}:{name}" in lists else value
+            for name, value in attrs.items()}

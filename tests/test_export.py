@@ -1,0 +1,116 @@
+"""Auditor exports: manifests, PROV-JSON read back, and exported graphs that answer every query
+as the store they came from."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prov.model import ProvDocument
+
+from lineage.errors import UserError
+from lineage.export import export
+from lineage.impact import decommission, trace
+from lineage.retention import reports
+from lineage.retention.apply import apply_retention
+from lineage.retention.policy import load_policy
+from lineage.stores import ExportStore, GraphStore
+from tests.retention_estate import SYSTEMS, impact_estate
+from tests.test_cli import assert_one_line_error, lineage
+
+AS_OF = "2024-06-01"
+
+
+@pytest.fixture
+def estate(any_store: GraphStore) -> GraphStore:
+    impact_estate().load(any_store)
+    apply_retention(any_store, load_policy())
+    return any_store
+
+
+def answers(store: GraphStore) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "drift": reports.drift(store, AS_OF), "cross": reports.cross_region(store, AS_OF),
+        "holds": reports.holds(store, AS_OF), "stats": store.stats(),
+        "conflicts": store.conflicts(),
+        "nodes": [(n.key, n.properties) for n in store.iter_nodes()],
+    }
+    for code in sorted(SYSTEMS):
+        found[f"decommission {code}"] = decommission(store, code, AS_OF)
+    for root in ("series:1.5.1", "system:PACS-LON", "object:S3-US:1.1.1"):
+        found[f"trace {root}"] = trace(store, root, "both", 4, AS_OF)
+    return found
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("graphml", ".graphml"), ("node-link", ".json")])
+def test_an_export_answers_every_query_as_its_source(
+    estate: GraphStore, tmp_path: Path, fmt: str, suffix: str
+) -> None:
+    path = tmp_path / f"estate{suffix}"
+    export(estate, fmt, path)
+    with ExportStore(path) as exported:
+        assert answers(exported) == answers(estate)
+        with pytest.raises(UserError, match="read-only"):
+            exported.upsert([])
+
+
+def test_manifest_names_hash_counts_and_origin(estate: GraphStore, tmp_path: Path) -> None:
+    path = tmp_path / "estate.graphml"
+    manifest = export(estate, "graphml", path)
+    on_disk = json.loads((tmp_path / "estate.graphml.manifest.json").read_text())
+    assert on_disk == manifest
+    assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert manifest["nodes_by_kind"]["ArchiveObject"] == 12
+    assert manifest["edges_by_type"]["DERIVED_FROM"] == 1
+    assert manifest["source_store"] == estate.location and manifest["engine_version"]
+
+
+def test_prov_json_reads_back_with_the_prov_package(estate: GraphStore, tmp_path: Path) -> None:
+    path = tmp_path / "estate.prov.json"
+    manifest = export(estate, "prov-json", path)
+    document = ProvDocument.deserialize(content=path.read_text(), format="json")
+    records = document.get_records()
+    derivations = [r for r in records if r.get_type().localpart == "Derivation"]
+    assert len(derivations) == manifest["edges_by_type"]["DERIVED_FROM"] + manifest[
+        "edges_by_type"]["COPIED_FROM"]
+    entities = [r for r in records if r.get_type().localpart in ("Entity", "Agent", "Activity")]
+    assert len(entities) == sum(manifest["nodes_by_kind"].values())
+    assert any(str(r.identifier) == "lineage:series:1.6.1" for r in entities)
+
+
+def test_scoped_export_keeps_the_lineage_neighbourhood(estate: GraphStore, tmp_path: Path) -> None:
+    manifest = export(estate, "node-link", tmp_path / "scope.json", scope="series:1.6.1", depth=1)
+    assert manifest["nodes_by_kind"] == {"ArchiveObject": 1, "Series": 2, "Study": 1}
+    with pytest.raises(UserError, match="no node 'series:0'"):
+        export(estate, "node-link", tmp_path / "nothing.json", scope="series:0")
+
+
+def test_unwritable_target_leaves_no_partial_file(estate: GraphStore, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        export(estate, "graphml", tmp_path / "missing" / "x.graphml")
+    occupied = tmp_path / "occupied.graphml"
+    occupied.mkdir()  # a folder stands where the file would go: the rename fails
+    with pytest.raises(UserError, match="cannot write"):
+        export(estate, "graphml", occupied)
+    assert not (tmp_path / "missing").exists()
+    leftovers = [p.name for p in tmp_path.iterdir() if "graphml" in p.name]
+    assert leftovers == ["occupied.graphml"] and list(occupied.iterdir()) == []
+
+
+def test_export_cli_and_reading_the_export_back(tmp_path: Path) -> None:
+    from lineage.stores import LocalStore
+
+    with LocalStore(tmp_path / "lineage.db") as store:
+        impact_estate().load(store)
+    result = lineage("export", "--format", "graphml", "-o", "audit.graphml", "--json",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["file"] == "audit.graphml"
+    stats = json.loads(lineage("--store", "audit.graphml", "stats", "--json", cwd=tmp_path).stdout)
+    assert stats["nodes"]["ArchiveObject"] == 12
+    assert_one_line_error(lineage("--store", "audit.graphml", "ingest", "estate",
+                                  str(Path(__file__).parents[1] / "examples" / "estate.yaml"),
+                                  cwd=tmp_path), "read-only")
