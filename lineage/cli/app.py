@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from lineage import __version__
-from lineage.cli import export, impact, ingest, reconcile, retention
+from lineage.cli import export, impact, ingest, query, reconcile, retention
 from lineage.cli.context import CliContext, cli_context
 from lineage.cli.output import counts_table, print_json, stderr, stdout
 from lineage.errors import (
@@ -39,6 +39,7 @@ app.command("holds")(retention.holds)
 app.command("decommission")(impact.decommission_command)
 app.command("trace")(impact.trace_command)
 app.command("export")(export.export_command)
+app.command("query")(query.query_command)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 

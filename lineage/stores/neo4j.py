@@ -19,7 +19,7 @@ import neo4j
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ClientError, ConfigurationError, ServiceUnavailable
 
-from lineage.errors import BatchRejectedError, StoreUnavailableError
+from lineage.errors import BatchRejectedError, StoreUnavailableError, UserError
 from lineage.merge import Conflict
 from lineage.model import Edge, EdgeType, Node, NodeKind, Properties, kind_of
 from lineage.stores import cypher
@@ -171,6 +171,37 @@ class Neo4jStore(GraphStore):
         """Rows of a read-only query (the query library's Cypher), as dicts."""
         return [record.data() for record in self._read(statement, **params)]
 
+    def run_user_query(
+        self, text: str, params: dict[str, Any], timeout: float, row_cap: int
+    ) -> tuple[list[str], list[dict[str, Any]], bool]:
+        """An architect's ad-hoc Cypher, in a read transaction with a timeout: (columns, rows,
+        truncated). A write clause is refused by the read-only transaction itself."""
+        statement = cypher.query(text)  # the architect's own Cypher: the point of this method
+
+        @neo4j.unit_of_work(timeout=timeout)
+        def work(tx: ManagedTransaction) -> tuple[list[str], list[dict[str, Any]], bool]:
+            result = tx.run(statement, params)
+            rows: list[dict[str, Any]] = []
+            for record in result:
+                if len(rows) == row_cap:
+                    return list(result.keys()), rows, True
+                rows.append({k: to_plain(record[k]) for k in record.keys()})  # noqa: SIM118
+            return list(result.keys()), rows, False
+
+        try:
+            with self._session(neo4j.READ_ACCESS) as session:
+                return session.execute_read(work)
+        except ClientError as exc:
+            code = exc.code or ""
+            if "ForbiddenDueToTransactionType" in code or "AccessMode" in code or (
+                    "write" in (exc.message or "").lower() and "read" in
+                    (exc.message or "").lower()):
+                raise UserError("refused: the query writes, and queries run read-only "
+                                f"({_first_line(exc)})") from None
+            if "Timeout" in code or "TransactionTimedOut" in code:
+                raise UserError(f"the query ran past its {timeout:g} s timeout") from None
+            raise UserError(f"Neo4j refused the query: {_first_line(exc)}") from None
+
     def _read(self, statement: LiteralString, **params: Any) -> list[neo4j.Record]:
         def work(tx: ManagedTransaction) -> list[neo4j.Record]:
             return list(tx.run(statement, params))
@@ -299,3 +330,22 @@ class Neo4jStore(GraphStore):
 def _first_line(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return str(text).splitlines()[0]
+
+
+def to_plain(value: Any) -> Any:
+    """Driver values as JSON-ready Python: nodes and relationships as dicts, times as text."""
+    if isinstance(value, neo4j.graph.Node):
+        return {"labels": sorted(value.labels), "properties": dict(value.items())}
+    if isinstance(value, neo4j.graph.Relationship):
+        return {"type": value.type, "start": value.start_node.get("key") if value.start_node
+                else None, "end": value.end_node.get("key") if value.end_node else None,
+                "properties": dict(value.items())}
+    if isinstance(value, neo4j.graph.Path):
+        return [to_plain(node) for node in value.nodes]
+    if isinstance(value, list):
+        return [to_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    return value
