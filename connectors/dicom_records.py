@@ -114,10 +114,19 @@ def copy_bundle(
     items += _series(series_key, study_key, instances, prov)
     items += _copy(series_key, instances, source, prov)
     items += _derivations(series_key, study_key, instances, source, prov, resolved)
-    notices = tuple(
-        Notice(i.location, warning) for i in instances for warning in i.header.warnings)
-    return Bundle(tuple(items), instances[0].location if len(instances) == 1
-                  else f"{series_key} ({len(instances)} files)", notices)
+    location = (instances[0].location if len(instances) == 1
+                else f"{series_key} ({len(instances)} files)")
+    return Bundle(tuple(items), location, _notices(instances))
+
+
+def _notices(instances: list[SeenInstance]) -> tuple[Notice, ...]:
+    """Each distinct warning once per copy: on its file, or on the first file with a count."""
+    where: dict[str, list[str]] = {}
+    for instance in instances:
+        for warning in instance.header.warnings:
+            where.setdefault(warning, []).append(instance.location)
+    return tuple(Notice(files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more",
+                        warning) for warning, files in where.items())
 
 
 def _patient_and_study(

@@ -4,6 +4,8 @@ both stores, so that they cannot disagree.
 Rules, for each property of the report:
 - not stored yet: take it, and remember which source set it (`property_sources`);
 - equal to the stored value: nothing changes;
+- a list that sources each see part of (`model.UNION_PROPERTIES`: a study's modalities): the
+  union of the reports;
 - a mutable state (`model.MUTABLE_PROPERTIES`: disposal, storage tier, retention...): the newer
   report wins, an older one (out of order) is ignored;
 - reported differently by the source that set it: a correction, the newer report wins;
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 
 from lineage.model import (
     MUTABLE_PROPERTIES,
+    UNION_PROPERTIES,
     Confidence,
     NodeKind,
     Properties,
@@ -121,6 +124,8 @@ def merge(
             owners[name] = provenance.source
         elif current == value:
             continue
+        elif name in UNION_PROPERTIES and isinstance(current, list) and isinstance(value, list):
+            result[name] = sorted({*current, *value})
         elif name in mutable or owners.get(name) == provenance.source:
             if newer:
                 result[name] = value

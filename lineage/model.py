@@ -152,6 +152,9 @@ MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
     NodeKind.COMPLIANCE_EVENT: frozenset({"ended_at", "status"}),
 }
 EDGE_MUTABLE_PROPERTIES = frozenset({"valid_to"})
+# List properties that are the union of what every source reports (each system sees part of a
+# study: the PACS holds the SEG, the VNA only the CT).
+UNION_PROPERTIES = frozenset({"modalities"})
 
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

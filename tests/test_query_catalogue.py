@@ -23,7 +23,7 @@ PROV = Provenance("test", "2024-01-01")
 
 def run(store: Neo4jStore, name: str, **params: Any) -> list[dict[str, Any]]:
     text = resources.files("queries").joinpath("catalogue", f"{name}.cypher").read_text()
-    columns, rows, truncated = store.run_user_query(text, params, timeout=30, row_cap=1000)
+    _, rows, truncated = store.run_user_query(text, params, timeout=30, row_cap=1000)
     assert not truncated
     return rows
 

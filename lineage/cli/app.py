@@ -8,6 +8,7 @@ stderr, never a traceback).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -107,6 +108,21 @@ def conflicts(ctx: typer.Context, as_json: JsonOption = False) -> None:
         table.add_row(c.element, c.property, f"{c.current_value} ({c.current_source})",
                       f"{c.reported_value} ({c.reported_source})", c.last_seen)
     stdout.print(table)
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Option(help="Folder for the demo's inputs, store and export "
+                                         "(emptied first).")] = Path("lineage-demo"),
+) -> None:
+    """Build a realistic estate from generated DICOM files and an estate file, through the same
+    commands users run, and print its decommission, retention, cross-region and trace reports."""
+    from lineage.demo import run_demo
+
+    status = run_demo(folder.resolve(), lambda text: stdout.print(text, markup=False,
+                                                                  highlight=False))
+    if status:
+        raise typer.Exit(status)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,8 @@
    `retention_policy_id`, `retention_status`, `retention_reason`, `jurisdictions`, `country`,
    `retention_policy_version`, and GOVERNED_BY to the deciding rule (the previous rule's edge gets
    `valid_to`). Values that no longer hold (a date that became unknown) are withdrawn.
-3. Each study gets its `origin_jurisdiction` (institution, else the place of its earliest copy).
+3. Each study gets its `origin_jurisdiction` (institution, else the place of its earliest copy;
+   a study derived from another inherits the origin of its source).
 4. Only then does the store record the policy as applied (meta `retention_policy`): queries read
    the version from there, so a run that fails half-way leaves the copies it already rewrote
    flagged as "computed under another policy version", never silently mixed.
@@ -106,6 +107,7 @@ def apply_retention(
     store.upsert([_policy_node(name, rule_id, policy, prov)
                   for rule_id, (name, _) in sorted(policy.rules_by_id().items())])
     studies: dict[str, tuple[str, set[str], str | None]] = {}
+    sources: dict[str, str] = {}
     after = ""
     while True:
         keys = sorted(only) if only is not None else None
@@ -122,11 +124,13 @@ def apply_retention(
             _count(report, result)
             if row.get("study"):
                 _earliest(studies, row)
+                if row.get("source_study"):
+                    sources[row["study"]] = row["source_study"]
         store.upsert(nodes, edges)
         after = rows[-1]["key"]
         if progress is not None:
             progress(len(rows))
-    _write_origins(store, policy, studies, prov, batch_size)
+    _write_origins(store, policy, studies, sources, prov, batch_size)
     report.studies = len(studies)
     if only is None:
         store.set_meta(POLICY_META, policy.model_dump_json())
@@ -156,11 +160,29 @@ def _count(report: ApplyReport, result: RetentionResult) -> None:
 
 
 def _write_origins(store: GraphStore, policy: Policy,
-                   studies: dict[str, tuple[str, set[str], str | None]], prov: Provenance,
-                   batch_size: int) -> None:
+                   studies: dict[str, tuple[str, set[str], str | None]],
+                   sources: dict[str, str], prov: Provenance, batch_size: int) -> None:
+    """Each study's origin jurisdiction; a study derived from another (a de-identified copy)
+    originates where its source does, when that is known."""
+    own: dict[str, str | None] = {study: origin_of(policy, institution, regions)
+                                  for study, (_, regions, institution) in studies.items()}
+
+    def origin_of_study(study: str) -> str | None:
+        if study not in own:  # a source outside this run: as stored
+            node = store.get_node(study)
+            stored = node.properties.get("origin_jurisdiction") if node else None
+            own[study] = str(stored) if stored is not None else None
+        return own[study]
+
     nodes = []
-    for study, (_, regions, institution) in sorted(studies.items()):
-        origin = origin_of(policy, institution, regions)
+    for study in sorted(studies):
+        origin, seen, current = own[study], {study}, study
+        while current in sources and sources[current] not in seen:
+            current = sources[current]
+            seen.add(current)
+            inherited = origin_of_study(current)
+            if inherited is not None:
+                origin = inherited
         nodes.append(Node(study, prov, {"origin_jurisdiction": origin},
                           removed={"origin_jurisdiction"} if origin is None else set()))
     for start in range(0, len(nodes), batch_size):
@@ -184,9 +206,10 @@ def applied_policy(store: GraphStore) -> Policy | None:
 
 
 def affected_copies(store: GraphStore, touched: Iterable[str]) -> set[str]:
-    """The copies whose retention may change when these nodes changed: the copies themselves,
-    the copies of touched series, studies and systems, and of every study of a touched patient
-    (a new encounter moves the clock of all of them)."""
+    """The copies whose retention may change when these nodes changed: every copy of every study
+    of a patient touched directly or through a study, series or copy (a new encounter moves the
+    clock of all of them, and a study's origin depends on all its copies), and the copies of
+    touched systems."""
     copies: set[str] = set()
     studies: set[str] = set()
     patients: set[str] = set()
@@ -198,6 +221,11 @@ def affected_copies(store: GraphStore, touched: Iterable[str]) -> set[str]:
         kind = kind_of(key)
         if kind is NodeKind.ARCHIVE_OBJECT:
             copies.add(key)
+            for item in linked(key, "out", EdgeType.COPY_OF):
+                if kind_of(item) is NodeKind.STUDY:
+                    studies.add(item)
+                else:
+                    studies.update(linked(item, "out", EdgeType.PART_OF))
         elif kind is NodeKind.SERIES:
             studies.update(linked(key, "out", EdgeType.PART_OF))
         elif kind is NodeKind.STUDY:

@@ -49,6 +49,7 @@ def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
             "key": key, "current_rule": attrs.get("retention_policy_id"),
             "region": region_of(graph, key), "created_at": attrs.get("created_at"),
             "study": study, "study_date": sattrs.get("study_date"),
+            "source_study": minimum(out(graph, study, "DERIVED_FROM", "Study")) if study else None,
             "modality": series_modality if series_modality is not None else modalities[0],
             "institution": sattrs.get("institution"),
             "age_at_study": sattrs.get("patient_age_at_study"),

@@ -3,7 +3,8 @@
 // every copy, else only these).
 // Rows: key, current_rule (the rule stored now), region (the copy's, else its system's), created_at, study, study_date, modality
 // (the series', else the study's first), institution, age_at_study, patient, birth_year_month,
-// death_date, patient_last_encounter, latest_study_date (latest study of the patient).
+// death_date, patient_last_encounter, latest_study_date (latest study of the patient),
+// source_study (a study this study was derived from, e.g. by de-identification).
 MATCH (o:ArchiveObject)
 WHERE o.key > $after AND ($keys IS NULL OR o.key IN $keys)
 WITH o ORDER BY o.key LIMIT $limit
@@ -14,16 +15,20 @@ OPTIONAL MATCH (o)-[:COPY_OF]->(direct:Study)
 WITH o, system_region, min(series.modality) AS series_modality,
      coalesce(min(parent.key), min(direct.key)) AS study_key
 OPTIONAL MATCH (study:Study {key: study_key})
+OPTIONAL MATCH (study)-[:DERIVED_FROM]->(source:Study)
+WITH o, system_region, series_modality, study, min(source.key) AS source_study
 OPTIONAL MATCH (study)-[:OF_PATIENT]->(p:Patient)
-WITH o, system_region, series_modality, study, min(p.key) AS patient_key
+WITH o, system_region, series_modality, study, source_study, min(p.key) AS patient_key
 OPTIONAL MATCH (patient:Patient {key: patient_key})
 OPTIONAL MATCH (patient)<-[:OF_PATIENT]-(other:Study)
-WITH o, system_region, series_modality, study, patient, max(other.study_date) AS latest_study
+WITH o, system_region, series_modality, study, source_study, patient,
+     max(other.study_date) AS latest_study
 RETURN o.key AS key,
        o.retention_policy_id AS current_rule,
        coalesce(o.region_code, system_region) AS region,
        o.created_at AS created_at,
        study.key AS study,
+       source_study,
        study.study_date AS study_date,
        coalesce(series_modality, head(study.modalities)) AS modality,
        study.institution AS institution,

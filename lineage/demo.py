@@ -1,0 +1,197 @@
+"""`lineage demo`: a realistic estate built from real inputs, through the commands users run.
+
+It writes, in a folder of its own: DICOM files (pydicom) for six patients across CT, MR and
+mammography — original series, a lossy derivative, a segmentation, a de-identified research copy
+with its UID map — and an estate file (systems, feeds, a research dataset, access profiles, a
+legal hold). Then it runs, each as a `lineage` process on a fresh local store in that folder:
+ingest estate; ingest dicom for the PACS, the VNA, the disaster-recovery vault, the research
+bucket and a US AI bucket; retention apply; and prints the decommission report of the PACS, the
+retention drift and cross-region reports, and a trace, and writes an auditor export.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydicom.uid import JPEG2000, generate_uid
+
+from lineage.synthetic import CT, MG, MR, SEG, code, instance, reference, save
+
+ESTATE = """\
+# The demo estate: written by `lineage demo`.
+version: 1
+systems:
+  - {code: CT-NORTH, kind: modality, region_code: onprem-london, vendor: Siemens}
+  - {code: PACS-NORTH, kind: pacs, region_code: onprem-london, vendor: Sectra,
+     status: decommissioning}
+  - {code: VNA-CENTRAL, kind: vna, region_code: onprem-leeds, vendor: Hyland}
+  - {code: DR-VAULT, kind: backup, region_code: eu-west-2, vendor: AWS}
+  - {code: RESEARCH-EU, kind: research_archive, region_code: eu-west-1, vendor: AWS}
+  - {code: AI-US, kind: ai_pipeline, region_code: us-east-1, vendor: in-house}
+feeds:
+  - {from: CT-NORTH, to: PACS-NORTH, since: 2010-01-01, via: DICOM C-STORE}
+  - {from: PACS-NORTH, to: VNA-CENTRAL, since: 2012-01-01, via: DICOM C-STORE}
+  - {from: VNA-CENTRAL, to: DR-VAULT, since: 2015-01-01, via: nightly replication}
+  - {from: VNA-CENTRAL, to: RESEARCH-EU, since: 2022-01-01, via: de-identification}
+  - {from: RESEARCH-EU, to: AI-US, since: 2023-06-01, via: training export}
+datasets:
+  - id: lung-cohort-2023
+    name: Lung nodule research cohort
+    purpose: research
+    includes: [{deid_studies}]
+access_profiles:
+  - id: radiologists
+    role: radiologist
+    grants:
+      - {{system: PACS-NORTH, actions: [view]}}
+      - {{system: VNA-CENTRAL, actions: [view]}}
+  - id: ai-team
+    role: data-scientist
+    grants:
+      - {{dataset: lung-cohort-2023, actions: [view, export]}}
+      - {{system: AI-US, actions: [view, change]}}
+compliance_events:
+  - id: hold-claim-117
+    type: legal_hold
+    started_at: 2025-09-01
+    reference: Claim 117 (clinical negligence)
+    scope:
+      patients: [{{issuer: NORTH-HOSP, id: "P-0002"}}]
+"""
+
+
+@dataclass
+class DemoStudy:
+    patient: str
+    birth: str
+    day: str
+    sop_class: str
+    modality: str
+    study: str = ""
+    series: str = ""
+    sops: tuple[str, ...] = ()
+
+
+STUDIES = [
+    DemoStudy("P-0001", "19520311", "20090415", CT, "CT"),
+    DemoStudy("P-0001", "19520311", "20170620", CT, "CT"),
+    DemoStudy("P-0002", "19680902", "20190212", MR, "MR"),
+    DemoStudy("P-0003", "19750130", "20200507", MG, "MG"),
+    DemoStudy("P-0004", "20140622", "20210301", MR, "MR"),   # a child
+    DemoStudy("P-0005", "19890410", "20230918", CT, "CT"),
+    DemoStudy("P-0006", "", "20240102", CT, "CT"),           # no birth date: retention unknown
+]
+
+
+def write_inputs(folder: Path) -> dict[str, list[Path]]:
+    """The demo's DICOM files per system, its UID map and its estate file."""
+    files: dict[str, list[Path]] = {name: [] for name in (
+        "PACS-NORTH", "VNA-CENTRAL", "DR-VAULT", "RESEARCH-EU", "AI-US")}
+    for number, study in enumerate(STUDIES):
+        study.study, study.series = generate_uid(), generate_uid()
+        study.sops = tuple(generate_uid() for _ in range(4))
+        originals = [instance(study.sop_class, study.study, study.series, study.modality, sop=sop,
+                              patient_id=study.patient, birth=study.birth, study_date=study.day,
+                              accession=f"ACC{number:04d}", ImageType=["ORIGINAL", "PRIMARY"])
+                     for sop in study.sops]
+        held_by = ["VNA-CENTRAL", "DR-VAULT"] + (["PACS-NORTH"] if study.day >= "20170101" else [])
+        for system in held_by:
+            files[system] += [save(ds, folder / system / f"s{number}", f"i{i}.dcm")
+                              for i, ds in enumerate(originals)]
+    files["PACS-NORTH"] += _derivatives(folder / "PACS-NORTH")
+    deid_studies = _research_copies(folder, files)
+    (folder / "estate.yaml").write_text(
+        ESTATE.replace("{deid_studies}", ", ".join(f"study:{uid}" for uid in deid_studies))
+        .replace("{{", "{").replace("}}", "}"), encoding="utf-8")
+    return files
+
+
+def _derivatives(folder: Path) -> list[Path]:
+    """A lossy JPEG 2000 derivative and a SEG of the 2023 CT, only in the PACS."""
+    source = STUDIES[5]
+    same: dict[str, Any] = {"patient_id": source.patient, "birth": source.birth,
+                            "study_date": source.day, "accession": "ACC0005"}
+    lossy_series = generate_uid()
+    paths = [save(instance(CT, source.study, lossy_series, "CT", **same, transfer_syntax=JPEG2000,
+                           ImageType=["DERIVED", "PRIMARY"], LossyImageCompression="01",
+                           SourceImageSequence=[reference(CT, sop)],
+                           DerivationCodeSequence=[code("113040", "Lossy Compression")]),
+                  folder / "lossy", f"l{i}.dcm") for i, sop in enumerate(source.sops)]
+    segmented = instance(SEG, source.study, generate_uid(), "SEG", **same)
+    referenced = instance(CT, source.study, source.series, "CT")
+    segmented.ReferencedSeriesSequence = [referenced]
+    del referenced.StudyInstanceUID  # only the series reference matters in the item
+    paths.append(save(segmented, folder / "seg", "seg.dcm"))
+    return paths
+
+
+def _research_copies(folder: Path, files: dict[str, list[Path]]) -> list[str]:
+    """De-identified copies (new UIDs) of two studies, with the de-identifier's UID map."""
+    rows: list[tuple[str, str]] = []
+    deid_studies: list[str] = []
+    for number in (0, 2):
+        study = STUDIES[number]
+        new_study, new_series = str(generate_uid()), str(generate_uid())
+        rows += [(study.study, new_study), (study.series, new_series)]
+        deid_studies.append(new_study)
+        for i in range(len(study.sops)):
+            ds = instance(study.sop_class, new_study, new_series, study.modality,
+                          patient_id=f"ANON-{number:03d}", patient_name="ANONYMOUS", birth="",
+                          study_date=study.day, accession="", institution="",
+                          PatientIdentityRemoved="YES",
+                          DeidentificationMethodCodeSequence=[code("113100", "Basic Profile")])
+            path = save(ds, folder / "RESEARCH-EU" / f"d{number}", f"i{i}.dcm")
+            files["RESEARCH-EU"].append(path)
+            if number == 2:  # the MR cohort also went to the US AI bucket
+                files["AI-US"].append(save(ds, folder / "AI-US" / f"d{number}", f"i{i}.dcm"))
+    with (folder / "uid-map.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["original", "deidentified"])
+        writer.writerows(rows)
+    return deid_studies
+
+
+REGIONS = {"PACS-NORTH": "onprem-london", "VNA-CENTRAL": "onprem-leeds", "DR-VAULT": "eu-west-2",
+           "RESEARCH-EU": "eu-west-1", "AI-US": "us-east-1"}
+
+
+def run_demo(folder: Path, echo: Callable[[str], None]) -> int:
+    """Build the demo in `folder` (emptied first); returns the exit status of the first
+    command that failed unexpectedly, else 0."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    write_inputs(folder / "inputs")
+    study = STUDIES[5]
+    steps: list[tuple[list[str], set[int]]] = [
+        (["ingest", "estate", "inputs/estate.yaml"], {0}),
+        *[(["ingest", "dicom", f"inputs/{system}", "--system", system, "--region", region]
+           + (["--uid-map", "inputs/uid-map.csv"] if system == "RESEARCH-EU" else []), {0, 1})
+          for system, region in REGIONS.items()],
+        (["retention", "apply"], {0}),
+        (["decommission", "PACS-NORTH"], {0, 1}),
+        (["retention", "drift"], {0}),
+        (["retention", "cross-region"], {0}),
+        (["holds"], {0}),
+        (["trace", f"series:{study.series}", "--direction", "both", "--depth", "2"], {0}),
+        (["export", "--format", "graphml", "-o", "estate.graphml"], {0}),
+    ]
+    for args, accepted in steps:
+        echo(f"\n$ lineage {' '.join(args)}")
+        result = subprocess.run([sys.executable, "-m", "lineage", "--store", "lineage.db", *args],
+                                cwd=folder, capture_output=True, text=True)
+        echo(result.stdout.rstrip())
+        if result.returncode not in accepted:
+            echo(result.stderr.rstrip())
+            return result.returncode
+    echo(f"\nThe demo store is {folder / 'lineage.db'}; its auditor export "
+         f"{folder / 'estate.graphml'}. Try: cd {folder} && lineage trace "
+         f"series:{STUDIES[0].series} --direction down")
+    return 0

@@ -1,0 +1,67 @@
+"""decommission, trace and demo as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lineage.stores import LocalStore
+from tests.retention_estate import impact_estate
+from tests.test_cli import assert_one_line_error, lineage
+
+
+def estate_folder(tmp_path: Path) -> Path:
+    with LocalStore(tmp_path / "lineage.db") as store:
+        impact_estate().load(store)
+    assert lineage("retention", "apply", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+def test_decommission_cli_json_and_exit_codes(tmp_path: Path) -> None:
+    folder = estate_folder(tmp_path)
+    blocked = lineage("decommission", "PACS-LON", "--as-of", "2024-06-01", "--json", cwd=folder)
+    assert blocked.returncode == 1, blocked.stderr
+    report = json.loads(blocked.stdout)
+    assert set(report) >= {"system", "as_of", "verdict", "reasons", "sole_copies",
+                           "must_migrate", "may_dispose", "downstream", "access_profiles",
+                           "lineage_gaps"}
+    assert report["verdict"] == "blocked" and report["system"] == "system:PACS-LON"
+    ready = lineage("decommission", "S3-US", "--as-of", "2024-06-01", cwd=folder)
+    assert ready.returncode == 0 and ready.stdout.startswith("READY")
+    human = lineage("decommission", "PACS-LON", "--as-of", "2024-06-01", cwd=folder).stdout
+    assert human.startswith("BLOCKED") and "Must migrate (1)" in human
+    assert human.index("Must migrate") < human.index("May dispose") < human.index("downstream")
+
+
+def test_trace_cli_json(tmp_path: Path) -> None:
+    folder = estate_folder(tmp_path)
+    result = lineage("trace", "series:1.5.1", "--direction", "down", "--depth", "2",
+                     "--as-of", "2024-06-01", "--json", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    traced = json.loads(result.stdout)
+    assert set(traced) >= {"root", "nodes", "edges", "truncated"}
+    assert {"from", "type", "to"} <= set(traced["edges"][0])
+    assert {"key", "kind", "properties"} <= set(traced["nodes"][0])
+
+
+def test_unknown_system_or_key_exit_2_with_suggestions(tmp_path: Path) -> None:
+    folder = estate_folder(tmp_path)
+    assert_one_line_error(lineage("decommission", "PACS-LOM", cwd=folder),
+                          "system:PACS-LOM", "did you mean system:PACS-LON")
+    assert_one_line_error(lineage("trace", "series:1.5.9", cwd=folder), "series:1.5.9",
+                          "did you mean")
+
+
+def test_demo_runs_every_step_and_leaves_a_store_and_an_export(tmp_path: Path) -> None:
+    result = lineage("demo", "--folder", "demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    for step in ("ingest estate", "ingest dicom inputs/PACS-NORTH", "--uid-map",
+                 "retention apply", "decommission PACS-NORTH", "retention drift",
+                 "retention cross-region", "lineage trace", "lineage export"):
+        assert step in result.stdout, step
+    assert "BLOCKED: decommissioning system:PACS-NORTH" in result.stdout
+    assert "residency violations: 1" in result.stdout
+    folder = tmp_path / "demo"
+    assert (folder / "estate.graphml").exists() and (folder / "estate.graphml.manifest.json")
+    stats = json.loads(lineage("--store", "estate.graphml", "stats", "--json", cwd=folder).stdout)
+    assert stats["nodes"]["ArchiveObject"] == 25
