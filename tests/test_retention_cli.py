@@ -74,4 +74,4 @@ def test_affected_copies_follow_patients_studies_series_and_systems(
     assert affected_copies(any_store, ["series:1.4.1"]) == p1_copies  # same patient's encounter
     assert affected_copies(any_store, ["system:GCS-DE"]) == {"object:GCS-DE:1.5.1"}
     assert affected_copies(any_store, ["object:S3-FR:1.2.1", "system:NOWHERE"]) == {
-        "object:S3-FR:1.2.1"}
+        "object:S3-FR:1.2.1", "object:PACS-LON:1.2.1", "object:ARCHIVE-GB:1.2.1"}

@@ -144,10 +144,18 @@ class StoreContract:
         assert store.conflicts() == []
 
     def test_conflicting_lists_are_recorded_whole(self, store: GraphStore) -> None:
-        store.upsert([Node(STUDY, PACS, {"modalities": ["CT"]})])
-        store.upsert([Node(STUDY, at(EHR, T1), {"modalities": ["CT", "SEG"]})])
+        store.upsert([Node(SERIES, PACS, {"deidentification_methods": ["113100"]})])
+        store.upsert([Node(SERIES, at(EHR, T1), {"deidentification_methods": ["113100",
+                                                                              "113110"]})])
         [conflict] = store.conflicts()
-        assert (conflict.current_value, conflict.reported_value) == (["CT"], ["CT", "SEG"])
+        assert (conflict.current_value, conflict.reported_value) == (
+            ["113100"], ["113100", "113110"])
+
+    def test_modalities_are_the_union_of_what_sources_see(self, store: GraphStore) -> None:
+        store.upsert([Node(STUDY, PACS, {"modalities": ["CT", "SEG"]})])
+        store.upsert([Node(STUDY, at(EHR, T1), {"modalities": ["CT", "MR"]})])
+        assert store.get_node(STUDY).properties["modalities"] == ["CT", "MR", "SEG"]  # type: ignore[union-attr]
+        assert store.conflicts() == []
 
     # -- validity times ---------------------------------------------------------------------
     def test_validity_times_newest_state_wins(self, store: GraphStore) -> None:
