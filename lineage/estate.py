@@ -17,13 +17,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
-import yaml
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     model_validator,
 )
 
@@ -42,6 +39,7 @@ from lineage.model import (
 )
 from lineage.pipeline import Bundle
 from lineage.timefmt import to_timestamp, utc_now
+from lineage.yaml_files import StrictModel, parse_yaml_model
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$")]
@@ -61,11 +59,7 @@ class SystemKind(StrEnum):
     BACKUP = "backup"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SystemDecl(_Strict):
+class SystemDecl(StrictModel):
     code: Code
     kind: SystemKind
     region_code: str = Field(min_length=1)
@@ -74,7 +68,7 @@ class SystemDecl(_Strict):
     status: Literal["active", "decommissioning", "retired"] = "active"
 
 
-class FeedDecl(_Strict):
+class FeedDecl(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     source: Code = Field(alias="from")
@@ -84,7 +78,7 @@ class FeedDecl(_Strict):
     via: str | None = None
 
 
-class DatasetDecl(_Strict):
+class DatasetDecl(StrictModel):
     id: Identifier
     name: str | None = None
     purpose: str | None = None
@@ -92,7 +86,7 @@ class DatasetDecl(_Strict):
     includes: list[str] = Field(default_factory=list)
 
 
-class GrantDecl(_Strict):
+class GrantDecl(StrictModel):
     system: Code | None = None
     dataset: Identifier | None = None
     actions: list[Literal["view", "change", "export", "delete"]] = Field(min_length=1)
@@ -104,26 +98,26 @@ class GrantDecl(_Strict):
         return self
 
 
-class AccessProfileDecl(_Strict):
+class AccessProfileDecl(StrictModel):
     id: Identifier
     role: str = Field(min_length=1)
     description: str | None = None
     grants: list[GrantDecl] = Field(min_length=1)
 
 
-class PatientRef(_Strict):
+class PatientRef(StrictModel):
     issuer: str = Field(min_length=1)
     id: str = Field(min_length=1)
 
 
-class ScopeDecl(_Strict):
+class ScopeDecl(StrictModel):
     patients: list[PatientRef | str] = Field(default_factory=list)
     studies: list[str] = Field(default_factory=list)
     datasets: list[Identifier] = Field(default_factory=list)
     systems: list[Code] = Field(default_factory=list)
 
 
-class ComplianceEventDecl(_Strict):
+class ComplianceEventDecl(StrictModel):
     id: Identifier
     type: Literal["legal_hold", "audit", "investigation", "erasure_request"]
     started_at: When
@@ -140,7 +134,7 @@ class ComplianceEventDecl(_Strict):
         return self
 
 
-class EstateDecl(_Strict):
+class EstateDecl(StrictModel):
     version: Literal[1] = 1
     systems: list[SystemDecl] = Field(default_factory=list)
     feeds: list[FeedDecl] = Field(default_factory=list)
@@ -152,31 +146,13 @@ class EstateDecl(_Strict):
 def load_estate(path: Path) -> EstateDecl:
     """Read and validate an estate file; EstateError names the file and the field."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise EstateError(f"{path}: cannot read the estate file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or exc
-        raise EstateError(f"{path}:{where} is not valid YAML: {problem}") from None
-    if not isinstance(raw, dict):
-        raise EstateError(f"{path}: an estate file is a mapping with keys such as 'systems'")
-    try:
-        estate = EstateDecl.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise EstateError(f"{path}: {_field_path(first['loc'])}: {first['msg']}{more}") from None
+    estate = parse_yaml_model(text, EstateDecl, str(path), EstateError,
+                              "an estate file is a mapping with keys such as 'systems'")
     _check_references(path, estate)
     return estate
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
 
 
 def _check_references(path: Path, estate: EstateDecl) -> None:

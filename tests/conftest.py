@@ -76,6 +76,18 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphS
 
 
 @pytest.fixture
+def impact_store(any_store: GraphStore) -> GraphStore:
+    """Each store holding the hand-worked impact estate, with the default pack applied."""
+    from lineage.retention.apply import apply_retention
+    from lineage.retention.policy import load_policy
+    from tests.retention_estate import impact_estate
+
+    impact_estate().load(any_store)
+    apply_retention(any_store, load_policy())
+    return any_store
+
+
+@pytest.fixture
 def orthanc(tmp_path: Path) -> Iterator[OrthancServer]:
     """A real Orthanc with DICOMweb on free loopback ports and a fresh storage folder; skipped
     when Orthanc is not installed, unless LINEAGE_REQUIRE_ORTHANC=1 (as in CI)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from lineage.identity import patient_key
@@ -141,6 +142,11 @@ def impact_estate() -> EstateBuilder:
     b.dataset("cohort-1", [object_key("PACS-LON", "1.3.1")])
     b.grant("readers", "PACS-LON", ["view"])
     return b
+
+
+# Settings of the Cypher-vs-NetworkX differential tests: each example loads two stores.
+DIFFERENTIAL = settings(max_examples=40, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 # -- random estates ------------------------------------------------------------------------

@@ -15,8 +15,6 @@ from lineage.errors import UserError
 from lineage.export import export
 from lineage.impact import decommission, trace
 from lineage.retention import reports
-from lineage.retention.apply import apply_retention
-from lineage.retention.policy import load_policy
 from lineage.stores import ExportStore, GraphStore
 from tests.retention_estate import SYSTEMS, impact_estate
 from tests.test_cli import assert_one_line_error, lineage
@@ -25,10 +23,8 @@ AS_OF = "2024-06-01"
 
 
 @pytest.fixture
-def estate(any_store: GraphStore) -> GraphStore:
-    impact_estate().load(any_store)
-    apply_retention(any_store, load_policy())
-    return any_store
+def estate(impact_store: GraphStore) -> GraphStore:
+    return impact_store
 
 
 def answers(store: GraphStore) -> dict[str, Any]:

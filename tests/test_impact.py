@@ -8,19 +8,14 @@ import pytest
 
 from lineage.errors import UserError
 from lineage.impact import decommission, trace
-from lineage.retention.apply import apply_retention
-from lineage.retention.policy import load_policy
 from lineage.stores import GraphStore
-from tests.retention_estate import impact_estate
 
 AS_OF = "2024-06-01"
 
 
 @pytest.fixture
-def estate(any_store: GraphStore) -> GraphStore:
-    impact_estate().load(any_store)
-    apply_retention(any_store, load_policy())
-    return any_store
+def estate(impact_store: GraphStore) -> GraphStore:
+    return impact_store
 
 
 def keys(rows: list[dict[str, Any]]) -> list[str]:

@@ -8,13 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from lineage.impact import decommission, trace
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import load_policy
 from lineage.stores import GraphStore, LocalStore, Neo4jStore
-from tests.retention_estate import SYSTEMS, EstateBuilder, impact_estate, random_estates
+from tests.retention_estate import (
+    DIFFERENTIAL,
+    SYSTEMS,
+    EstateBuilder,
+    impact_estate,
+    random_estates,
+)
 
 pytestmark = pytest.mark.neo4j
 POLICY = load_policy()
@@ -52,8 +58,7 @@ def test_impact_estate_gives_identical_answers(neo4j_store: Neo4jStore) -> None:
     compare(impact_estate(), neo4j_store)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[
-    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@DIFFERENTIAL
 @given(estate=random_estates())
 def test_random_estates_give_identical_answers(
     neo4j_store: Neo4jStore, estate: EstateBuilder

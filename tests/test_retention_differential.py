@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import load_policy
@@ -16,7 +16,7 @@ from lineage.retention.reports import _params
 from lineage.stores import LocalStore, Neo4jStore
 from queries.library import run_query
 from queries.retention import ALL, RETENTION_INPUTS
-from tests.retention_estate import EstateBuilder, fixed_estate, random_estates
+from tests.retention_estate import DIFFERENTIAL, EstateBuilder, fixed_estate, random_estates
 
 pytestmark = pytest.mark.neo4j
 AS_OF_DATES = ["2001-01-01", "2016-06-30", "2024-06-01", "2041-01-01"]
@@ -54,8 +54,7 @@ def test_fixed_estate_gives_identical_answers(neo4j_store: Neo4jStore) -> None:
     assert len(run_query(neo4j_store, RETENTION_INPUTS, page)) == 10
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[
-    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@DIFFERENTIAL
 @given(estate=random_estates())
 def test_random_estates_give_identical_answers(
     neo4j_store: Neo4jStore, estate: EstateBuilder

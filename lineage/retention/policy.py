@@ -29,17 +29,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     model_validator,
 )
 
 from lineage.errors import UserError
+from lineage.yaml_files import StrictModel, parse_yaml_model
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Place = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
@@ -57,11 +54,7 @@ class Trigger(StrEnum):
     DEATH = "death"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Rule(_Strict):
+class Rule(StrictModel):
     id: RuleId
     description: str = ""
     trigger: Trigger
@@ -78,31 +71,31 @@ class Rule(_Strict):
         return self.age_below is not None or self.age_at_least is not None
 
 
-class Residency(_Strict):
+class Residency(StrictModel):
     allowed: list[str] = Field(min_length=1)  # countries, blocs, or "*" for anywhere
     source: str = Field(min_length=1)
     uncertain: bool = False
 
 
-class Jurisdiction(_Strict):
+class Jurisdiction(StrictModel):
     name: str
     applies_to: list[Place] = Field(min_length=1)
     residency: Residency | None = None
     rules: list[Rule] = Field(default_factory=list)
 
 
-class Region(_Strict):
+class Region(StrictModel):
     country: Place
     subdivision: Place | None = None
 
 
-class Transfer(_Strict):
+class Transfer(StrictModel):
     origin: str
     country: Place
     mechanism: str = Field(min_length=1)
 
 
-class Policy(_Strict):
+class Policy(StrictModel):
     version: Literal[1] = 1
     blocs: dict[str, list[Place]] = Field(default_factory=dict)
     regions: dict[str, Region]
@@ -180,20 +173,10 @@ def load_policy(path: Path | None = None) -> Policy:
             text = resources.files("lineage.retention").joinpath(DEFAULT_PACK).read_text()
         else:
             text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
     except OSError as exc:
         raise PolicyError(f"{name}: cannot read the policy file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{name}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{name}: a policy file is a mapping with 'regions' and 'jurisdictions'")
-    try:
-        return Policy.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise PolicyError(f"{name}: {where}: {first['msg']}{more}") from None
+    return parse_yaml_model(text, Policy, name, PolicyError,
+                            "a policy file is a mapping with 'regions' and 'jurisdictions'")
 
 
 def rules_table(policy: Policy) -> str:

@@ -104,7 +104,7 @@ def test_default_pack_cites_every_rule_and_keeps_uncertain_marks() -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("regions: {}\njurisdictions: {X: {name: x, applies_to: [GB], rules: [{id: a, trigger: "
-     "sunrise, years: 1, source: s}]}}\n", "jurisdictions.X.rules.0.trigger"),
+     "sunrise, years: 1, source: s}]}}\n", "jurisdictions.X.rules[0].trigger"),
     ("regions: {r: {country: gb}}\njurisdictions: {}\n", "regions.r.country"),
     ("regions: {}\njurisdictions: {X: {name: x, applies_to: [GB], rules: [{id: a, trigger: "
      "study_date, years: 1, source: s}, {id: a, trigger: study_date, years: 2, source: s}]}}\n",
@@ -113,7 +113,7 @@ def test_default_pack_cites_every_rule_and_keeps_uncertain_marks() -> None:
      "[MARS_BLOC], source: s}}}\n", "'MARS_BLOC' is neither a country code"),
     ("regions: {}\njurisdictions: {}\ncolour: red\n", "colour: Extra inputs"),
     ("regions: {}\njurisdictions: {X: {name: x, applies_to: [GB], rules: [{id: a, trigger: "
-     "study_date, years: -3, source: s}]}}\n", "jurisdictions.X.rules.0.years"),
+     "study_date, years: -3, source: s}]}}\n", "jurisdictions.X.rules[0].years"),
 ])
 def test_invalid_policy_files_name_the_field(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "policy.yaml"
