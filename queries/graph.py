@@ -101,3 +101,8 @@ def holds_covering(graph: Graph) -> dict[str, list[str]]:
 def maximum(values: Iterable[Any]) -> Any:
     present = [v for v in values if v is not None]
     return max(present) if present else None
+
+
+def current(graph: Graph, src: str, dst: str, edge_type: str) -> bool:
+    """An edge that has not ended (no valid_to): a merged patient's old links have."""
+    return graph.edges[src, dst, edge_type].get("valid_to") is None

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from lineage import __version__
-from lineage.cli import export, impact, ingest, query, reconcile, retention
+from lineage.cli import export, impact, ingest, listen, query, reconcile, retention
 from lineage.cli.context import CliContext, cli_context
 from lineage.cli.output import counts_table, print_json, stderr, stdout
 from lineage.errors import (
@@ -35,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(reconcile.app, name="reconcile")
+app.add_typer(listen.app, name="listen")
 app.add_typer(retention.app, name="retention")
 app.command("holds")(retention.holds)
 app.command("decommission")(impact.decommission_command)

@@ -12,6 +12,8 @@ import typer
 
 from connectors.dicom_files import scan
 from connectors.dicom_records import DicomSource
+from connectors.hl7 import Hl7Source, current_studies
+from connectors.hl7 import read_files as read_hl7_files
 from connectors.http import JsonSource
 from connectors.orthanc import OrthancFollower
 from connectors.orthanc_state import FollowerState
@@ -21,7 +23,7 @@ from lineage.cli.output import counts_table, print_json, progress, stdout
 from lineage.estate import estate_records, load_estate
 from lineage.model import system_key
 from lineage.pipeline import Pipeline, Record, RunReport
-from lineage.retention.apply import affected_copies, applied_policy, apply_retention
+from lineage.retention.apply import recompute_affected
 from lineage.stores import is_neo4j_uri
 
 app = typer.Typer(help="Bring facts into the graph from a source.", no_args_is_help=True)
@@ -35,13 +37,10 @@ def run_pipeline(
     store = context.store_for_writing()
     with progress(f"ingesting {source}", enabled=not as_json) as advance:
         report = Pipeline(store, context.settings.batch_size, advance).run(records, source)
-    policy = applied_policy(store)
-    if policy is not None and report.touched:
-        copies = affected_copies(store, report.touched)
-        if copies:
-            recomputed = apply_retention(store, policy, only=copies)
-            report.extra["retention"] = {"recomputed": recomputed.objects,
-                                         "unknown": recomputed.unknown}
+    recomputed = recompute_affected(store, report.touched)
+    if recomputed is not None:
+        report.extra["retention"] = {"recomputed": recomputed.objects,
+                                     "unknown": recomputed.unknown}
     return report
 
 
@@ -185,3 +184,21 @@ def _stop_flag() -> Callable[[], bool]:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
     return stopped.is_set
+
+
+@app.command("hl7")
+def ingest_hl7(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="Files of HL7 v2 messages (one or more "
+                                                "per file, each starting at MSH).")],
+    system: SystemOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Orders (ORM^O01, OMI^O23), reports (ORU^R01) and patient events (ADT^A01/A03/A04/A08,
+    merges ADT^A40) from an EHR or RIS."""
+    context = cli_context(ctx)
+    system_key(system)
+    source = Hl7Source(system, context.settings.pseudonym_secret())
+    store = context.store_for_writing()
+    records = read_hl7_files(files, source, current_studies(store))
+    print_report(run_pipeline(ctx, records, source.connector, as_json), as_json)

@@ -243,3 +243,13 @@ def affected_copies(store: GraphStore, touched: Iterable[str]) -> set[str]:
         for series in linked(study, "in", EdgeType.PART_OF):
             copies.update(linked(series, "in", EdgeType.COPY_OF))
     return {key for key in copies if kind_of(key) is NodeKind.ARCHIVE_OBJECT}
+
+
+def recompute_affected(store: GraphStore, touched: Iterable[str]) -> ApplyReport | None:
+    """After an ingest: recompute the copies whose inputs changed, under the policy last
+    applied to the store (nothing when no policy was ever applied)."""
+    policy = applied_policy(store)
+    if policy is None:
+        return None
+    copies = affected_copies(store, touched)
+    return apply_retention(store, policy, only=copies) if copies else None

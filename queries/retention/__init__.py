@@ -15,6 +15,7 @@ from queries.graph import (
     Graph,
     active_at,
     covered,
+    current,
     holds_covering,
     into,
     live,
@@ -42,7 +43,8 @@ def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
                                   if out(graph, s, "PART_OF", "Study"))
         study = study_of(graph, key)
         sattrs = graph.nodes[study] if study else {}
-        patient = minimum(out(graph, study, "OF_PATIENT", "Patient")) if study else None
+        patient = minimum(p for p in out(graph, study, "OF_PATIENT", "Patient")
+                          if current(graph, study, p, "OF_PATIENT")) if study else None
         pattrs = graph.nodes[patient] if patient else {}
         modalities = sattrs.get("modalities") or [None]
         rows.append({
@@ -57,7 +59,8 @@ def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
             "death_date": pattrs.get("death_date"),
             "patient_last_encounter": pattrs.get("last_encounter"),
             "latest_study_date": maximum(graph.nodes[s].get("study_date")
-                                         for s in into(graph, patient, "OF_PATIENT", "Study"))
+                                         for s in into(graph, patient, "OF_PATIENT", "Study")
+                                         if current(graph, s, patient, "OF_PATIENT"))
             if patient else None,
         })
     return rows

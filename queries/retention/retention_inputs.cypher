@@ -4,7 +4,8 @@
 // Rows: key, current_rule (the rule stored now), region (the copy's, else its system's), created_at, study, study_date, modality
 // (the series', else the study's first), institution, age_at_study, patient, birth_year_month,
 // death_date, patient_last_encounter, latest_study_date (latest study of the patient),
-// source_study (a study this study was derived from, e.g. by de-identification).
+// source_study (a study this study was derived from, e.g. by de-identification). A merged
+// patient's ended OF_PATIENT links do not count.
 MATCH (o:ArchiveObject)
 WHERE o.key > $after AND ($keys IS NULL OR o.key IN $keys)
 WITH o ORDER BY o.key LIMIT $limit
@@ -17,10 +18,11 @@ WITH o, system_region, min(series.modality) AS series_modality,
 OPTIONAL MATCH (study:Study {key: study_key})
 OPTIONAL MATCH (study)-[:DERIVED_FROM]->(source:Study)
 WITH o, system_region, series_modality, study, min(source.key) AS source_study
-OPTIONAL MATCH (study)-[:OF_PATIENT]->(p:Patient)
+OPTIONAL MATCH (study)-[link:OF_PATIENT]->(p:Patient) WHERE link.valid_to IS NULL
 WITH o, system_region, series_modality, study, source_study, min(p.key) AS patient_key
 OPTIONAL MATCH (patient:Patient {key: patient_key})
-OPTIONAL MATCH (patient)<-[:OF_PATIENT]-(other:Study)
+OPTIONAL MATCH (patient)<-[other_link:OF_PATIENT]-(other:Study)
+WHERE other_link.valid_to IS NULL
 WITH o, system_region, series_modality, study, source_study, patient,
      max(other.study_date) AS latest_study
 RETURN o.key AS key,

@@ -1,0 +1,228 @@
+"""HL7 v2 → lineage: orders, reports and patient events from an EHR or RIS.
+
+- ORM^O01 / OMI^O23: `order:<issuer>/<accession>` (OBR-18 with MSH-4 as issuer, or IPC-1 with
+  its own issuer), FULFILLED_BY the study of ZDS-1 or IPC-3; the study OF_PATIENT the patient.
+- ORU^R01: `report:<issuer>/<accession>` DESCRIBES the study named in an OBX 110180.
+- ADT^A01/A04/A08/A28/A31: birth year-month (PID-7) and death (PID-29, PID-30) of the patient;
+  ADT^A03 also the discharge (PV1-45) as the patient's last encounter. These are retention
+  inputs: an ingest recomputes the retention of the patient's copies.
+- ADT^A40: a merge. The prior patient (MRG-1) is kept, marked `merged_into` the survivor, and
+  every study linked to it is re-linked to the survivor (the old OF_PATIENT edge gets
+  `valid_to`, so history and as-of queries keep the old picture).
+Patients are `patient_key(issuer, id)` of PID-3 (the MR identifier, else the first); the issuer
+is CX.4 (namespace, else universal id), else the sending facility MSH-4. Names never enter.
+Times are the message's (MSH-7), so that messages replayed out of order do not undo newer ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connectors.hl7_message import HL7Error, Message, hl7_time, parse
+from lineage.identity import patient_key
+from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
+from lineage.pipeline import Bundle, Commit, Record, Rejected
+from lineage.timefmt import utc_now
+
+PATIENT_UPDATES = {"ADT^A01", "ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A03"}
+ORDERS = {"ORM^O01", "OMI^O23"}
+SUPPORTED = PATIENT_UPDATES | ORDERS | {"ORU^R01", "ADT^A40"}
+STUDY_UID_CODE = "110180"
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+# Current studies of a patient (OF_PATIENT edges without valid_to), for merges.
+StudiesOf = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Hl7Source:
+    system: str
+    secret: bytes
+
+    @property
+    def connector(self) -> str:
+        return f"hl7:{self.system}"
+
+
+def message_records(
+    text: str, source: Hl7Source, location: str, studies_of: StudiesOf
+) -> Bundle | Rejected:
+    """The facts of one message, or why it cannot be used."""
+    try:
+        message = parse(text)
+        return Bundle(tuple(_facts(message, source, studies_of)), location)
+    except HL7Error as exc:
+        return Rejected(location, str(exc))
+    except ValueError as exc:  # a model error: an invalid UID, key or date in the message
+        return Rejected(location, f"{type(exc).__name__}: {exc}")
+
+
+def check_supported(message: Message) -> None:
+    if message.type not in SUPPORTED:
+        raise HL7Error(f"unsupported message type {message.type or '(none)'}: supported are "
+                       + ", ".join(sorted(SUPPORTED)))
+
+
+def _facts(message: Message, source: Hl7Source, studies_of: StudiesOf) -> list[Node | Edge]:
+    check_supported(message)
+    sent = hl7_time(message.field("MSH", 7))
+    prov = Provenance(source.connector, sent if sent and "T" in sent else (sent or utc_now()),
+                      Confidence.OBSERVED)
+    kind = message.type
+    if kind == "ADT^A40":
+        return _merge(message, source, prov, studies_of)
+    patient, patient_facts = _patient(message, source, prov)
+    if kind in PATIENT_UPDATES:
+        return patient_facts
+    if kind in ORDERS:
+        return patient_facts + _order(message, patient, prov)
+    return patient_facts + _report(message, patient, prov)
+
+
+def _issuer(message: Message, cx: str, fallback: str) -> str:
+    authority = message.component(cx, 4)
+    namespace = message.subcomponent(authority, 1) or message.subcomponent(authority, 2)
+    return namespace or message.field("MSH", 4).split(message.encoding.component)[0] or fallback
+
+
+def _identifier(message: Message, value: str, source: Hl7Source, what: str) -> str:
+    """The patient key of a CX list (PID-3, MRG-1): the MR identifier, else the first."""
+    ids = message.repetitions(value)
+    if not ids or not message.component(ids[0], 1):
+        raise HL7Error(f"{what} has no patient identifier")
+    chosen = next((cx for cx in ids if message.component(cx, 5) == "MR"), ids[0])
+    return patient_key(_issuer(message, chosen, source.system), message.component(chosen, 1),
+                       source.secret)
+
+
+def _patient(
+    message: Message, source: Hl7Source, prov: Provenance
+) -> tuple[str, list[Node | Edge]]:
+    pid = message.segment("PID")
+    if pid is None:
+        raise HL7Error(f"{message.type} has no PID segment")
+    key = _identifier(message, message.field("PID", 3), source, "PID-3")
+    props: dict[str, Any] = {}
+    birth = hl7_time(message.field("PID", 7))
+    if birth:
+        props["birth_year_month"] = birth[:7]
+    death = hl7_time(message.field("PID", 29))
+    if death:
+        props["death_date"] = death[:10]
+    if message.field("PID", 30) == "Y":
+        props["deceased"] = True
+    discharge = hl7_time(message.field("PV1", 45))
+    if message.type == "ADT^A03" and discharge:
+        props["last_encounter"] = discharge[:10]
+    return key, [Node(key, prov, props)]
+
+
+def _merge(message: Message, source: Hl7Source, prov: Provenance,
+           studies_of: StudiesOf) -> list[Node | Edge]:
+    survivor, facts = _patient(message, source, prov)
+    if message.segment("MRG") is None:
+        raise HL7Error("ADT^A40 has no MRG segment")
+    prior = _identifier(message, message.field("MRG", 1), source, "MRG-1")
+    if prior == survivor:
+        raise HL7Error("ADT^A40 merges a patient into itself")
+    facts.append(Node(prior, prov, {"merged_into": survivor, "merged_at": prov.seen_at}))
+    for study in studies_of(prior):
+        facts += [Edge(study, EdgeType.OF_PATIENT, survivor, prov, {"valid_from": prov.seen_at}),
+                  Edge(study, EdgeType.OF_PATIENT, prior, prov, {"valid_to": prov.seen_at})]
+    return facts
+
+
+def _study_key(uid: str) -> str | None:
+    if not uid:
+        return None
+    if not _UID.match(uid) or len(uid) > 64:
+        raise HL7Error(f"study instance UID {uid[:70]!r} is not a DICOM UID")
+    return make_key(NodeKind.STUDY, uid)
+
+
+def _order(message: Message, patient: str, prov: Provenance) -> list[Node | Edge]:
+    facility = message.field("MSH", 4).split(message.encoding.component)[0]
+    if message.type == "OMI^O23":
+        ipc = message.field("IPC", 1)
+        accession, issuer = message.component(ipc, 1), message.component(ipc, 2) or facility
+        study_uid = message.field("IPC", 3)
+        modality = message.field("IPC", 5)
+    else:
+        accession, issuer = message.field("OBR", 18), facility
+        study_uid = message.component(message.field("ZDS", 1), 1)
+        modality = message.field("OBR", 24)
+    if not accession:
+        raise HL7Error(f"{message.type} carries no accession number (OBR-18 / IPC-1)")
+    order = make_key(NodeKind.ORDER, f"{issuer or 'UNKNOWN'}/{accession}")
+    facts: list[Node | Edge] = [Node(order, prov, {
+        "accession": accession, "issuer": issuer or None,
+        "order_control": message.field("ORC", 1) or None,
+        "placer_order": message.component(message.field("ORC", 2), 1) or None,
+        "filler_order": message.component(message.field("ORC", 3), 1) or None,
+        "procedure": message.component(message.field("OBR", 4), 1) or None,
+        "modality": modality or None, "ordered_at": hl7_time(message.field("ORC", 9)),
+    })]
+    study = _study_key(study_uid)
+    if study:
+        facts += [Node(study, prov), Edge(order, EdgeType.FULFILLED_BY, study, prov),
+                  Edge(study, EdgeType.OF_PATIENT, patient, prov)]
+    return facts
+
+
+def _report(message: Message, patient: str, prov: Provenance) -> list[Node | Edge]:
+    facility = message.field("MSH", 4).split(message.encoding.component)[0]
+    accession = message.field("OBR", 18)
+    if not accession:
+        raise HL7Error("ORU^R01 carries no accession number (OBR-18)")
+    report = make_key(NodeKind.REPORT, f"{facility or 'UNKNOWN'}/{accession}")
+    facts: list[Node | Edge] = [Node(report, prov, {
+        "accession": accession, "status": message.field("OBR", 25) or None,
+        "observed_at": hl7_time(message.field("OBR", 7)),
+        "reported_at": hl7_time(message.field("OBR", 22)),
+    })]
+    for obx in message.all("OBX"):
+        if message.component(message.field("OBX", 3, obx), 1) == STUDY_UID_CODE:
+            study = _study_key(message.field("OBX", 5, obx))
+            if study:
+                facts += [Node(study, prov), Edge(report, EdgeType.DESCRIBES, study, prov),
+                          Edge(study, EdgeType.OF_PATIENT, patient, prov)]
+    return facts
+
+
+def split_messages(text: str) -> list[tuple[int, str]]:
+    """Messages of a file: each starts at an MSH line; (line number, text)."""
+    messages: list[tuple[int, str]] = []
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        if line.startswith("MSH"):
+            messages.append((number, line))
+        elif line.strip() and messages:
+            start, body = messages[-1]
+            messages[-1] = (start, body + "\r" + line)
+        elif line.strip():
+            messages.append((number, line))  # text before any MSH: rejected as such
+    return messages
+
+
+def read_files(paths: Iterable[Path], source: Hl7Source, studies_of: StudiesOf) -> Iterator[Record]:
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            yield Rejected(str(path), f"cannot read ({exc.strerror})")
+            continue
+        for line, message in split_messages(text):
+            if "ADT^A40" in message.split("\r", 1)[0]:
+                yield Commit(lambda: None)  # a merge reads the store: write what came before
+            yield message_records(message, source, f"{path}:{line}", studies_of)
+
+
+def current_studies(store: Any) -> StudiesOf:
+    """Studies linked to a patient now (OF_PATIENT edges that have not ended)."""
+    def studies_of(patient: str) -> list[str]:
+        return [e.src for e in store.edges(patient, "in", [EdgeType.OF_PATIENT])
+                if "valid_to" not in e.properties]
+    return studies_of
