@@ -17,9 +17,18 @@ from connectors.hl7 import read_files as read_hl7_files
 from connectors.http import JsonSource
 from connectors.orthanc import OrthancFollower
 from connectors.orthanc_state import FollowerState
+from connectors.storage_events import (
+    PARSERS,
+    KeyPatterns,
+    ObjectState,
+    StorageSource,
+    event_records,
+    read_documents,
+)
 from connectors.uid_map import load_uid_map
 from lineage.cli.context import cli_context
 from lineage.cli.output import counts_table, print_json, progress, stdout
+from lineage.errors import UserError
 from lineage.estate import estate_records, load_estate
 from lineage.model import system_key
 from lineage.pipeline import Pipeline, Record, RunReport
@@ -172,10 +181,7 @@ def ingest_orthanc(
 
 
 def _default_state_path(store: str, system: str) -> Path:
-    name = f"orthanc-{system}.state"
-    if is_neo4j_uri(store):
-        return Path(f".lineage-{name}")
-    return Path(f"{store}.{name}")
+    return _state_path(store, f"orthanc-{system}.state")
 
 
 def _stop_flag() -> Callable[[], bool]:
@@ -202,3 +208,46 @@ def ingest_hl7(
     store = context.store_for_writing()
     records = read_hl7_files(files, source, current_studies(store))
     print_report(run_pipeline(ctx, records, source.connector, as_json), as_json)
+
+
+@app.command("storage-events")
+def ingest_storage_events(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="Event files: JSON, or one JSON per line.")],
+    provider: Annotated[str, typer.Option(help="s3 | gcs | azure")],
+    key_pattern: Annotated[list[str] | None, typer.Option(
+        "--key-pattern", help="Regular expression with named groups study, series, instance "
+        "(repeatable; default: DICOMweb-style paths).")] = None,
+    region: Annotated[list[str] | None, typer.Option(
+        "--region", help="CONTAINER=REGION for GCS buckets and Azure accounts (S3 events carry "
+        "their region).")] = None,
+    state: Annotated[Path | None, typer.Option(help="Per-object state file; default: beside a "
+                                               "local store.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Object created, deleted, tiered, restored and replication events of S3, GCS or Azure,
+    as copies of the series their keys hold (or uncataloged copies)."""
+    if provider not in PARSERS:
+        raise UserError(f"--provider must be s3, gcs or azure, not {provider!r}")
+    regions = dict(_pair(text, "--region") for text in region or [])
+    source = StorageSource(provider, KeyPatterns.of(key_pattern), regions)
+    context = cli_context(ctx)
+    state_path = state or _state_path(context.settings.store, f"{provider}-events.state")
+    object_state = ObjectState(state_path)
+    try:
+        records = event_records(read_documents(files), source, object_state)
+        report = run_pipeline(ctx, records, f"{provider} events", as_json)
+    finally:
+        object_state.close()
+    print_report(report, as_json)
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise UserError(f"{option} {text!r}: write NAME=VALUE")
+    return name, value
+
+
+def _state_path(store: str, name: str) -> Path:
+    return Path(f".lineage-{name}") if is_neo4j_uri(store) else Path(f"{store}.{name}")

@@ -1,0 +1,449 @@
+"""Cloud storage events → stored copies: AWS S3 (records, SNS and EventBridge envelopes), Google
+Cloud Storage (Pub/Sub notifications) and Azure Blob Storage (Event Grid, CloudEvents).
+
+Every event becomes a `StorageEvent` (parse_*: pure). Object keys map to the series (or study)
+they hold by key patterns with named groups `study`, `series`, `instance` (DICOMweb-style paths
+by default); the bucket or container is a System. Per object, the state (live or not, size,
+storage class, the ordering token) is kept in a state file, so that:
+- events out of order do not resurrect a deleted object or undo a newer state: the S3 sequencer
+  (hex, compared after zero-padding, per key), the GCS generation, the Azure sequencer order the
+  events of one object; events without a token are ordered by time;
+- the copy of a series is recomputed from its objects after each file: instance count, bytes,
+  storage tier, created_at, and disposed_at once its last object is gone.
+Objects that map to nothing known become uncataloged copies (`uncataloged: true`), never dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+from lineage.errors import StoreUnavailableError, UserError
+from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
+from lineage.model import system_key as system_key_of
+from lineage.pipeline import Bundle, Commit, Notice, Record, Rejected
+from lineage.timefmt import to_timestamp
+
+DEFAULT_PATTERNS = (
+    r"(?:^|/)studies/(?P<study>[0-9.]+)/series/(?P<series>[0-9.]+)"
+    r"(?:/(?:instances/)?(?P<instance>[^/]+?)(?:\.dcm)?)?$",
+    r"(?:^|/)studies/(?P<study>[0-9.]+)/(?:[^/]+)$",
+)
+CREATED, DELETED, TIER, RESTORED, REPLICATION, METADATA = (
+    "created", "deleted", "tier", "restored", "replication", "metadata")
+
+
+class EventError(UserError):
+    """An event that cannot be used (the run reports it and goes on)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StorageEvent:
+    provider: str
+    container: str
+    key: str
+    action: str
+    time: str
+    location: str
+    order: str | None = None
+    size: int | None = None
+    storage_class: str | None = None
+    region: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _size(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _padded(token: str | None, width: int = 40) -> str | None:
+    return token.rjust(width, "0") if token else None
+
+
+# -- AWS S3 -----------------------------------------------------------------------------------
+S3_ACTIONS = {"ObjectCreated": CREATED, "ObjectRemoved": DELETED, "LifecycleExpiration": DELETED,
+              "LifecycleTransition": TIER, "IntelligentTiering": TIER, "ObjectRestore": RESTORED,
+              "Replication": REPLICATION}
+EVENTBRIDGE_ACTIONS = {"Object Created": CREATED, "Object Deleted": DELETED,
+                       "Object Storage Class Changed": TIER, "Object Restore Completed": RESTORED,
+                       "Object Access Tier Changed": TIER}
+
+
+def parse_s3(document: Any, location: str) -> Iterator[StorageEvent | Rejected | None]:
+    """S3 notification records, also wrapped in SNS or EventBridge; None for a test event."""
+    if isinstance(document, dict) and document.get("Type") == "Notification":
+        try:
+            document = json.loads(document["Message"])
+        except (KeyError, TypeError, json.JSONDecodeError):
+            yield Rejected(location, "SNS envelope whose Message is not S3 event JSON")
+            return
+    if isinstance(document, dict) and document.get("Event") == "s3:TestEvent":
+        yield None
+        return
+    if isinstance(document, dict) and document.get("source") == "aws.s3":
+        yield _eventbridge(document, location)
+        return
+    records = document.get("Records") if isinstance(document, dict) else None
+    if not isinstance(records, list):
+        yield Rejected(location, "not an S3 event: no Records, no SNS or EventBridge envelope")
+        return
+    for index, record in enumerate(records):
+        where = f"{location}/Records[{index}]"
+        try:
+            yield _s3_record(record, where)
+        except (EventError, KeyError, TypeError) as exc:
+            yield Rejected(where, _reason(exc))
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, EventError) else f"missing or malformed field {exc}"
+
+
+def _s3_record(record: dict[str, Any], where: str) -> StorageEvent:
+    name = str(record["eventName"])
+    action = S3_ACTIONS.get(name.split(":")[0])
+    if action is None:
+        raise EventError(f"unknown S3 event type {name!r}")
+    s3 = record["s3"]
+    obj = s3["object"]
+    detail: dict[str, Any] = {"event": name}
+    storage_class = None
+    lifecycle = record.get("lifecycleEventData") or {}
+    if action == TIER:
+        storage_class = ((lifecycle.get("transitionEventData") or {}).get("destinationStorageClass")
+                         or (record.get("intelligentTieringEventData") or {})
+                         .get("destinationAccessTier"))
+    if action == REPLICATION:
+        detail["replication"] = name.split(":")[-1]
+    return StorageEvent(
+        "s3", str(s3["bucket"]["name"]), unquote_plus(str(obj["key"])), action,
+        _time(record["eventTime"]), where, _padded(obj.get("sequencer")), _size(obj.get("size")),
+        storage_class, record.get("awsRegion"), detail)
+
+
+def _eventbridge(document: dict[str, Any], where: str) -> StorageEvent | Rejected:
+    kind = document.get("detail-type", "")
+    action = EVENTBRIDGE_ACTIONS.get(kind)
+    if action is None:
+        return Rejected(where, f"unknown S3 EventBridge event type {kind!r}")
+    detail = document.get("detail") or {}
+    obj = detail.get("object") or {}
+    try:
+        return StorageEvent(
+            "s3", str(detail["bucket"]["name"]), str(obj["key"]), action,
+            _time(document["time"]), where, _padded(obj.get("sequencer")), _size(obj.get("size")),
+            detail.get("destination-storage-class"), document.get("region"),
+            {"event": kind, "reason": detail.get("reason")})
+    except (KeyError, TypeError) as exc:
+        return Rejected(where, _reason(exc))
+
+
+# -- Google Cloud Storage ----------------------------------------------------------------------
+GCS_ACTIONS = {"OBJECT_FINALIZE": CREATED, "OBJECT_DELETE": DELETED, "OBJECT_ARCHIVE": DELETED,
+               "OBJECT_METADATA_UPDATE": METADATA}
+
+
+def parse_gcs(document: Any, location: str) -> Iterator[StorageEvent | Rejected | None]:
+    """Pub/Sub messages (push bodies, pulled messages, or lists of them)."""
+    messages = document if isinstance(document, list) else [document]
+    for index, message in enumerate(messages):
+        where = f"{location}[{index}]" if isinstance(document, list) else location
+        if isinstance(message, dict) and "message" in message:
+            message = message["message"]  # a push body
+        if not isinstance(message, dict) or not isinstance(message.get("attributes"), dict):
+            yield Rejected(where, "not a Pub/Sub message: no attributes")
+            continue
+        attributes = message["attributes"]
+        kind = attributes.get("eventType", "")
+        if kind not in GCS_ACTIONS:
+            yield Rejected(where, f"unknown GCS event type {kind!r}")
+            continue
+        if kind in ("OBJECT_DELETE", "OBJECT_ARCHIVE") and attributes.get(
+                "overwrittenByGeneration"):
+            yield None  # part of an overwrite: the FINALIZE of the new generation says it all
+            continue
+        payload = _gcs_payload(message.get("data"))
+        try:
+            yield StorageEvent(
+                "gcs", str(attributes["bucketId"]), str(attributes["objectId"]),
+                GCS_ACTIONS[kind], _time(attributes.get("eventTime") or payload["updated"]),
+                where, _padded(str(attributes.get("objectGeneration") or "") or None, 20),
+                _size(payload.get("size")), payload.get("storageClass"), None,
+                {"event": kind, "temporary_hold": payload.get("temporaryHold"),
+                 "event_based_hold": payload.get("eventBasedHold"),
+                 "retention_expires": payload.get("retentionExpirationTime")})
+        except (KeyError, TypeError) as exc:
+            yield Rejected(where, _reason(exc))
+
+
+def _gcs_payload(data: Any) -> dict[str, Any]:
+    if not data:
+        return {}
+    try:
+        decoded = json.loads(base64.b64decode(data)) if isinstance(data, str) else data
+    except (ValueError, json.JSONDecodeError):
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+# -- Azure Blob Storage ------------------------------------------------------------------------
+AZURE_ACTIONS = {"Microsoft.Storage.BlobCreated": CREATED, "Microsoft.Storage.BlobDeleted": DELETED,
+                 "Microsoft.Storage.BlobTierChanged": TIER}
+_SUBJECT = re.compile(r"^/blobServices/default/containers/(?P<container>[^/]+)/blobs/(?P<blob>.+)$")
+
+
+def parse_azure(document: Any, location: str) -> Iterator[StorageEvent | Rejected | None]:
+    """Event Grid events (a list, or one) in the Event Grid or the CloudEvents schema."""
+    events = document if isinstance(document, list) else [document]
+    for index, event in enumerate(events):
+        where = f"{location}[{index}]"
+        if not isinstance(event, dict):
+            yield Rejected(where, "not an Event Grid event")
+            continue
+        kind = event.get("eventType") or event.get("type") or ""
+        if kind == "Microsoft.EventGrid.SubscriptionValidationEvent":
+            yield None
+            continue
+        if kind not in AZURE_ACTIONS:
+            yield Rejected(where, f"unknown Azure event type {kind!r}")
+            continue
+        topic = str(event.get("topic") or event.get("source") or "")
+        subject = _SUBJECT.match(str(event.get("subject", "")))
+        data = event.get("data") or {}
+        if subject is None or "/storageAccounts/" not in topic:
+            yield Rejected(where, "subject or topic does not name a storage account blob")
+            continue
+        account = topic.rsplit("/storageAccounts/", 1)[1].split("/")[0]
+        yield StorageEvent(
+            "azure", f"{account}.{subject['container']}", unquote(subject["blob"]),
+            AZURE_ACTIONS[kind], _time(event.get("eventTime") or event.get("time") or ""), where,
+            data.get("sequencer"), _size(data.get("contentLength")), data.get("accessTier"),
+            None, {"event": kind, "previous_tier": data.get("previousTier")})
+
+
+def _time(value: str) -> str:
+    try:
+        text = value.strip()
+        if "." in text:  # Azure gives 7 fractional digits; Python takes 6
+            head, _, tail = text.partition(".")
+            digits = "".join(c for c in tail if c.isdigit())
+            text = f"{head}.{digits[:6]}{tail[len(digits):]}"
+        return to_timestamp(text)
+    except (ValueError, AttributeError):
+        raise EventError(f"event time {value!r} is not a time") from None
+
+
+PARSERS = {"s3": parse_s3, "gcs": parse_gcs, "azure": parse_azure}
+
+
+# -- key patterns ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class KeyPatterns:
+    patterns: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, texts: Iterable[str] | None = None) -> KeyPatterns:
+        compiled = []
+        for text in texts or DEFAULT_PATTERNS:
+            try:
+                pattern = re.compile(text)
+            except re.error as exc:
+                raise UserError(
+                    f"key pattern {text!r} is not a regular expression: {exc}") from None
+            if not {"study", "series"} & set(pattern.groupindex):
+                raise UserError(
+                    f"key pattern {text!r} names neither a study nor a series group")
+            compiled.append(pattern)
+        return cls(tuple(compiled))
+
+    def content(self, key: str) -> tuple[str | None, str | None]:
+        """(study UID, series UID) an object key holds, (None, None) when none matches."""
+        for pattern in self.patterns:
+            found = pattern.search(key)
+            if found:
+                groups = found.groupdict()
+                return groups.get("study"), groups.get("series")
+        return None, None
+
+
+# -- per-object state --------------------------------------------------------------------------
+STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    container TEXT NOT NULL, key TEXT NOT NULL, copy TEXT NOT NULL, token TEXT, time TEXT NOT NULL,
+    live INTEGER NOT NULL, size INTEGER, storage_class TEXT, created TEXT, deleted TEXT,
+    PRIMARY KEY (container, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_by_copy ON objects (copy);
+"""
+
+
+class ObjectState:
+    """What each object's latest event said; copies are recomputed from it."""
+
+    def __init__(self, path: Path):
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.executescript(STATE_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailableError(f"cannot open storage-event state {path}: {exc}") from None
+
+    def apply(self, event: StorageEvent, copy: str) -> bool:
+        """Apply an event unless a newer one was applied already; True when applied."""
+        row = self.db.execute(
+            "SELECT token, time, live, size, storage_class, created FROM objects "
+            "WHERE container = ? AND key = ?", (event.container, event.key)).fetchone()
+        if row is not None and _older(event, row[0], row[1]):
+            return False
+        live, size, storage_class, created = (bool(row[2]), row[3], row[4], row[5]) if row else (
+            False, None, None, None)
+        deleted = None
+        if event.action == CREATED:
+            live, size = True, event.size if event.size is not None else size
+            storage_class = event.storage_class or storage_class or "STANDARD"
+            created = min(filter(None, [created, event.time]))
+        elif event.action == DELETED:
+            live, deleted = False, event.time
+        elif event.storage_class:
+            storage_class = event.storage_class
+        self.db.execute(
+            "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (event.container, event.key, copy, event.order, event.time, int(live), size,
+             storage_class, created, deleted))
+        return True
+
+    def copy_state(self, copy: str) -> dict[str, Any]:
+        rows = self.db.execute("SELECT live, size, storage_class, created, deleted FROM objects "
+                               "WHERE copy = ?", (copy,)).fetchall()
+        live = [r for r in rows if r[0]]
+        classes = {r[2] for r in live if r[2]}
+        return {
+            "instance_count": len(live),
+            "bytes": sum(r[1] or 0 for r in live),
+            "storage_tier": classes.pop().lower() if len(classes) == 1 else None,
+            "created_at": min((r[3] for r in rows if r[3]), default=None),
+            "disposed_at": None if live else max((r[4] for r in rows if r[4]), default=None),
+        }
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _older(event: StorageEvent, token: str | None, time: str) -> bool:
+    """Whether `event` is older than the stored state (equal: applied again, harmlessly)."""
+    if event.order is not None and token is not None:
+        width = max(len(event.order), len(token))
+        return event.order.rjust(width, "0") < token.rjust(width, "0")
+    return event.time < time
+
+
+# -- events → records ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StorageSource:
+    provider: str
+    patterns: KeyPatterns
+    regions: Mapping[str, str] = field(default_factory=dict)  # container or account → region
+
+    def region(self, event: StorageEvent) -> str | None:
+        return (event.region or self.regions.get(event.container)
+                or self.regions.get(event.container.split(".")[0]))
+
+
+def copy_of(event: StorageEvent, patterns: KeyPatterns) -> tuple[str, str | None, str | None]:
+    """(copy key, study key, series key) of an event's object."""
+    system = system_key_of(event.container).split(":", 1)[1]
+    study, series = patterns.content(event.key)
+    if series:
+        return make_key(NodeKind.ARCHIVE_OBJECT, f"{system}:{series}"), (
+            make_key(NodeKind.STUDY, study) if study else None), make_key(NodeKind.SERIES, series)
+    if study:
+        return make_key(NodeKind.ARCHIVE_OBJECT, f"{system}:{study}"), make_key(
+            NodeKind.STUDY, study), None
+    return make_key(NodeKind.ARCHIVE_OBJECT, f"{system}:{event.key}"), None, None
+
+
+def event_records(
+    documents: Iterable[tuple[str, Any] | Rejected], source: StorageSource, state: ObjectState
+) -> Iterator[Record]:
+    """Records of event documents (location, parsed JSON), a bundle per affected copy after each
+    document."""
+    parse = PARSERS[source.provider]
+    for item in documents:
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        location, document = item
+        touched: dict[str, tuple[StorageEvent, str | None, str | None]] = {}
+        notices: list[Notice] = []
+        for event in parse(document, location):
+            if event is None or isinstance(event, Rejected):
+                if event is not None:
+                    yield event
+                continue
+            try:
+                copy, study, series = copy_of(event, source.patterns)
+            except UserError as exc:
+                yield Rejected(event.location, str(exc))
+                continue
+            if state.apply(event, copy):
+                touched[copy] = (event, study, series)
+            else:
+                notices.append(Notice(event.location, f"older than the state of {event.key!r}: "
+                                      "ignored"))
+        for copy, (event, study, series) in touched.items():
+            yield _copy_bundle(copy, event, study, series, source, state)
+        if notices:
+            yield Bundle((), location, tuple(notices))
+        yield Commit(lambda: None)
+
+
+def _copy_bundle(copy: str, event: StorageEvent, study: str | None, series: str | None,
+                 source: StorageSource, state: ObjectState) -> Bundle:
+    prov = Provenance(f"{event.provider}:{event.container}", event.time, Confidence.OBSERVED)
+    system = system_key_of(event.container)
+    region = source.region(event)
+    props: dict[str, Any] = {**state.copy_state(copy), "region_code": region}
+    if study is None and series is None:
+        props |= {"uncataloged": True, "uri": f"{event.provider}://{event.container}/{event.key}"}
+    removed = {"disposed_at"} if props["disposed_at"] is None else set()
+    items: list[Node | Edge] = [
+        Node(system, prov, {"region_code": region}),
+        Node(copy, prov, props, removed=removed),
+        Edge(copy, EdgeType.STORED_IN, system, prov),
+    ]
+    target = series or study
+    if target:
+        items.append(Edge(copy, EdgeType.COPY_OF, target, prov))
+    if series and study:
+        items.append(Edge(series, EdgeType.PART_OF, study, prov))
+    return Bundle(tuple(items), event.location)
+
+
+def read_documents(paths: Iterable[Path]) -> Iterator[tuple[str, Any] | Rejected]:
+    """JSON documents of event files: one JSON value per file, or JSON lines."""
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            yield Rejected(str(path), f"cannot read ({exc.strerror})")
+            continue
+        try:
+            yield str(path), json.loads(text)
+            continue
+        except json.JSONDecodeError:
+            pass
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    yield f"{path}:{number}", json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield Rejected(f"{path}:{number}", f"not JSON: {exc.msg}")
