@@ -17,12 +17,13 @@ Times are the message's (MSH-7), so that messages replayed out of order do not u
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from connectors.hl7_message import HL7Error, Message, hl7_time, parse
+from connectors.patients import StudiesOf, merge_patients
 from lineage.identity import patient_key
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
 from lineage.pipeline import Bundle, Commit, Record, Rejected
@@ -34,8 +35,6 @@ SUPPORTED = PATIENT_UPDATES | ORDERS | {"ORU^R01", "ADT^A40"}
 STUDY_UID_CODE = "110180"
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
-# Current studies of a patient (OF_PATIENT edges without valid_to), for merges.
-StudiesOf = Callable[[str], list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +128,7 @@ def _merge(message: Message, source: Hl7Source, prov: Provenance,
     prior = _identifier(message, message.field("MRG", 1), source, "MRG-1")
     if prior == survivor:
         raise HL7Error("ADT^A40 merges a patient into itself")
-    facts.append(Node(prior, prov, {"merged_into": survivor, "merged_at": prov.seen_at}))
-    for study in studies_of(prior):
-        facts += [Edge(study, EdgeType.OF_PATIENT, survivor, prov, {"valid_from": prov.seen_at}),
-                  Edge(study, EdgeType.OF_PATIENT, prior, prov, {"valid_to": prov.seen_at})]
-    return facts
+    return facts + merge_patients(prior, survivor, prov, studies_of)
 
 
 def _study_key(uid: str) -> str | None:
@@ -218,11 +213,3 @@ def read_files(paths: Iterable[Path], source: Hl7Source, studies_of: StudiesOf) 
             if "ADT^A40" in message.split("\r", 1)[0]:
                 yield Commit(lambda: None)  # a merge reads the store: write what came before
             yield message_records(message, source, f"{path}:{line}", studies_of)
-
-
-def current_studies(store: Any) -> StudiesOf:
-    """Studies linked to a patient now (OF_PATIENT edges that have not ended)."""
-    def studies_of(patient: str) -> list[str]:
-        return [e.src for e in store.edges(patient, "in", [EdgeType.OF_PATIENT])
-                if "valid_to" not in e.properties]
-    return studies_of

@@ -16,8 +16,9 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from connectors.hl7 import Hl7Source, StudiesOf, check_supported, message_records
+from connectors.hl7 import Hl7Source, check_supported, message_records
 from connectors.hl7_message import HL7Error, Message, ack, frame, parse, unframe
+from connectors.patients import StudiesOf
 from lineage.pipeline import Commit, Pipeline, Record, RunReport
 from lineage.stores import GraphStore
 from lineage.timefmt import utc_now

@@ -134,7 +134,7 @@ PHI_PROPERTY_NAMES = frozenset(
 )
 TIME_PROPERTIES = frozenset(
     {"valid_from", "valid_to", "created_at", "disposed_at", "started_at", "ended_at", "at",
-     "rejected_at"}
+     "rejected_at", "merged_at", "last_accessed_at"}
 )
 DATE_PROPERTIES = frozenset({"study_date", "retain_until", "death_date", "last_encounter"})
 
@@ -148,13 +148,14 @@ MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
          "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code",
          "rejection_reason", "rejected_instance_count", "lossy_instance_count"}
     ),
-    NodeKind.STUDY: frozenset({"origin_jurisdiction"}),
+    NodeKind.STUDY: frozenset({"origin_jurisdiction", "last_accessed_at"}),
+    NodeKind.RUN: frozenset({"state", "ended_at"}),
     NodeKind.COMPLIANCE_EVENT: frozenset({"ended_at", "status"}),
 }
 EDGE_MUTABLE_PROPERTIES = frozenset({"valid_to"})
 # List properties that are the union of what every source reports (each system sees part of a
 # study: the PACS holds the SEG, the VNA only the CT).
-UNION_PROPERTIES = frozenset({"modalities"})
+UNION_PROPERTIES = frozenset({"modalities", "accessed_by"})
 
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

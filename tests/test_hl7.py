@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.hl7 import Hl7Source, current_studies, read_files
+from connectors.hl7 import Hl7Source, read_files
 from connectors.hl7_message import HL7Error, ack, frame, parse, unframe
+from connectors.patients import current_studies
 from lineage.identity import patient_key
 from lineage.impact import trace
 from lineage.pipeline import Pipeline, RunReport

@@ -12,11 +12,14 @@ import typer
 
 from connectors.dicom_files import scan
 from connectors.dicom_records import DicomSource
-from connectors.hl7 import Hl7Source, current_studies
+from connectors.fhir import FhirSource, fhir_records, read_resources
+from connectors.hl7 import Hl7Source
 from connectors.hl7 import read_files as read_hl7_files
 from connectors.http import JsonSource
+from connectors.openlineage import read_events
 from connectors.orthanc import OrthancFollower
 from connectors.orthanc_state import FollowerState
+from connectors.patients import current_studies
 from connectors.storage_events import (
     PARSERS,
     KeyPatterns,
@@ -251,3 +254,35 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 
 def _state_path(store: str, name: str) -> Path:
     return Path(f".lineage-{name}") if is_neo4j_uri(store) else Path(f"{store}.{name}")
+
+
+@app.command("fhir")
+def ingest_fhir(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="FHIR R4 JSON (resource or Bundle) or "
+                                                "Bulk Data ndjson files.")],
+    system: SystemOption,
+    issuer: Annotated[list[str] | None, typer.Option(
+        "--issuer", help="IDENTIFIER_SYSTEM=NAMESPACE: the patient-ID namespace HL7 and DICOM "
+        "use for a FHIR identifier system (repeatable).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """ImagingStudy, DiagnosticReport, Patient (merges), Provenance and AuditEvent resources."""
+    context = cli_context(ctx)
+    system_key(system)
+    issuers = dict(_pair(text, "--issuer") for text in issuer or [])
+    source = FhirSource(system, context.settings.pseudonym_secret(), issuers)
+    store = context.store_for_writing()
+    records = fhir_records(read_resources(files), source, current_studies(store))
+    print_report(run_pipeline(ctx, records, source.connector, as_json), as_json)
+
+
+@app.command("openlineage")
+def ingest_openlineage(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="RunEvent JSON or ndjson files.")],
+    as_json: JsonOption = False,
+) -> None:
+    """OpenLineage RunEvents: jobs, runs, and the datasets and series they read and wrote."""
+    cli_context(ctx).store_for_writing()
+    print_report(run_pipeline(ctx, read_events(files), "openlineage", as_json), as_json)

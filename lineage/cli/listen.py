@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from connectors.hl7 import Hl7Source, current_studies
+from connectors.hl7 import Hl7Source
 from connectors.mllp import Hl7Listener, Inbox
+from connectors.patients import current_studies
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json
 from lineage.model import system_key
