@@ -79,7 +79,8 @@ def test_provenance_audit_and_merge_in_ndjson(any_store: GraphStore, tmp_path: P
                          subject={"reference": "Patient/old"}, series=[])
     provenance = {"resourceType": "Provenance", "target": [{"reference": "ImagingStudy/deid"}],
                   "recorded": "2024-03-01T12:00:00Z",
-                  "entity": [{"role": "derivation", "what": {"reference": "ImagingStudy/ct-small"}}]}
+                  "entity": [{"role": "derivation",
+                              "what": {"reference": "ImagingStudy/ct-small"}}]}
     audit = {"resourceType": "AuditEvent", "recorded": "2024-03-02T09:00:00Z", "action": "R",
              "agent": [{"who": {"display": "dr-smith"}}],
              "entity": [{"what": {"identifier": {"system": "urn:dicom:uid",
