@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from connectors.dicomweb import QidoClient, reconcile
 from connectors.http import JsonSource
+from connectors.s3_inventory import reconcile_inventory
+from connectors.storage_events import KeyPatterns
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json, stdout
 from lineage.model import system_key
@@ -42,4 +45,30 @@ def reconcile_dicomweb(
             for entry in entries[:50]:
                 stdout.print(f"  {entry['key']}", markup=False)
     if result.lost or result.uncataloged or result.instance_count_mismatch:
+        raise typer.Exit(1)
+
+
+@app.command("s3-inventory")
+def reconcile_s3_inventory(
+    ctx: typer.Context,
+    manifest: Annotated[Path, typer.Argument(help="The inventory's manifest.json (data files "
+                                             "beside it).")],
+    key_pattern: Annotated[list[str] | None, typer.Option(
+        "--key-pattern", help="Object key pattern (as for ingest storage-events).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Holds as of this day.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """S3 Inventory against the graph: uncataloged copies, lost copies, and Object Lock dates or
+    legal holds that disagree with the graph. Exits 1 when anything disagrees."""
+    result = reconcile_inventory(cli_context(ctx).store(), manifest, KeyPatterns.of(key_pattern),
+                                 as_of)
+    if as_json:
+        print_json(result)
+    else:
+        stdout.print(f"{result['system']}: {result['inventory_objects']} objects in the inventory")
+        for label in ("uncataloged", "lost", "lock_disagreements"):
+            stdout.print(f"{label}: {len(result[label])}")
+            for entry in result[label][:50]:
+                stdout.print(f"  {entry['key']}  {entry.get('problem', '')}", markup=False)
+    if result["uncataloged"] or result["lost"] or result["lock_disagreements"]:
         raise typer.Exit(1)

@@ -217,6 +217,17 @@ def _restore_needed(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     return sorted(rows, key=lambda r: (r["key"], r["hold"]))
 
 
+def _held_copies(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    system = params["system"]
+    stored = set(into(graph, system, "STORED_IN", "ArchiveObject")) if system in graph else set()
+    held: dict[str, list[str]] = {}
+    for event, attrs in nodes(graph, "ComplianceEvent"):
+        if attrs.get("event_type") == "legal_hold" and active_at(attrs, params["as_of"]):
+            for obj in covered(graph, event) & stored:
+                held.setdefault(obj, []).append(event)
+    return [{"key": key, "holds": sorted(events)} for key, events in sorted(held.items())]
+
+
 RETENTION_INPUTS = Query("retention/retention_inputs", _inputs)
 DRIFT_OVER_RETAINED = Query("retention/drift_over_retained", _over_retained)
 DRIFT_PREMATURE = Query("retention/drift_premature_disposal", _premature)
@@ -227,7 +238,8 @@ RESIDENCY_VIOLATIONS = Query("retention/residency_violations", _residency)
 HOLDS_ACTIVE = Query("retention/holds_active", _holds_active)
 HOLDS_CONFLICTS = Query("retention/holds_conflicts", _holds_conflicts)
 HOLDS_RESTORE_NEEDED = Query("retention/holds_restore_needed", _restore_needed)
+HELD_COPIES = Query("retention/held_copies", _held_copies)
 
 ALL = [RETENTION_INPUTS, DRIFT_OVER_RETAINED, DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY,
        CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS,
-       HOLDS_RESTORE_NEEDED]
+       HOLDS_RESTORE_NEEDED, HELD_COPIES]
