@@ -1,7 +1,8 @@
 """S3 Inventory (manifest.json + CSV, gzip'd or not) reconciled with the graph.
 
 The CSV files have no header: their columns are the manifest's `fileSchema`; keys are
-URL-encoded. Data files are looked up beside the manifest (by their key, by file name, or in the `data/` folder of the inventory).
+URL-encoded. Data files are looked up beside the manifest (by their key, by file name, or in
+the `data/` folder of the inventory).
 The report, for the source bucket's system:
 - `uncataloged`: copies the bucket holds that the graph lacks (series or study copies, and keys
   that map to nothing known and are not in the graph either);
