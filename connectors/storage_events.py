@@ -334,6 +334,12 @@ class ObjectState:
             "disposed_at": None if live else max((r[4] for r in rows if r[4]), default=None),
         }
 
+    def begin(self) -> None:
+        self.db.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
     def close(self) -> None:
         self.db.close()
 
@@ -384,6 +390,7 @@ def event_records(
         location, document = item
         touched: dict[str, tuple[StorageEvent, str | None, str | None]] = {}
         notices: list[Notice] = []
+        state.begin()  # one state transaction per document; re-applying it is harmless
         for event in parse(document, location):
             if event is None or isinstance(event, Rejected):
                 if event is not None:
@@ -399,8 +406,10 @@ def event_records(
             else:
                 notices.append(Notice(event.location, f"older than the state of {event.key!r}: "
                                       "ignored"))
-        for copy, (event, study, series) in touched.items():
-            yield _copy_bundle(copy, event, study, series, source, state)
+        bundles = [_copy_bundle(copy, event, study, series, source, state)
+                   for copy, (event, study, series) in touched.items()]
+        state.commit()
+        yield from bundles
         if notices:
             yield Bundle((), location, tuple(notices))
         yield Commit(lambda: None)
