@@ -1,17 +1,20 @@
 """`lineage demo`: a realistic estate built from real inputs, through the commands users run.
 
-It writes, in a folder of its own: DICOM files (pydicom) for six patients across CT, MR and
+It writes, in a folder of its own: DICOM files (pydicom) for seven patients across CT, MR and
 mammography — original series, a lossy derivative, a segmentation, a de-identified research copy
-with its UID map — and an estate file (systems, feeds, a research dataset, access profiles, a
-legal hold). Then it runs, each as a `lineage` process on a fresh local store in that folder:
-ingest estate; ingest dicom for the PACS, the VNA, the disaster-recovery vault, the research
-bucket and a US AI bucket; retention apply; and prints the decommission report of the PACS, the
-retention drift and cross-region reports, and a trace, and writes an auditor export.
+with its UID map; HL7 v2 messages (an order, a report, a death, a discharge); FHIR resources (the
+research copy's ImagingStudy, its Provenance, an access AuditEvent); S3 event notifications of a
+disaster-recovery bucket in London and an AI bucket in Virginia; and an estate file (systems,
+feeds, a research dataset, access profiles, a legal hold). Then it runs, each as a `lineage`
+process on a fresh local store in that folder, every ingest path, `retention apply`, and prints
+the decommission report of the PACS, the retention drift, cross-region and holds reports and a
+trace, and writes an auditor export.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -32,15 +35,15 @@ systems:
   - {code: PACS-NORTH, kind: pacs, region_code: onprem-london, vendor: Sectra,
      status: decommissioning}
   - {code: VNA-CENTRAL, kind: vna, region_code: onprem-leeds, vendor: Hyland}
-  - {code: DR-VAULT, kind: backup, region_code: eu-west-2, vendor: AWS}
+  - {code: dr-vault-london, kind: backup, region_code: eu-west-2, vendor: AWS S3}
   - {code: RESEARCH-EU, kind: research_archive, region_code: eu-west-1, vendor: AWS}
-  - {code: AI-US, kind: ai_pipeline, region_code: us-east-1, vendor: in-house}
+  - {code: ai-us-virginia, kind: ai_pipeline, region_code: us-east-1, vendor: AWS S3}
 feeds:
   - {from: CT-NORTH, to: PACS-NORTH, since: 2010-01-01, via: DICOM C-STORE}
   - {from: PACS-NORTH, to: VNA-CENTRAL, since: 2012-01-01, via: DICOM C-STORE}
-  - {from: VNA-CENTRAL, to: DR-VAULT, since: 2015-01-01, via: nightly replication}
+  - {from: VNA-CENTRAL, to: dr-vault-london, since: 2015-01-01, via: nightly replication}
   - {from: VNA-CENTRAL, to: RESEARCH-EU, since: 2022-01-01, via: de-identification}
-  - {from: RESEARCH-EU, to: AI-US, since: 2023-06-01, via: training export}
+  - {from: RESEARCH-EU, to: ai-us-virginia, since: 2023-06-01, via: training export}
 datasets:
   - id: lung-cohort-2023
     name: Lung nodule research cohort
@@ -56,7 +59,7 @@ access_profiles:
     role: data-scientist
     grants:
       - {{dataset: lung-cohort-2023, actions: [view, export]}}
-      - {{system: AI-US, actions: [view, change]}}
+      - {{system: ai-us-virginia, actions: [view, change]}}
 compliance_events:
   - id: hold-claim-117
     type: legal_hold
@@ -93,7 +96,9 @@ STUDIES = [
 def write_inputs(folder: Path) -> dict[str, list[Path]]:
     """The demo's DICOM files per system, its UID map and its estate file."""
     files: dict[str, list[Path]] = {name: [] for name in (
-        "PACS-NORTH", "VNA-CENTRAL", "DR-VAULT", "RESEARCH-EU", "AI-US")}
+        "PACS-NORTH", "VNA-CENTRAL", "dr-vault-london", "RESEARCH-EU", "ai-us-virginia")}
+    objects: dict[str, list[tuple[DemoStudy, str, str, str]]] = {
+        "dr-vault-london": [], "ai-us-virginia": []}
     for number, study in enumerate(STUDIES):
         study.study, study.series = generate_uid(), generate_uid()
         study.sops = tuple(generate_uid() for _ in range(4))
@@ -101,12 +106,17 @@ def write_inputs(folder: Path) -> dict[str, list[Path]]:
                               patient_id=study.patient, birth=study.birth, study_date=study.day,
                               accession=f"ACC{number:04d}", ImageType=["ORIGINAL", "PRIMARY"])
                      for sop in study.sops]
-        held_by = ["VNA-CENTRAL", "DR-VAULT"] + (["PACS-NORTH"] if study.day >= "20170101" else [])
+        held_by = ["VNA-CENTRAL"] + (["PACS-NORTH"] if study.day >= "20170101" else [])
         for system in held_by:
             files[system] += [save(ds, folder / system / f"s{number}", f"i{i}.dcm")
                               for i, ds in enumerate(originals)]
+        objects["dr-vault-london"] += [(study, study.study, study.series, sop)
+                                       for sop in study.sops]
     files["PACS-NORTH"] += _derivatives(folder / "PACS-NORTH")
-    deid_studies = _research_copies(folder, files)
+    deid_studies = _research_copies(folder, files, objects)
+    _write_s3_events(folder, objects)
+    _write_hl7(folder)
+    _write_fhir(folder, deid_studies)
     (folder / "estate.yaml").write_text(
         ESTATE.replace("{deid_studies}", ", ".join(f"study:{uid}" for uid in deid_studies))
         .replace("{{", "{").replace("}}", "}"), encoding="utf-8")
@@ -132,7 +142,8 @@ def _derivatives(folder: Path) -> list[Path]:
     return paths
 
 
-def _research_copies(folder: Path, files: dict[str, list[Path]]) -> list[str]:
+def _research_copies(folder: Path, files: dict[str, list[Path]],
+                     objects: dict[str, list[tuple[DemoStudy, str, str, str]]]) -> list[str]:
     """De-identified copies (new UIDs) of two studies, with the de-identifier's UID map."""
     rows: list[tuple[str, str]] = []
     deid_studies: list[str] = []
@@ -150,7 +161,7 @@ def _research_copies(folder: Path, files: dict[str, list[Path]]) -> list[str]:
             path = save(ds, folder / "RESEARCH-EU" / f"d{number}", f"i{i}.dcm")
             files["RESEARCH-EU"].append(path)
             if number == 2:  # the MR cohort also went to the US AI bucket
-                files["AI-US"].append(save(ds, folder / "AI-US" / f"d{number}", f"i{i}.dcm"))
+                objects["ai-us-virginia"].append((study, new_study, new_series, ds.SOPInstanceUID))
     with (folder / "uid-map.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["original", "deidentified"])
@@ -158,8 +169,82 @@ def _research_copies(folder: Path, files: dict[str, list[Path]]) -> list[str]:
     return deid_studies
 
 
-REGIONS = {"PACS-NORTH": "onprem-london", "VNA-CENTRAL": "onprem-leeds", "DR-VAULT": "eu-west-2",
-           "RESEARCH-EU": "eu-west-1", "AI-US": "us-east-1"}
+REGIONS = {"PACS-NORTH": "onprem-london", "VNA-CENTRAL": "onprem-leeds",
+           "RESEARCH-EU": "eu-west-1"}
+BUCKET_REGIONS = {"dr-vault-london": "eu-west-2", "ai-us-virginia": "us-east-1"}
+
+
+def _write_s3_events(folder: Path,
+                     objects: dict[str, list[tuple[DemoStudy, str, str, str]]]) -> None:
+    """S3 ObjectCreated notifications: the DR bucket replicates the VNA, the AI bucket holds the
+    research MR copy; the oldest CT's DR copy later expires by lifecycle."""
+    records = []
+    for bucket, held in objects.items():
+        for number, (study, study_uid, series_uid, sop) in enumerate(held):
+            records.append(_s3_record(bucket, "ObjectCreated:Put", study.day, study_uid,
+                                      series_uid, sop, f"{number + 1:016X}"))
+    first = STUDIES[0]
+    records += [_s3_record("dr-vault-london", "LifecycleExpiration:Delete", "20240601",
+                           first.study, first.series, sop, None) for sop in first.sops]
+    (folder / "s3-events.json").write_text(json.dumps({"Records": records}, indent=1))
+
+
+def _s3_record(bucket: str, name: str, day: str, study: str, series: str, sop: str,
+               sequencer: str | None) -> dict[str, Any]:
+    obj: dict[str, Any] = {"key": f"studies/{study}/series/{series}/instances/{sop}.dcm"}
+    if name.startswith("ObjectCreated"):
+        obj |= {"size": 524288, "sequencer": sequencer}
+    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": BUCKET_REGIONS[bucket],
+            "eventTime": f"{day[:4]}-{day[4:6]}-{day[6:]}T23:00:00Z", "eventName": name,
+            "s3": {"bucket": {"name": bucket}, "object": obj}}
+
+
+def _write_hl7(folder: Path) -> None:
+    """The order and report of the 2023 CT, a death and a discharge, from the EHR."""
+    ct, first, mammo = STUDIES[5], STUDIES[0], STUDIES[3]
+    msh = "MSH|^~\\&|{app}|NORTH-HOSP|PACS|NORTH-HOSP|{time}||{kind}|{id}|P|2.5\r"
+    pid = "PID|1||{mrn}^^^NORTH-HOSP^MR||DOE^J||{birth}|F" + "|" * 21 + "{death}|{flag}\r"
+    messages = [
+        msh.format(app="RIS", time="20230918090000", kind="ORM^O01", id="D1")
+        + pid.format(mrn=ct.patient, birth=ct.birth, death="", flag="")
+        + "ORC|NW|P5^EHR|F5^RIS||SC||||20230918090000\r"
+        + "OBR|1|P5^EHR|F5^RIS|CTCHEST^CT CHEST" + "|" * 14 + "ACC0005" + "|" * 6 + "CT\r"
+        + f"ZDS|{ct.study}^RIS^Application^DICOM",
+        msh.format(app="RIS", time="20230918150000", kind="ORU^R01", id="D2")
+        + pid.format(mrn=ct.patient, birth=ct.birth, death="", flag="")
+        + "OBR|1|P5^EHR|F5^RIS|CTCHEST^CT CHEST" + "|" * 14 + "ACC0005" + "|" * 6
+        + "CT|F\r" + f"OBX|1|HD|110180^Study Instance UID^DCM||{ct.study}||||||F",
+        msh.format(app="EHR", time="20250110080000", kind="ADT^A08^ADT_A01", id="D3")
+        + pid.format(mrn=first.patient, birth=first.birth, death="20250105", flag="Y"),
+        msh.format(app="EHR", time="20240215170000", kind="ADT^A03^ADT_A03", id="D4")
+        + pid.format(mrn=mammo.patient, birth=mammo.birth, death="", flag="")
+        + "PV1|1|I" + "|" * 43 + "20240215170000",
+    ]
+    (folder / "ehr.hl7").write_text("\n".join(m.replace("\r", "\n") for m in messages) + "\n")
+
+
+def _write_fhir(folder: Path, deid_studies: list[str]) -> None:
+    """The research MR copy as the research PACS publishes it, its Provenance, and an access."""
+    source = STUDIES[2]
+    copy_uid = deid_studies[1]
+    resources: list[dict[str, Any]] = [
+        {"resourceType": "ImagingStudy", "id": "mr-original", "status": "available",
+         "identifier": [{"system": "urn:dicom:uid", "value": f"urn:oid:{source.study}"}]},
+        {"resourceType": "ImagingStudy", "id": "mr-research", "status": "available",
+         "identifier": [{"system": "urn:dicom:uid", "value": f"urn:oid:{copy_uid}"}],
+         "modality": [{"code": "MR"}], "started": "2019-02-12T10:15:00Z"},
+        {"resourceType": "Provenance", "recorded": "2022-03-01T12:00:00Z",
+         "target": [{"reference": "ImagingStudy/mr-research"}],
+         "agent": [{"who": {"display": "deid-pipeline v2"}}],
+         "entity": [{"role": "derivation", "what": {"reference": "ImagingStudy/mr-original"}}]},
+        {"resourceType": "AuditEvent", "recorded": "2024-02-01T09:30:00Z", "action": "R",
+         "agent": [{"who": {"display": "ai-team"}}],
+         "entity": [{"what": {"identifier": {"system": "urn:dicom:uid",
+                                             "value": f"urn:oid:{copy_uid}"}}}]},
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r} for r in resources]}
+    (folder / "research.fhir.json").write_text(json.dumps(bundle, indent=1))
 
 
 def run_demo(folder: Path, echo: Callable[[str], None]) -> int:
@@ -175,6 +260,9 @@ def run_demo(folder: Path, echo: Callable[[str], None]) -> int:
         *[(["ingest", "dicom", f"inputs/{system}", "--system", system, "--region", region]
            + (["--uid-map", "inputs/uid-map.csv"] if system == "RESEARCH-EU" else []), {0, 1})
           for system, region in REGIONS.items()],
+        (["ingest", "storage-events", "inputs/s3-events.json", "--provider", "s3"], {0}),
+        (["ingest", "hl7", "inputs/ehr.hl7", "--system", "EHR"], {0}),
+        (["ingest", "fhir", "inputs/research.fhir.json", "--system", "RESEARCH-EU"], {0}),
         (["retention", "apply"], {0}),
         (["decommission", "PACS-NORTH"], {0, 1}),
         (["retention", "drift"], {0}),

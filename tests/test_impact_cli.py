@@ -56,11 +56,14 @@ def test_demo_runs_every_step_and_leaves_a_store_and_an_export(tmp_path: Path) -
     result = lineage("demo", "--folder", "demo", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     for step in ("ingest estate", "ingest dicom inputs/PACS-NORTH", "--uid-map",
+                 "ingest storage-events", "ingest hl7", "ingest fhir",
                  "retention apply", "decommission PACS-NORTH", "retention drift",
                  "retention cross-region", "lineage trace", "lineage export"):
         assert step in result.stdout, step
     assert "BLOCKED: decommissioning system:PACS-NORTH" in result.stdout
     assert "residency violations: 1" in result.stdout
+    assert "rejected" not in result.stdout
+    assert "premature disposal: 1" in result.stdout  # the DR bucket's lifecycle expiry
     folder = tmp_path / "demo"
     assert (folder / "estate.graphml").exists() and (folder / "estate.graphml.manifest.json")
     stats = json.loads(lineage("--store", "estate.graphml", "stats", "--json", cwd=folder).stdout)
