@@ -401,6 +401,9 @@ def event_records(
             except UserError as exc:
                 yield Rejected(event.location, str(exc))
                 continue
+            if study is None and series is None:
+                notices.append(Notice(event.location, f"key {event.key!r} matches no key "
+                                      "pattern: recorded as an uncataloged copy"))
             if state.apply(event, copy):
                 touched[copy] = (event, study, series)
             else:

@@ -114,6 +114,8 @@ def test_s3_envelopes_test_events_and_uncataloged_keys(
     [rejected] = report.rejected
     assert "unknown S3 event type 'ObjectTagging:Put'" in rejected.reason
     assert rejected.location.endswith("/Records[0]")
+    assert any("'scans/scan 001(a).dcm' matches no key pattern" in n.message
+               for n in report.notices)
     orphan = props(any_store, "object:pacs-archive-eu:scans/scan 001(a).dcm")
     assert orphan["uncataloged"] is True and orphan["instance_count"] == 1
     assert props(any_store, "object:ai-us:9.8.7")["region_code"] == "us-east-1"
