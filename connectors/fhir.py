@@ -73,19 +73,24 @@ def read_resources(paths: Iterable[Path]) -> Iterator[Resource | Rejected]:
         except OSError as exc:
             yield Rejected(str(path), f"cannot read ({exc.strerror})")
             continue
-        try:
-            documents = [(str(path), json.loads(text))]
-        except json.JSONDecodeError:
-            documents = []
-            for number, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    documents.append((f"{path}:{number}", json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    yield Rejected(f"{path}:{number}", f"not JSON: {exc.msg}")
-        for location, document in documents:
-            yield from _unbundle(document, location)
+        yield from resources_from_text(text, str(path))
+
+
+def resources_from_text(text: str, location: str) -> Iterator[Resource | Rejected]:
+    """Resources of one JSON document (a resource or a Bundle) or of ndjson lines."""
+    try:
+        documents = [(location, json.loads(text))]
+    except json.JSONDecodeError:
+        documents = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                documents.append((f"{location}:{number}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                yield Rejected(f"{location}:{number}", f"not JSON: {exc.msg}")
+    for where, document in documents:
+        yield from _unbundle(document, where)
 
 
 def _unbundle(document: Any, location: str) -> Iterator[Resource | Rejected]:

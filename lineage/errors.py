@@ -4,6 +4,7 @@
     ├── UserError                 the user's input is wrong: the CLI exits 2 with the message
     │   ├── InvalidKeyError       a node key or edge endpoint that breaks the key grammar
     │   ├── InvalidRecordError    a node or edge that breaks the graph model (kind, property, value)
+    │   ├── NotFoundError         no node, system or resource of that key (suggests near matches)
     │   ├── EstateError           an estate file that fails validation (names file and field)
     │   └── SettingsError         unusable settings (a placeholder secret in production)
     ├── StoreError                the store could not do what was asked
@@ -31,6 +32,10 @@ class InvalidKeyError(UserError):
 
 class InvalidRecordError(UserError):
     """A node or edge that breaks the graph model."""
+
+
+class NotFoundError(UserError):
+    """No node, system or resource with that key."""
 
 
 class EstateError(UserError):

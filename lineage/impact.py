@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Literal
 
-from lineage.errors import UserError
+from lineage.errors import NotFoundError, UserError
 from lineage.model import KEY_PREFIX, NodeKind, kind_of, system_key
 from lineage.retention.apply import applied_policy
 from lineage.retention.reports import as_of_params
@@ -53,10 +53,10 @@ def near_matches(store: GraphStore, key: str, limit: int = 3) -> list[str]:
     return difflib.get_close_matches(key, candidates, n=limit, cutoff=0.6)
 
 
-def _unknown(store: GraphStore, key: str, what: str) -> UserError:
+def _unknown(store: GraphStore, key: str, what: str) -> NotFoundError:
     suggestions = near_matches(store, key)
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-    return UserError(f"no {what} {key!r} in {store.location}{hint}")
+    return NotFoundError(f"no {what} {key!r} in {store.location}{hint}")
 
 
 def decommission(

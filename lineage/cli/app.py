@@ -112,6 +112,20 @@ def conflicts(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) over the configured store."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(cli_context(ctx).settings), host=host, port=port, log_level="info")
+
+
+@app.command()
 def demo(
     folder: Annotated[Path, typer.Option(help="Folder for the demo's inputs, store and export "
                                          "(emptied first).")] = Path("lineage-demo"),

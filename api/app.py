@@ -1,0 +1,142 @@
+"""The HTTP API: `create_app(settings)` builds settings, tokens, audit log and store at start-up
+(never at import), the routers, one error mapping and the request audit.
+
+Errors, in one place: a user's mistake 400 (unknown key 404, validation 422 naming the field), a
+missing or wrong token 401, a role that may not 403, a body too large 413, the store unreachable
+503, a source unreachable 502; anything else 500 with no stack trace in the body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.security import AuditLog, TokenBook
+from lineage import __version__
+from lineage.errors import (
+    BatchRejectedError,
+    LineageError,
+    NotFoundError,
+    SourceUnavailableError,
+    StoreUnavailableError,
+    UserError,
+)
+from lineage.settings import Settings, load_settings
+from lineage.stores import GraphStore, make_store
+
+log = logging.getLogger("lineage.api")
+DEFAULT_MAX_BODY = 20 * 1024 * 1024
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    store: GraphStore
+    tokens: TokenBook
+    audit: AuditLog
+    work_dir: Path
+    max_body: int
+
+
+def create_app(
+    settings: Settings | None = None, *, store: GraphStore | None = None,
+    tokens: TokenBook | None = None, audit_path: Path | None = None,
+    work_dir: Path | None = None, max_body: int = DEFAULT_MAX_BODY,
+) -> FastAPI:
+    """The app; the store is opened in the lifespan (or given, e.g. by tests)."""
+    settings = settings or load_settings()
+    development = settings.environment == "development"
+    book = tokens or TokenBook.from_environment(development)
+    settings.pseudonym_secret()  # a placeholder key refuses to start outside development
+    folder = work_dir or Path(".")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = store or make_store(settings.store, auth=settings.neo4j_auth(),
+                                     database=settings.neo4j_database)
+        opened.open()
+        app.state.lineage = ApiState(settings, opened, book,
+                                     AuditLog(audit_path or folder / "lineage-api-audit.jsonl"),
+                                     folder, max_body)
+        try:
+            yield
+        finally:
+            if store is None:
+                opened.close()
+
+    app = FastAPI(
+        title="Image lineage API", version=__version__, lifespan=lifespan,
+        description="Impact analysis, retention and compliance reports, lineage traces and "
+                    "ingestion over the lineage graph of medical images. Bearer tokens map to "
+                    "roles: ingest, architect, auditor, admin.")
+    _errors(app)
+    _middleware(app)
+    from api import routes_admin, routes_ingest, routes_read
+
+    app.include_router(routes_read.router)
+    app.include_router(routes_ingest.router)
+    app.include_router(routes_admin.router)
+    return app
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": kind, "detail": message})
+
+
+def _errors(app: FastAPI) -> None:
+    mapping: list[tuple[type[Exception], int, str]] = [
+        (NotFoundError, 404, "not_found"), (BatchRejectedError, 422, "rejected"),
+        (UserError, 400, "bad_request"), (StoreUnavailableError, 503, "store_unavailable"),
+        (SourceUnavailableError, 502, "source_unavailable"), (LineageError, 500, "error"),
+    ]
+    for kind, status, name in mapping:
+        def handler(request: Request, exc: Exception, status: int = status,
+                    name: str = name) -> JSONResponse:
+            return _error(status, name, " ".join(str(exc).split()))
+        app.add_exception_handler(kind, handler)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "the server failed; the error is logged")
+
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def limit_and_audit(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        state: ApiState | None = getattr(request.app.state, "lineage", None)
+        length = request.headers.get("content-length")
+        if state is not None and length and length.isdigit() and int(length) > state.max_body:
+            return _error(413, "too_large", f"the body is over {state.max_body} bytes")
+        started = time.perf_counter()
+        response = await call_next(request)
+        if state is not None and request.url.path not in ("/openapi.json", "/docs"):
+            principal = getattr(request.state, "principal", None)
+            state.audit.append({
+                "who": principal.name if principal else None,
+                "role": principal.role.value if principal else None,
+                "method": request.method, "endpoint": request.url.path,
+                "parameters": dict(request.query_params), "status": response.status_code,
+                "result_bytes": int(response.headers.get("content-length", 0) or 0),
+                "seconds": round(time.perf_counter() - started, 4),
+            })
+        return response
+
+
+def lineage_state(request: Request) -> ApiState:
+    return request.app.state.lineage  # type: ignore[no-any-return]
+
+
+def json_body(payload: Any) -> JSONResponse:
+    return JSONResponse(payload)

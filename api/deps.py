@@ -1,0 +1,51 @@
+"""Dependencies: the store, and the caller's role checked against what an endpoint allows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.app import ApiState, lineage_state
+from api.security import AUDITORS, CYPHER, INGESTERS, READERS, Principal, Role
+from lineage.stores import GraphStore
+
+bearer = HTTPBearer(auto_error=False, description="A token the API's configuration maps to a role")
+
+
+def allow(roles: frozenset[Role]) -> Callable[..., Principal]:
+    def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise HTTPException(401, "a bearer token is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        principal = lineage_state(request).tokens.principal(credentials.credentials)
+        if principal is None:
+            raise HTTPException(401, "the token is not known",
+                                headers={"WWW-Authenticate": "Bearer"})
+        request.state.principal = principal
+        if principal.role not in roles:
+            raise HTTPException(403, f"role {principal.role.value} may not call this endpoint "
+                                f"(allowed: {', '.join(sorted(r.value for r in roles))})")
+        return principal
+    return check
+
+
+def state(request: Request) -> ApiState:
+    return lineage_state(request)
+
+
+def store(request: Request) -> GraphStore:
+    return lineage_state(request).store
+
+
+StateDep = Annotated[ApiState, Depends(state)]
+StoreDep = Annotated[GraphStore, Depends(store)]
+Reader = Annotated[Principal, Depends(allow(READERS))]
+Ingester = Annotated[Principal, Depends(allow(INGESTERS))]
+Architect = Annotated[Principal, Depends(allow(CYPHER))]
+Auditor = Annotated[Principal, Depends(allow(AUDITORS))]

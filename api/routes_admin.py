@@ -1,0 +1,73 @@
+"""Architects' Cypher, auditor exports, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from api.deps import Architect, Auditor, StateDep, StoreDep
+from lineage.errors import UserError
+from lineage.export import FORMATS, export
+from lineage.stores import Neo4jStore
+
+router = APIRouter(tags=["architects and auditors"])
+MEDIA = {"graphml": "application/graphml+xml", "node-link": "application/json",
+         "prov-json": "application/json"}
+
+
+class CypherRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=100_000, description="Read-only Cypher")
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout: float = Field(default=30, gt=0, le=300, description="Seconds")
+    max_rows: int = Field(default=1000, ge=1, le=100_000)
+
+
+@router.post("/cypher", summary="Read-only Cypher on the Neo4j store, with timeout and row cap")
+def post_cypher(body: CypherRequest, store: StoreDep, _: Architect) -> dict[str, Any]:
+    if not isinstance(store, Neo4jStore):
+        raise UserError("Cypher runs on a Neo4j store; this API serves a local store")
+    columns, rows, truncated = store.run_user_query(body.query, body.params, body.timeout,
+                                                    body.max_rows)
+    return {"columns": columns, "rows": rows, "count": len(rows), "truncated": truncated}
+
+
+@router.get("/export", summary="An auditor export, streamed; its manifest in X-Export-Manifest")
+def get_export(
+    store: StoreDep, _: Auditor,
+    format: Annotated[str, Query(pattern="^(graphml|node-link|prov-json)$")] = "graphml",
+    scope: str | None = None, depth: Annotated[int, Query(ge=0, le=50)] = 3,
+) -> StreamingResponse:
+    if format not in FORMATS:
+        raise UserError(f"format must be one of {', '.join(FORMATS)}")
+    folder = Path(tempfile.mkdtemp(prefix="lineage-export-"))
+    path = folder / f"export.{format.replace('-json', '.json')}"
+    manifest = export(store, format, path, scope, depth)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            with path.open("rb") as handle:
+                while block := handle.read(65536):
+                    yield block
+        finally:
+            for leftover in folder.iterdir():
+                leftover.unlink()
+            folder.rmdir()
+
+    return StreamingResponse(chunks(), media_type=MEDIA[format], headers={
+        "X-Export-Manifest": json.dumps(manifest, separators=(",", ":")),
+        "Content-Disposition": f'attachment; filename="{path.name}"'})
+
+
+@router.get("/audit", summary="The audit log of every request (auditors)")
+def get_audit(state: StateDep, _: Auditor,
+              limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+              offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    entries, total = state.audit.entries(offset, limit)
+    return {"data": entries, "count": total, "offset": offset, "limit": limit}

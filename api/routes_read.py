@@ -1,0 +1,92 @@
+"""Read endpoints: the same semantics and JSON as the CLI, with paging on every list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import Reader, StoreDep
+from lineage.errors import NotFoundError
+from lineage.impact import decommission, near_matches, trace
+from lineage.retention import reports
+
+router = APIRouter(tags=["reports"])
+AsOf = Annotated[str | None, Query(description="End of this day (YYYY-MM-DD); default today",
+                                   pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Limit = Annotated[int, Query(ge=1, le=10_000, description="Items per list")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items of each list to skip")]
+
+
+def paged(
+    result: dict[str, Any], lists: tuple[str, ...], offset: int, limit: int
+) -> dict[str, Any]:
+    """Cut each list to a page; `counts` gives full sizes, `truncated` says a page cut."""
+    counts = {name: len(result[name]) for name in lists}
+    page = {name: result[name][offset:offset + limit] for name in lists}
+    return {**result, **page, "counts": counts, "offset": offset, "limit": limit,
+            "truncated": any(len(page[n]) < counts[n] for n in lists)}
+
+
+@router.get("/systems/{code}/decommission", summary="Readiness to switch a system off")
+def get_decommission(code: str, store: StoreDep, _: Reader, as_of: AsOf = None,
+                     limit: Limit = 1000, offset: Offset = 0) -> dict[str, Any]:
+    return decommission(store, code, as_of, offset=offset, limit=limit)
+
+
+@router.get("/lineage/{key:path}", summary="Lineage trace of a node (breadth-first, capped)")
+def get_lineage(
+    key: str, store: StoreDep, _: Reader,
+    direction: Annotated[str, Query(pattern="^(up|down|both)$")] = "down",
+    depth: Annotated[int, Query(ge=0, le=50)] = 3, as_of: AsOf = None,
+    fanout: Annotated[int, Query(ge=1, le=10_000)] = 100, limit: Limit = 1000,
+) -> dict[str, Any]:
+    result = trace(store, key, direction, depth, as_of, fanout=fanout,  # type: ignore[arg-type]
+                   max_nodes=limit)
+    return {**result, "count": len(result["nodes"])}
+
+
+@router.get("/retention/drift", summary="Over-retention, premature disposal, drift, unknowns")
+def get_drift(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
+              offset: Offset = 0) -> dict[str, Any]:
+    return paged(reports.drift(store, as_of), ("over_retained", "premature_disposal",
+                                               "policy_drift", "unknown"), offset, limit)
+
+
+@router.get("/retention/cross-region", summary="Cross-region conflicts and residency violations")
+def get_cross_region(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
+                     offset: Offset = 0) -> dict[str, Any]:
+    return paged(reports.cross_region(store, as_of), ("conflicts", "residency_violations"),
+                 offset, limit)
+
+
+@router.get("/holds", summary="Active compliance events, their conflicts and restores")
+def get_holds(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
+              offset: Offset = 0) -> dict[str, Any]:
+    return paged(reports.holds(store, as_of), ("holds", "conflicts", "restore_needed"),
+                 offset, limit)
+
+
+@router.get("/nodes/{key:path}", summary="One node with its properties and edges")
+def get_node(key: str, store: StoreDep, _: Reader, limit: Limit = 1000,
+             offset: Offset = 0) -> dict[str, Any]:
+    try:
+        node = store.get_node(key)
+    except ValueError:
+        node = None
+    if node is None:
+        hint = near_matches(store, key)
+        raise NotFoundError(f"no node {key!r}" + (f"; did you mean {', '.join(hint)}?"
+                                                 if hint else ""))
+    edges = store.edges(key, "both")
+    return {"key": node.key, "kind": node.kind.value, "properties": node.properties,
+            "edges": [{"from": e.src, "type": e.type.value, "to": e.dst,
+                       "properties": e.properties} for e in edges[offset:offset + limit]],
+            "count": len(edges), "offset": offset, "limit": limit}
+
+
+@router.get("/stats", summary="Nodes by kind, edges by type")
+def get_stats(store: StoreDep, _: Reader) -> dict[str, Any]:
+    stats = store.stats()
+    return {"nodes": stats.nodes, "edges": stats.edges, "conflicts": stats.conflicts,
+            "unresolved": stats.unresolved}

@@ -1,0 +1,112 @@
+"""Who may call what: bearer tokens mapped to roles, kept hashed; and the audit log.
+
+Tokens come from `LINEAGE_API_TOKENS` (JSON) or a file named by `LINEAGE_API_TOKENS_FILE`:
+`{"name": {"sha256": "<hex of the token>", "role": "ingest|architect|auditor|admin"}}`. Only
+hashes are kept. In development mode, with no tokens configured, the placeholder token
+`dev-admin-token` is an admin; outside development the placeholder, and an empty token list,
+refuse to start.
+
+The audit log appends one JSON line per request: when, who (token name), role, method, path,
+parameters, status and result size. Auditors export it with GET /audit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from lineage.errors import SettingsError
+from lineage.timefmt import utc_now
+
+PLACEHOLDER_TOKEN = "dev-admin-token"
+
+
+class Role(StrEnum):
+    INGEST = "ingest"
+    ARCHITECT = "architect"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+READERS = frozenset({Role.ARCHITECT, Role.AUDITOR, Role.ADMIN})
+INGESTERS = frozenset({Role.INGEST, Role.ADMIN})
+CYPHER = frozenset({Role.ARCHITECT, Role.ADMIN})
+AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    role: Role
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenBook:
+    def __init__(self, by_hash: dict[str, Principal]):
+        self.by_hash = by_hash
+
+    @classmethod
+    def from_environment(cls, development: bool) -> TokenBook:
+        raw = os.environ.get("LINEAGE_API_TOKENS")
+        path = os.environ.get("LINEAGE_API_TOKENS_FILE")
+        if path:
+            try:
+                raw = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SettingsError(f"LINEAGE_API_TOKENS_FILE {path}: {exc.strerror}") from None
+        entries: dict[str, Any] = {}
+        if raw:
+            try:
+                entries = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(f"API tokens are not JSON: {exc.msg}") from None
+        return cls.from_entries(entries, development)
+
+    @classmethod
+    def from_entries(cls, entries: dict[str, Any], development: bool) -> TokenBook:
+        book: dict[str, Principal] = {}
+        for name, entry in entries.items():
+            try:
+                book[str(entry["sha256"]).lower()] = Principal(name, Role(entry["role"]))
+            except (KeyError, TypeError, ValueError):
+                raise SettingsError(f"API token {name!r}: give sha256 and a role of "
+                                    f"{', '.join(r.value for r in Role)}") from None
+        placeholder = token_hash(PLACEHOLDER_TOKEN)
+        if not development and (not book or placeholder in book):
+            raise SettingsError("the API needs real tokens outside development mode "
+                                "(LINEAGE_API_TOKENS; the placeholder token is refused)")
+        if development and not book:
+            book[placeholder] = Principal("development", Role.ADMIN)
+        return cls(book)
+
+    def principal(self, token: str) -> Principal | None:
+        return self.by_hash.get(token_hash(token))
+
+
+class AuditLog:
+    """Append-only JSON lines."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock = threading.Lock()
+
+    def append(self, entry: dict[str, Any]) -> None:
+        line = json.dumps({"at": utc_now(), **entry}, sort_keys=True, default=str)
+        with self.lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def entries(self, offset: int = 0, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
+        if not self.path.exists():
+            return [], 0
+        with self.lock:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines[offset:offset + limit]], len(lines)
