@@ -27,6 +27,18 @@ def test_compose_declares_neo4j_526_community_and_orthanc() -> None:
         assert found[name]["healthcheck"]["test"], f"{name} has no healthcheck"
 
 
+def test_compose_api_service_uses_the_compose_neo4j() -> None:
+    api = services()["api"]
+    assert api["build"] == "." and (COMPOSE.parent / "Dockerfile").is_file()
+    neo4j_port = services()["neo4j"]["ports"][0].rsplit(":", 1)[-1]
+    assert api["environment"]["LINEAGE_STORE"] == f"bolt://neo4j:{neo4j_port}"
+    assert api["environment"]["NEO4J_PASSWORD"] == COMPOSE_NEO4J_PASSWORD
+    assert api["depends_on"]["neo4j"]["condition"] == "service_healthy"
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    for package in ("lineage", "connectors", "queries", "api"):
+        assert f"COPY {package} {package}" in dockerfile
+
+
 def test_compose_neo4j_credentials_and_port_match_settings() -> None:
     neo4j = services()["neo4j"]
     assert neo4j["environment"]["NEO4J_AUTH"] == f"{COMPOSE_NEO4J_USER}/{COMPOSE_NEO4J_PASSWORD}"
