@@ -81,6 +81,10 @@ def create_app(
     _middleware(app)
     from api import routes_admin, routes_ingest, routes_read
 
+    @app.get("/health", summary="Liveness: no token needed", tags=["service"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
     app.include_router(routes_read.router)
     app.include_router(routes_ingest.router)
     app.include_router(routes_admin.router)
@@ -121,7 +125,7 @@ def _middleware(app: FastAPI) -> None:
             return _error(413, "too_large", f"the body is over {state.max_body} bytes")
         started = time.perf_counter()
         response = await call_next(request)
-        if state is not None and request.url.path not in ("/openapi.json", "/docs"):
+        if state is not None and request.url.path not in ("/openapi.json", "/docs", "/health"):
             principal = getattr(request.state, "principal", None)
             state.audit.append({
                 "who": principal.name if principal else None,

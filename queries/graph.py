@@ -26,13 +26,21 @@ def nodes(graph: Graph, label: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def out(graph: Graph, key: str, edge_type: str, label: str | None = None) -> list[str]:
-    found = {dst for _, dst, kind in graph.out_edges(key, keys=True) if kind == edge_type}
-    return sorted(k for k in found if label is None or graph.nodes[k].get("label") == label)
+    """Targets of `key`'s edges of a type (sorted). Reads the adjacency dicts directly: the
+    edge views NetworkX builds per call cost more than the walk itself."""
+    return _ends(graph, graph._succ.get(key, {}), edge_type, label)
 
 
 def into(graph: Graph, key: str, edge_type: str, label: str | None = None) -> list[str]:
-    found = {src for src, _, kind in graph.in_edges(key, keys=True) if kind == edge_type}
-    return sorted(k for k in found if label is None or graph.nodes[k].get("label") == label)
+    """Sources of edges of a type that end at `key` (sorted)."""
+    return _ends(graph, graph._pred.get(key, {}), edge_type, label)
+
+
+def _ends(graph: Graph, adjacency: dict[str, dict[str, Any]], edge_type: str,
+          label: str | None) -> list[str]:
+    nodes = graph._node
+    return sorted(other for other, kinds in adjacency.items() if edge_type in kinds
+                  and (label is None or nodes[other].get("label") == label))
 
 
 def live(attrs: dict[str, Any], as_of: str) -> bool:
