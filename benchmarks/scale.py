@@ -1,0 +1,227 @@
+"""Scale benchmarks on the synthetic estate (benchmarks/estate.py).
+
+    python -m benchmarks.scale --size S [--neo4j bolt://...] [--runs 20]
+    python -m benchmarks.scale --size M --skip-curve
+
+For the size asked, in one run:
+1. Neo4j ingest through the real pipeline (records/s; records = nodes + edges), beside the raw
+   driver ceiling on the same rows (plain batched UNWIND/MERGE, the same constraints), and a
+   batch-size curve on the first 2,000 studies;
+2. idempotent re-ingest of the same records: nodes and edges created must be zero;
+3. `retention apply` on Neo4j;
+4. latency p50/p95 over --runs runs each of decommission (CLOUD-VIRGINIA, ~8% of studies),
+   trace (depth 5, both directions, from a series) and retention drift, on Neo4j and on the
+   local store;
+5. local store: load time, and peak memory per edge (a child process's max RSS).
+Prints tables and writes benchmarks/results/scale-<size>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.estate import SIZES, EstateShape
+from lineage.impact import decommission, trace
+from lineage.model import Edge, Node, kind_of
+from lineage.pipeline import Bundle, Pipeline
+from lineage.retention import reports
+from lineage.retention.apply import apply_retention
+from lineage.retention.policy import load_policy
+from lineage.stores import GraphStore, LocalStore, Neo4jStore
+from lineage.stores.cypher import query
+
+RESULTS = Path(__file__).parent / "results"
+DECOMMISSIONED = "CLOUD-VIRGINIA"
+
+
+def count_records(bundles: Iterable[Bundle]) -> int:
+    return sum(len(b.items) for b in bundles)
+
+
+def pipeline_ingest(store: GraphStore, shape: EstateShape, batch: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    report = Pipeline(store, batch).run(shape.records(), "benchmark")
+    seconds = time.perf_counter() - started
+    records = sum(report.nodes_by_kind.values()) + sum(report.edges_by_type.values())
+    return {"seconds": seconds, "records": records, "records_per_second": records / seconds,
+            "nodes_created": report.written.nodes_created,
+            "edges_created": report.written.edges_created}
+
+
+def raw_ceiling(store: Neo4jStore, shape: EstateShape, batch: int) -> dict[str, Any]:
+    """Plain batched UNWIND/MERGE per label and relationship type, one transaction a batch."""
+    started, records = time.perf_counter(), 0
+    pending: list[Node | Edge] = []
+
+    def flush() -> None:
+        nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        edges: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        for item in pending:
+            if isinstance(item, Node):
+                nodes[item.kind.value].append({"key": item.key, "props": item.properties})
+            else:
+                edges[(kind_of(item.src).value, item.type.value, kind_of(item.dst).value)].append(
+                    {"src": item.src, "dst": item.dst, "props": item.properties})
+
+        def work(tx: Any) -> None:
+            for label, rows in nodes.items():
+                tx.run(query(f"UNWIND $rows AS row MERGE (n:`{label}` {{key: row.key}}) "
+                             "SET n += row.props"), rows=rows).consume()
+            for (src, kind, dst), rows in edges.items():
+                tx.run(query(f"UNWIND $rows AS row MERGE (s:`{src}` {{key: row.src}}) "
+                             f"MERGE (t:`{dst}` {{key: row.dst}}) MERGE (s)-[r:`{kind}`]->(t) "
+                             "SET r += row.props"), rows=rows).consume()
+
+        with store.driver.session(database=store.database) as session:
+            session.execute_write(work)
+        pending.clear()
+
+    for bundle in shape.records():
+        pending.extend(bundle.items)
+        records += len(bundle.items)
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "records": records, "records_per_second": records / seconds}
+
+
+def latencies(action: Callable[[], Any], runs: int) -> dict[str, float]:
+    action()  # warm caches and plans once
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"runs": runs, "p50_ms": statistics.median(times),
+            "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]}
+
+
+def query_latencies(store: GraphStore, shape: EstateShape, runs: int) -> dict[str, Any]:
+    rng = random.Random(7)
+    roots = [f"series:2.25.{rng.randrange(shape.studies) + 1}.1" for _ in range(runs + 1)]
+    cycle = iter(roots * 2)
+    return {
+        "decommission": latencies(lambda: decommission(store, DECOMMISSIONED, limit=100), runs),
+        "trace_depth_5": latencies(lambda: trace(store, next(cycle), "both", 5, max_nodes=1000),
+                                   runs),
+        "retention_drift": latencies(lambda: reports.drift(store), runs),
+    }
+
+
+def local_load(size: str, path: Path) -> dict[str, Any]:
+    """In this process: load the estate into a fresh local store and measure it."""
+    shape = EstateShape(SIZES[size])
+    with LocalStore(path) as store:
+        result = pipeline_ingest(store, shape, 5000)
+        graph_started = time.perf_counter()
+        store._reload()  # what opening the file costs: the NetworkX view from SQLite
+        result["open_seconds"] = time.perf_counter() - graph_started
+        result["edges"] = store.graph.number_of_edges()
+        result["nodes"] = store.graph.number_of_nodes()
+        apply_retention(store, load_policy())
+    result["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result["bytes_per_edge"] = result["max_rss_bytes"] / max(1, result["edges"])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="S")
+    parser.add_argument("--neo4j", default=os.environ.get("NEO4J_URI"))
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--skip-curve", action="store_true")
+    parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--local-load-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.local_load_only:
+        print(json.dumps(local_load(args.size, args.local_load_only)))
+        return
+    shape = EstateShape(SIZES[args.size])
+    results: dict[str, Any] = {"size": args.size, "studies": shape.studies,
+                               "cores": os.cpu_count(), "python": platform.python_version()}
+    with tempfile.TemporaryDirectory() as folder:
+        if not args.skip_local:
+            child = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--size", args.size,
+                                    "--local-load-only", f"{folder}/local.db"],
+                                   capture_output=True, text=True, check=True)
+            results["local_load"] = json.loads(child.stdout.splitlines()[-1])
+            with LocalStore(f"{folder}/local.db") as local:
+                results["local_latency"] = query_latencies(local, shape, args.runs)
+        if args.neo4j:
+            results |= neo4j_benchmarks(args, shape)
+    _print(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"scale-{args.size}.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: {RESULTS / f'scale-{args.size}.json'}")
+
+
+def neo4j_benchmarks(args: argparse.Namespace, shape: EstateShape) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    with Neo4jStore(args.neo4j) as neo4j:
+        if not args.skip_curve:
+            small = EstateShape(min(2000, shape.studies))
+            curve = {}
+            for batch in (250, 1000, 2500, 5000):
+                neo4j.clear()
+                curve[batch] = pipeline_ingest(neo4j, small, batch)["records_per_second"]
+            found["batch_curve_records_per_second"] = curve
+        neo4j.clear()
+        found["raw_ceiling"] = raw_ceiling(neo4j, shape, 5000)
+        neo4j.clear()
+        found["ingest"] = pipeline_ingest(neo4j, shape, 5000)
+        found["ingest"]["ratio_to_ceiling"] = (found["ingest"]["records_per_second"]
+                                               / found["raw_ceiling"]["records_per_second"])
+        found["reingest"] = pipeline_ingest(neo4j, shape, 5000)
+        started = time.perf_counter()
+        apply_retention(neo4j, load_policy())
+        found["retention_apply_seconds"] = time.perf_counter() - started
+        found["neo4j_latency"] = query_latencies(neo4j, shape, args.runs)
+    return found
+
+
+def _print(results: dict[str, Any]) -> None:
+    print(f"size {results['size']}: {results['studies']:,} studies; {results['cores']} cores")
+    for name in ("raw_ceiling", "ingest", "reingest"):
+        if name in results:
+            row = results[name]
+            extra = (f", {row['ratio_to_ceiling']:.0%} of the ceiling"
+                     if "ratio_to_ceiling" in row else "")
+            created = (f", created {row['nodes_created']} nodes / {row['edges_created']} edges"
+                       if "nodes_created" in row else "")
+            print(f"neo4j {name:12} {row['records']:>10,} records {row['seconds']:8.1f} s "
+                  f"{row['records_per_second']:9.0f}/s{extra}{created}")
+    if "batch_curve_records_per_second" in results:
+        print("batch curve:", {k: round(v) for k, v in
+                               results["batch_curve_records_per_second"].items()})
+    if "retention_apply_seconds" in results:
+        print(f"neo4j retention apply {results['retention_apply_seconds']:.1f} s")
+    if "local_load" in results:
+        load = results["local_load"]
+        print(f"local load {load['seconds']:.1f} s ({load['records_per_second']:.0f} records/s), "
+              f"open {load['open_seconds']:.1f} s, {load['edges']:,} edges, peak "
+              f"{load['max_rss_bytes'] / 2**20:.0f} MiB = {load['bytes_per_edge']:.0f} B/edge")
+    for store in ("neo4j_latency", "local_latency"):
+        for name, row in results.get(store, {}).items():
+            print(f"{store:14} {name:16} p50 {row['p50_ms']:8.1f} ms  p95 {row['p95_ms']:8.1f} ms"
+                  f"  ({row['runs']} runs)")
+
+
+if __name__ == "__main__":
+    main()
