@@ -13,7 +13,9 @@ whether a page left items out.
 
 trace(key, direction, depth, as_of): node-unique breadth-first expansion along lineage edges,
 one level per query, at most `fanout` edges followed per node and `max_nodes` nodes in all;
-`truncated` says a cap cut the result. Never enumerates paths.
+`truncated` says a cap cut the result. Never enumerates paths. From a system reached on the way
+only FEEDS are followed (it holds copies of unrelated studies); a system as the root is
+expanded fully.
 """
 
 from __future__ import annotations
@@ -128,11 +130,17 @@ def trace(
     found: dict[str, Row] = {key: roots[0]}
     edges: dict[tuple[str, str, str], Row] = {}
     frontier, truncated = [roots[0]["id"]], False
+    hubs: list[str] = []  # systems reached on the way: only their FEEDS are followed
+    feeds_only = {name: [t for t in types if t == "FEEDS"] for name, types in
+                  step_types(direction).items()}
     for _ in range(depth):
-        if not frontier:
+        if not frontier and not hubs:
             break
-        rows = run_query(store, TRACE_STEP, params | {"frontier": frontier})
-        frontier = []
+        rows = run_query(store, TRACE_STEP, params | {"frontier": frontier}) if frontier else []
+        if hubs:
+            rows += run_query(store, TRACE_STEP, params | feeds_only | {"frontier": hubs})
+            rows.sort(key=lambda r: (r["from_key"], r["key"], r["type"], r["src"]))
+        frontier, hubs = [], []
         per_node: dict[str, int] = {}
         for row in rows:
             per_node[row["from_key"]] = per_node.get(row["from_key"], 0) + 1
@@ -144,7 +152,8 @@ def trace(
                     truncated = True
                     continue
                 found[row["key"]] = row
-                frontier.append(row["id"])
+                # a system is a hub: the copies it holds are other studies' lineage
+                (hubs if row["kind"] == "System" else frontier).append(row["id"])
             edges[(row["src"], row["type"], row["dst"])] = row["edge"]
     return {
         "root": key, "direction": direction, "depth": depth, "as_of": params["as_of_date"],

@@ -109,6 +109,7 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
     touched = list(dict.fromkeys(
         [n.key for n in nodes] + [k for e in edges for k in (e.src, e.dst)]))
     state = access.read_nodes(touched)
+    existed = set(state)  # an edge with an end that did not exist cannot exist: no need to read it
     reported: list[Conflict] = []
     for node in nodes:
         merged = merge(node.key, state.get(node.key), node.properties, node.provenance,
@@ -121,7 +122,8 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
             if key not in state:
                 state[key] = plan.nodes[key] = placeholder(edge.provenance)
                 result.placeholders_created += 1
-    edge_state = access.read_edges(list(dict.fromkeys((e.src, e.type.value, e.dst) for e in edges)))
+    edge_state = access.read_edges(list(dict.fromkeys(
+        (e.src, e.type.value, e.dst) for e in edges if e.src in existed and e.dst in existed)))
     for edge in edges:
         edge_key = (edge.src, edge.type.value, edge.dst)
         merged = merge(edge.id, edge_state.get(edge_key), edge.properties, edge.provenance,
