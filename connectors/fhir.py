@@ -18,12 +18,12 @@ the namespace HL7 and DICOM use; a patient known only by reference gets `fhir:<s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connectors.json_input import documents_from_text, read_documents
 from connectors.patients import StudiesOf, merge_patients
 from lineage.errors import UserError
 from lineage.identity import patient_key
@@ -67,30 +67,21 @@ class Resource:
 
 def read_resources(paths: Iterable[Path]) -> Iterator[Resource | Rejected]:
     """Resources of JSON files (a resource or a Bundle) and ndjson files (one per line)."""
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            yield Rejected(str(path), f"cannot read ({exc.strerror})")
-            continue
-        yield from resources_from_text(text, str(path))
+    for item in read_documents(paths):
+        yield from _resources(item)
 
 
 def resources_from_text(text: str, location: str) -> Iterator[Resource | Rejected]:
     """Resources of one JSON document (a resource or a Bundle) or of ndjson lines."""
-    try:
-        documents = [(location, json.loads(text))]
-    except json.JSONDecodeError:
-        documents = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                documents.append((f"{location}:{number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                yield Rejected(f"{location}:{number}", f"not JSON: {exc.msg}")
-    for where, document in documents:
-        yield from _unbundle(document, where)
+    for item in documents_from_text(text, location):
+        yield from _resources(item)
+
+
+def _resources(item: tuple[str, Any] | Rejected) -> Iterator[Resource | Rejected]:
+    if isinstance(item, Rejected):
+        yield item
+    else:
+        yield from _unbundle(item[1], item[0])
 
 
 def _unbundle(document: Any, location: str) -> Iterator[Resource | Rejected]:

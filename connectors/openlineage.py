@@ -11,12 +11,12 @@ Namespaces `dicom://host` and DICOMweb URLs are both recognised by the path.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from connectors.json_input import read_documents
 from lineage.errors import UserError
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
 from lineage.pipeline import Bundle, Record, Rejected
@@ -80,26 +80,17 @@ def event_facts(event: dict[str, Any]) -> list[Node | Edge]:
 
 def read_events(paths: Iterable[Path]) -> Iterator[Record]:
     """RunEvents of JSON files (one event or a list) and ndjson files."""
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            yield Rejected(str(path), f"cannot read ({exc.strerror})")
+    for item in read_documents(paths):
+        if isinstance(item, Rejected):
+            yield item
             continue
-        try:
-            document = json.loads(text)
-            events = [(f"{path}#{i}", e) for i, e in enumerate(
-                document if isinstance(document, list) else [document])]
-        except json.JSONDecodeError:
-            events = []
-            for number, line in enumerate(text.splitlines(), 1):
-                if line.strip():
-                    try:
-                        events.append((f"{path}:{number}", json.loads(line)))
-                    except json.JSONDecodeError as exc:
-                        yield Rejected(f"{path}:{number}", f"not JSON: {exc.msg}")
-        for location, event in events:
+        location, document = item
+        events = document if isinstance(document, list) else [document]
+        for index, event in enumerate(events):
+            where = f"{location}#{index}" if isinstance(document, list) else location
             try:
-                yield Bundle(tuple(event_facts(event)), location)
+                if not isinstance(event, dict):
+                    raise OpenLineageError("a RunEvent is a JSON object")
+                yield Bundle(tuple(event_facts(event)), where)
             except (OpenLineageError, ValueError) as exc:
-                yield Rejected(location, str(exc))
+                yield Rejected(where, str(exc))

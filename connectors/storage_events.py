@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
+from connectors.json_input import read_documents
 from lineage.errors import StoreUnavailableError, UserError
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
 from lineage.model import system_key as system_key_of
@@ -38,6 +39,10 @@ DEFAULT_PATTERNS = (
 )
 CREATED, DELETED, TIER, RESTORED, REPLICATION, METADATA = (
     "created", "deleted", "tier", "restored", "replication", "metadata")
+
+
+__all__ = ["PARSERS", "KeyPatterns", "ObjectState", "StorageEvent", "StorageSource", "copy_of",
+           "event_records", "parse_azure", "parse_gcs", "parse_s3", "read_documents"]
 
 
 class EventError(UserError):
@@ -438,24 +443,3 @@ def _copy_bundle(copy: str, event: StorageEvent, study: str | None, series: str 
     if series and study:
         items.append(Edge(series, EdgeType.PART_OF, study, prov))
     return Bundle(tuple(items), event.location)
-
-
-def read_documents(paths: Iterable[Path]) -> Iterator[tuple[str, Any] | Rejected]:
-    """JSON documents of event files: one JSON value per file, or JSON lines."""
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            yield Rejected(str(path), f"cannot read ({exc.strerror})")
-            continue
-        try:
-            yield str(path), json.loads(text)
-            continue
-        except json.JSONDecodeError:
-            pass
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    yield f"{path}:{number}", json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield Rejected(f"{path}:{number}", f"not JSON: {exc.msg}")
