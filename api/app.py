@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -141,6 +140,3 @@ def _middleware(app: FastAPI) -> None:
 def lineage_state(request: Request) -> ApiState:
     return request.app.state.lineage  # type: ignore[no-any-return]
 
-
-def json_body(payload: Any) -> JSONResponse:
-    return JSONResponse(payload)

@@ -33,7 +33,6 @@ SYSTEMS = {"PACS-PRIMARY": "onprem-london", "VNA": "onprem-leeds", "DR-VAULT": "
            "CLOUD-LONDON": "europe-west2", "CLOUD-VIRGINIA": "us-east-1",
            "CLOUD-FRANKFURT": "eu-central-1", "RESEARCH": "eu-west-2"}
 SECRET = b"benchmark-pseudonym-key-0123456789"
-PRIMARY_SYSTEM = "VNA"  # holds every study: the ~all-estate system; PACS holds ~the last 8 years
 
 
 @dataclass(frozen=True, slots=True)

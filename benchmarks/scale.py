@@ -30,14 +30,14 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.estate import SIZES, EstateShape
 from lineage.impact import decommission, trace
 from lineage.model import Edge, Node, kind_of
-from lineage.pipeline import Bundle, Pipeline
+from lineage.pipeline import Pipeline
 from lineage.retention import reports
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import load_policy
@@ -46,10 +46,6 @@ from lineage.stores.cypher import query
 
 RESULTS = Path(__file__).parent / "results"
 DECOMMISSIONED = "CLOUD-VIRGINIA"
-
-
-def count_records(bundles: Iterable[Bundle]) -> int:
-    return sum(len(b.items) for b in bundles)
 
 
 def pipeline_ingest(store: GraphStore, shape: EstateShape, batch: int) -> dict[str, Any]:

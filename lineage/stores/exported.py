@@ -4,7 +4,7 @@ store: the offline queries run on it exactly as on the local store."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +98,6 @@ class ExportStore(GraphViewReads, GraphStore):
         unresolved = sum(1 for _, a in graph.nodes(data=True) if a.get("unresolved"))
         return Stats(dict(sorted(nodes.items())), dict(sorted(edges.items())),
                      len(self._conflicts), unresolved)
-
-    def iter_keys(self) -> Iterator[str]:
-        yield from sorted(self.graph.nodes)
 
 
 def _read_graphml(path: Path) -> nx.MultiDiGraph:
