@@ -152,6 +152,16 @@ def main() -> None:
     shape = EstateShape(SIZES[args.size])
     results: dict[str, Any] = {"size": args.size, "studies": shape.studies,
                                "cores": os.cpu_count(), "python": platform.python_version()}
+    try:
+        _run(args, shape, results)
+    finally:  # what was measured is kept even when a later step fails
+        _print(results)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"scale-{args.size}.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(f"results: {RESULTS / f'scale-{args.size}.json'}")
+
+
+def _run(args: argparse.Namespace, shape: EstateShape, results: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         if not args.skip_local:
             child = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--size", args.size,
@@ -161,15 +171,10 @@ def main() -> None:
             with LocalStore(f"{folder}/local.db") as local:
                 results["local_latency"] = query_latencies(local, shape, args.runs)
         if args.neo4j:
-            results |= neo4j_benchmarks(args, shape)
-    _print(results)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"scale-{args.size}.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results: {RESULTS / f'scale-{args.size}.json'}")
+            neo4j_benchmarks(args, shape, results)
 
 
-def neo4j_benchmarks(args: argparse.Namespace, shape: EstateShape) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def neo4j_benchmarks(args: argparse.Namespace, shape: EstateShape, found: dict[str, Any]) -> None:
     with Neo4jStore(args.neo4j) as neo4j:
         if not args.skip_curve:
             small = EstateShape(min(2000, shape.studies))
@@ -189,7 +194,6 @@ def neo4j_benchmarks(args: argparse.Namespace, shape: EstateShape) -> dict[str, 
         apply_retention(neo4j, load_policy())
         found["retention_apply_seconds"] = time.perf_counter() - started
         found["neo4j_latency"] = query_latencies(neo4j, shape, args.runs)
-    return found
 
 
 def _print(results: dict[str, Any]) -> None:

@@ -105,7 +105,9 @@ AWAIT_INSTANCES = query(
 )
 COUNT_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN count(c) AS n")
 COUNT_UNRESOLVED = query("MATCH (n) WHERE n.unresolved = true RETURN count(n) AS n")
-CLEAR = query("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+# A chunk at a time, each in its own transaction: one big delete runs out of heap (seen at 3M
+# records with a 1 GiB heap).
+CLEAR_CHUNK = query("MATCH (n) WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS deleted")
 
 
 @cache

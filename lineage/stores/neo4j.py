@@ -260,7 +260,9 @@ class Neo4jStore(GraphStore):
 
     def clear(self) -> None:
         with self._session() as session:
-            session.run(cypher.CLEAR).consume()
+            while session.execute_write(
+                    lambda tx: tx.run(cypher.CLEAR_CHUNK).single(strict=True)["deleted"]):
+                pass
 
     # -- reads ------------------------------------------------------------------------------
     def get_node(self, key: str) -> StoredNode | None:
