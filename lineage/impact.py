@@ -33,6 +33,7 @@ from queries.impact import (
     DOWNSTREAM,
     GAPS,
     SOLE_COPIES,
+    TRACE_HUB_STEP,
     TRACE_ROOT,
     TRACE_STEP,
     step_types,
@@ -131,14 +132,14 @@ def trace(
     edges: dict[tuple[str, str, str], Row] = {}
     frontier, truncated = [roots[0]["id"]], False
     hubs: list[str] = []  # systems reached on the way: only their FEEDS are followed
-    feeds_only = {name: [t for t in types if t == "FEEDS"] for name, types in
-                  step_types(direction).items()}
+    feeds = {name: "FEEDS" in types for name, types in step_types(direction).items()}
+    hub_params = params | {"feeds_out": feeds["out_types"], "feeds_in": feeds["in_types"]}
     for _ in range(depth):
         if not frontier and not hubs:
             break
         rows = run_query(store, TRACE_STEP, params | {"frontier": frontier}) if frontier else []
         if hubs:
-            rows += run_query(store, TRACE_STEP, params | feeds_only | {"frontier": hubs})
+            rows += run_query(store, TRACE_HUB_STEP, hub_params | {"frontier": hubs})
             rows.sort(key=lambda r: (r["from_key"], r["key"], r["type"], r["src"]))
         frontier, hubs = [], []
         per_node: dict[str, int] = {}

@@ -20,6 +20,7 @@ Re-reporting the same facts therefore changes nothing but `last_seen`.
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -88,9 +89,15 @@ def new_element(reported: Properties, provenance: Provenance) -> Properties:
         first_seen=provenance.seen_at,
         last_seen=provenance.seen_at,
         confidence=str(provenance.confidence),
-        property_sources=_canonical({name: provenance.source for name in reported}),
+        property_sources=_single_owner(tuple(reported), provenance.source),
     )
     return stored
+
+
+@functools.lru_cache(maxsize=4096)
+def _single_owner(names: tuple[str, ...], source: str) -> str:
+    """`property_sources` of properties all set by one source (the same few shapes recur)."""
+    return _canonical(dict.fromkeys(names, source))
 
 
 def placeholder(provenance: Provenance) -> Properties:

@@ -160,6 +160,7 @@ UNION_PROPERTIES = frozenset({"modalities", "accessed_by"})
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_KEY_LENGTH = 2048
 
 
@@ -174,7 +175,7 @@ def parse_key(key: str) -> tuple[NodeKind, str]:
         raise InvalidKeyError(f"key {key!r} must start with one of {known} and a colon")
     if not natural_id or natural_id != natural_id.strip():
         raise InvalidKeyError(f"key {key!r} has an empty natural id or one padded with spaces")
-    if len(key) > _MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in natural_id):
+    if len(key) > _MAX_KEY_LENGTH or _CONTROL_CHARACTER.search(natural_id):
         raise InvalidKeyError(f"key {key[:80]!r} is too long or holds control characters")
     if kind is NodeKind.SYSTEM:
         _check_code(natural_id, key)
@@ -215,6 +216,11 @@ def object_key(system_code: str, native_id: str) -> str:
 
 def kind_of(key: str) -> NodeKind:
     return parse_key(key)[0]
+
+
+def kind_of_valid(key: str) -> NodeKind:
+    """The kind of a key already validated (a Node's or an Edge's): its prefix, not re-parsed."""
+    return KIND_BY_PREFIX[key.partition(":")[0]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +264,7 @@ class Node:
 
     @property
     def kind(self) -> NodeKind:
-        return kind_of(self.key)
+        return kind_of_valid(self.key)
 
 
 @dataclass(frozen=True, slots=True, init=False)

@@ -43,6 +43,37 @@ def _ends(graph: Graph, adjacency: dict[str, dict[str, Any]], edge_type: str,
                   and (label is None or nodes[other].get("label") == label))
 
 
+# A node with at least this many neighbours on one side gets a per-type index of that side the
+# first time a walk steps through it (a system holds every copy stored in it; a trace wants its
+# few FEEDS edges, not a scan of all its STORED_IN ones).
+DENSE = 1000
+_TYPED = "_lineage_typed_adjacency"
+
+
+def adjacent(graph: Graph, key: str, types: frozenset[str] | set[str], outgoing: bool
+             ) -> list[tuple[str, str, dict[str, Any]]]:
+    """(other end, type, edge attributes) of `key`'s outgoing (or incoming) edges of `types`."""
+    adjacency: dict[str, dict[str, Any]] = (graph._succ if outgoing else graph._pred).get(key, {})
+    if len(adjacency) < DENSE:
+        return [(other, kind, attrs) for other, kinds in adjacency.items()
+                for kind, attrs in kinds.items() if kind in types]
+    cache: dict[tuple[str, bool], dict[str, list[tuple[str, str, dict[str, Any]]]]] = \
+        graph.graph.setdefault(_TYPED, {})
+    by_type = cache.get((key, outgoing))
+    if by_type is None:
+        by_type = {}
+        for other, kinds in adjacency.items():
+            for kind, attrs in kinds.items():
+                by_type.setdefault(kind, []).append((other, kind, attrs))
+        cache[(key, outgoing)] = by_type
+    return [edge for kind in types for edge in by_type.get(kind, ())]
+
+
+def forget_indexes(graph: Graph) -> None:
+    """Drop the per-type indexes `adjacent` made: call after adding edges to the graph."""
+    graph.graph.pop(_TYPED, None)
+
+
 def live(attrs: dict[str, Any], as_of: str) -> bool:
     created, disposed = attrs.get("created_at"), attrs.get("disposed_at")
     return (created is None or created <= as_of) and (disposed is None or disposed > as_of)

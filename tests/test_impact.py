@@ -8,6 +8,7 @@ import pytest
 
 from lineage.errors import UserError
 from lineage.impact import decommission, trace
+from lineage.model import Edge, EdgeType, Node, Provenance, object_key, system_key
 from lineage.stores import GraphStore
 
 AS_OF = "2024-06-01"
@@ -117,3 +118,25 @@ def test_trace_of_an_unknown_key_is_a_user_error(estate: GraphStore) -> None:
         trace(estate, "series:9.9.9", "down", 2, AS_OF)
     with pytest.raises(UserError, match="direction"):
         trace(estate, "series:1.1.1", "sideways", 2, AS_OF)  # type: ignore[arg-type]
+
+
+def test_trace_through_a_dense_system_sees_feeds_added_later(any_store: GraphStore) -> None:
+    """A system holding more copies than queries.graph.DENSE is walked through a per-type index
+    on the local store (made at the first trace); a FEEDS edge into it written after that
+    must still be followed."""
+    from queries.graph import DENSE
+
+    prov = Provenance("test:dense", "2024-01-01")
+    copies = [Node(object_key("VNA", f"obj-{n:05d}"), prov, {"created_at": "2023-01-01"})
+              for n in range(DENSE + 5)]
+    any_store.upsert([Node(system_key("VNA"), prov), *copies],
+                     [Edge(c.key, EdgeType.STORED_IN, system_key("VNA"), prov) for c in copies])
+    root = copies[0].key
+    before = trace(any_store, root, "both", 2, AS_OF)
+    assert keys(before["nodes"]) == [root, "system:VNA"]  # the other copies are not lineage
+    any_store.upsert([Node(system_key("DR"), prov)],
+                     [Edge(system_key("DR"), EdgeType.FEEDS, system_key("VNA"), prov)])
+    after = trace(any_store, root, "both", 2, AS_OF)
+    assert keys(after["nodes"]) == [root, "system:DR", "system:VNA"]
+    assert ("system:DR", "FEEDS", "system:VNA") in {
+        (e["from"], e["type"], e["to"]) for e in after["edges"]}

@@ -14,11 +14,11 @@ The contract suite in tests/contract runs unchanged against every implementation
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol, Self, TypeVar
 
-from lineage.merge import Conflict, merge, merge_conflict, node_mutable, placeholder
+from lineage.merge import Conflict, Merged, merge, merge_conflict, node_mutable, placeholder
 from lineage.model import (
     EDGE_MUTABLE_PROPERTIES,
     Edge,
@@ -30,6 +30,8 @@ from lineage.model import (
 
 Direction = Literal["out", "in", "both"]
 EdgeId = tuple[str, str, str]
+Item = TypeVar("Item", Node, Edge)
+ElementId = TypeVar("ElementId", str, EdgeId)
 MAX_PATH_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -79,18 +81,23 @@ class Stats:
 
 @dataclass(slots=True)
 class WritePlan:
-    """The merged state of everything a batch touched, to write as it stands."""
+    """What a batch changed, merged. `new_nodes` were created by `lock_nodes` already; `write`
+    writes the rest as it stands (full replacement)."""
 
-    nodes: dict[str, Properties] = field(default_factory=dict)
-    edges: dict[EdgeId, Properties] = field(default_factory=dict)
+    new_nodes: dict[str, Properties] = field(default_factory=dict)
+    nodes: dict[str, Properties] = field(default_factory=dict)  # stored, and changed
+    new_edges: dict[EdgeId, Properties] = field(default_factory=dict)  # not stored: create
+    edges: dict[EdgeId, Properties] = field(default_factory=dict)  # stored, and changed
     conflicts: dict[str, Conflict] = field(default_factory=dict)
 
 
 class BatchAccess(Protocol):
     """What a store provides, inside one transaction, for `apply_batch`."""
 
-    def read_nodes(self, keys: Sequence[str]) -> dict[str, Properties]:
-        """The stored properties of those keys that exist; lock them all until the end."""
+    def lock_nodes(self, if_new: Mapping[str, Properties]) -> dict[str, Properties]:
+        """Lock every key of `if_new` until the end of the transaction; return the stored
+        properties of those that exist, and create the others with their `if_new` properties
+        (a new node's merged state does not depend on the store, so it is written at once)."""
 
     def read_edges(self, ids: Sequence[EdgeId]) -> dict[EdgeId, Properties]:
         """The stored properties of those edges that exist."""
@@ -99,38 +106,55 @@ class BatchAccess(Protocol):
         """The stored conflicts with those ids."""
 
     def write(self, plan: WritePlan) -> None:
-        """Write every node, edge and conflict of the plan as it stands (full replacement)."""
+        """Write the plan's `nodes`, `edges` (create or replace), `new_edges` (known not to
+        exist) and `conflicts`."""
 
 
 def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge]) -> UpsertResult:
-    """Merge a batch into the store through `access`; the caller owns the transaction."""
-    result = UpsertResult()
-    plan = WritePlan()
-    touched = list(dict.fromkeys(
-        [n.key for n in nodes] + [k for e in edges for k in (e.src, e.dst)]))
-    state = access.read_nodes(touched)
-    existed = set(state)  # an edge with an end that did not exist cannot exist: no need to read it
-    reported: list[Conflict] = []
-    for node in nodes:
-        merged = merge(node.key, state.get(node.key), node.properties, node.provenance,
-                       node_mutable(node.kind), node.removed)
-        state[node.key] = plan.nodes[node.key] = merged.properties
-        _count(result, "nodes", merged.created, merged.changed)
-        reported.extend(merged.conflicts)
+    """Merge a batch into the store through `access`; the caller owns the transaction.
+
+    Reports of one element merge in batch order. Each node's state is first merged as if it
+    were new; `lock_nodes` creates the nodes that were, and returns the stored state of the
+    others, which are merged again from it. Elements whose merged state equals the stored one
+    are not written again."""
+    result, plan = UpsertResult(), WritePlan()
+    node_reports = _by_id(nodes, lambda n: n.key)
+    fresh = {key: _merge_reports(key, None, reports, node_mutable(reports[0].kind))
+             for key, reports in node_reports.items()}
+    placeholders: dict[str, Properties] = {}
     for edge in edges:
         for key in (edge.src, edge.dst):
-            if key not in state:
-                state[key] = plan.nodes[key] = placeholder(edge.provenance)
-                result.placeholders_created += 1
-    edge_state = access.read_edges(list(dict.fromkeys(
-        (e.src, e.type.value, e.dst) for e in edges if e.src in existed and e.dst in existed)))
-    for edge in edges:
-        edge_key = (edge.src, edge.type.value, edge.dst)
-        merged = merge(edge.id, edge_state.get(edge_key), edge.properties, edge.provenance,
-                       EDGE_MUTABLE_PROPERTIES)
-        edge_state[edge_key] = plan.edges[edge_key] = merged.properties
-        _count(result, "edges", merged.created, merged.changed)
-        reported.extend(merged.conflicts)
+            if key not in node_reports and key not in placeholders:
+                placeholders[key] = placeholder(edge.provenance)
+    stored = access.lock_nodes({**{k: props for k, (props, _) in fresh.items()}, **placeholders})
+    reported: list[Conflict] = []
+    for key, node_list in node_reports.items():
+        before = stored.get(key)
+        if before is None:
+            (plan.new_nodes[key], outcomes) = fresh[key]
+        else:
+            after, outcomes = _merge_reports(key, before, node_list,
+                                             node_mutable(node_list[0].kind))
+            if after != before:
+                plan.nodes[key] = after
+        _tally(result, "nodes", outcomes, reported)
+    for key, props in placeholders.items():
+        if key not in stored:
+            plan.new_nodes[key] = props
+            result.placeholders_created += 1
+    edge_reports = _by_id(edges, lambda e: (e.src, e.type.value, e.dst))
+    # An edge with an end that did not exist cannot exist: only the others are read.
+    edge_state = access.read_edges([eid for eid in edge_reports
+                                    if eid[0] in stored and eid[2] in stored])
+    for edge_id, edge_list in edge_reports.items():
+        before = edge_state.get(edge_id)
+        after, outcomes = _merge_reports(edge_list[0].id, before, edge_list,
+                                         EDGE_MUTABLE_PROPERTIES)
+        if before is None:
+            plan.new_edges[edge_id] = after
+        elif after != before:
+            plan.edges[edge_id] = after
+        _tally(result, "edges", outcomes, reported)
     stored_conflicts = access.read_conflicts([c.id for c in reported])
     for conflict in reported:
         known = plan.conflicts.get(conflict.id) or stored_conflicts.get(conflict.id)
@@ -138,6 +162,35 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
     result.conflicts = list(plan.conflicts.values())
     access.write(plan)
     return result
+
+
+def _by_id(items: Sequence[Item], id_of: Callable[[Item], ElementId]
+           ) -> dict[ElementId, list[Item]]:
+    grouped: dict[ElementId, list[Item]] = {}
+    for item in items:
+        grouped.setdefault(id_of(item), []).append(item)
+    return grouped
+
+
+def _merge_reports(element: str, stored: Properties | None, reports: Sequence[Node | Edge],
+                   mutable: frozenset[str]) -> tuple[Properties, list[Merged]]:
+    """Merge the reports of one element in order onto `stored` (None: not stored)."""
+    outcomes: list[Merged] = []
+    state = stored
+    for report in reports:
+        merged = merge(element, state, report.properties, report.provenance, mutable,
+                       report.removed if isinstance(report, Node) else frozenset())
+        outcomes.append(merged)
+        state = merged.properties
+    assert state is not None  # at least one report
+    return state, outcomes
+
+
+def _tally(result: UpsertResult, what: str, outcomes: list[Merged],
+           conflicts: list[Conflict]) -> None:
+    for merged in outcomes:
+        _count(result, what, merged.created, merged.changed)
+        conflicts.extend(merged.conflicts)
 
 
 def _count(result: UpsertResult, what: str, created: bool, changed: bool) -> None:

@@ -44,19 +44,20 @@ def constraints() -> tuple[LiteralString, ...]:
 
 @cache
 def lock_nodes(kind: NodeKind) -> LiteralString:
-    """MERGE every key (a new one is created empty, to be written in this same transaction) and
-    take its write lock, so that no other writer can interleave between read and write."""
+    """MERGE every key, creating a new one with its properties, and take the write lock of the
+    others (so that no other writer can interleave between read and write): returns the stored
+    properties of the nodes that existed."""
     return query(
-        f"UNWIND $keys AS key MERGE (n:{_label(kind)} {{key: key}}) "
-        f"ON CREATE SET n.{_LOCK} = 'new' "
-        f"WITH n, key, n.{_LOCK} = 'new' AS created "
+        f"UNWIND $rows AS row MERGE (n:{_label(kind)} {{key: row.key}}) "
+        f"ON CREATE SET n = row.props, n.{_LOCK} = 'new' "
+        f"WITH n, row, n.{_LOCK} = 'new' AS created "
         f"SET n.{_LOCK} = true REMOVE n.{_LOCK} "
-        "RETURN key, CASE WHEN created THEN null ELSE properties(n) END AS props"
+        "WITH n, row WHERE created IS NULL RETURN row.key AS key, properties(n) AS props"
     )
 
 
 @cache
-def write_nodes(kind: NodeKind) -> LiteralString:
+def update_nodes(kind: NodeKind) -> LiteralString:
     return query(
         f"UNWIND $rows AS row MATCH (n:{_label(kind)} {{key: row.key}}) SET n = row.props"
     )
@@ -72,11 +73,13 @@ def read_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind) -> LiteralStri
 
 
 @cache
-def write_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind) -> LiteralString:
+def write_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind, new: bool) -> LiteralString:
+    """Replace the properties of edges (`new`: create edges known not to exist, under the
+    batch's locks on both ends, without MERGE's look-up)."""
     return query(
         f"UNWIND $rows AS row MATCH (s:{_label(src)} {{key: row.src}}) "
         f"MATCH (t:{_label(dst)} {{key: row.dst}}) "
-        f"MERGE (s)-[r:{_rel(edge_type)}]->(t) SET r = row.props"
+        f"{'CREATE' if new else 'MERGE'} (s)-[r:{_rel(edge_type)}]->(t) SET r = row.props"
     )
 
 

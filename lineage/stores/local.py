@@ -14,13 +14,14 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 import networkx as nx
 
 from lineage.errors import BatchRejectedError, StoreUnavailableError
 from lineage.merge import Conflict
-from lineage.model import Edge, Node, Properties, kind_of
+from lineage.model import Edge, Node, Properties, kind_of_valid
 from lineage.stores.base import (
     EdgeId,
     GraphStore,
@@ -33,6 +34,7 @@ from lineage.stores.base import (
     sort_conflicts,
 )
 from lineage.stores.graph_view import GraphViewReads
+from queries.graph import forget_indexes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (key TEXT PRIMARY KEY, kind TEXT NOT NULL, props TEXT NOT NULL)
@@ -61,18 +63,30 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start:start + _CHUNK]
 
 
+def _shared_strings(properties: dict[str, Any]) -> dict[str, Any]:
+    """One string object per distinct name and text value (sources, times, tiers repeat across
+    millions of elements; each JSON decode would otherwise make its own copies)."""
+    return {intern(name): intern(value) if type(value) is str else value
+            for name, value in properties.items()}
+
+
 class _SqliteBatch:
     """BatchAccess over an open SQLite transaction."""
 
     def __init__(self, db: sqlite3.Connection):
         self.db = db
 
-    def read_nodes(self, keys: Sequence[str]) -> dict[str, Properties]:
+    def lock_nodes(self, if_new: Mapping[str, Properties]) -> dict[str, Properties]:
+        # The whole file is locked already (BEGIN IMMEDIATE).
         found: dict[str, Properties] = {}
-        for chunk in _chunks(keys):
+        for chunk in _chunks(list(if_new)):
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(f"SELECT key, props FROM nodes WHERE key IN ({marks})", chunk)
             found.update((key, json.loads(props)) for key, props in rows)
+        self.db.executemany(
+            "INSERT INTO nodes (key, kind, props) VALUES (?, ?, ?)",
+            ((key, kind_of_valid(key).value, _encode(key, props))
+             for key, props in if_new.items() if key not in found))
         return found
 
     def read_edges(self, ids: Sequence[EdgeId]) -> dict[EdgeId, Properties]:
@@ -97,15 +111,14 @@ class _SqliteBatch:
 
     def write(self, plan: WritePlan) -> None:
         self.db.executemany(
-            "INSERT INTO nodes (key, kind, props) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET props = excluded.props",
-            ((key, kind_of(key).value, _encode(key, props)) for key, props in plan.nodes.items()),
+            "UPDATE nodes SET props = ? WHERE key = ?",
+            ((_encode(key, props), key) for key, props in plan.nodes.items()),
         )
         self.db.executemany(
             "INSERT INTO edges (src, type, dst, props) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (src, type, dst) DO UPDATE SET props = excluded.props",
             ((*edge_id, _encode(" ".join(edge_id), props))
-             for edge_id, props in plan.edges.items()),
+             for edge_id, props in (*plan.new_edges.items(), *plan.edges.items())),
         )
         self.db.executemany(
             "INSERT INTO conflicts (id, element, props) VALUES (?, ?, ?) "
@@ -151,6 +164,8 @@ class LocalStore(GraphViewReads, GraphStore):
         if self._db is not None:
             self._db.close()
             self._db = None
+            self._graph = nx.MultiDiGraph()  # the view's memory goes with the store
+            self._data_version = -1
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -167,13 +182,14 @@ class LocalStore(GraphViewReads, GraphStore):
         return self._graph
 
     def _reload(self) -> None:
+        self._graph = nx.MultiDiGraph()  # let the old view go before the new one is built
         graph = nx.MultiDiGraph()
         self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
         for key, kind, props in self.db.execute("SELECT key, kind, props FROM nodes"):
-            graph.add_node(key, label=kind, **json.loads(props))
+            graph.add_node(key, label=kind, **_shared_strings(json.loads(props)))
         rows = self.db.execute("SELECT src, type, dst, props FROM edges")
         for src, edge_type, dst, props in rows:
-            graph.add_edge(src, dst, key=edge_type, **json.loads(props))
+            graph.add_edge(src, dst, key=edge_type, **_shared_strings(json.loads(props)))
         self._graph = graph
         # Millions of long-lived dicts: keep the cyclic collector from walking them all again
         # on every full collection (seconds each at 100k studies).
@@ -198,14 +214,16 @@ class LocalStore(GraphViewReads, GraphStore):
             raise
         db.execute("COMMIT")
         self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
-        for key, props in batch.plan.nodes.items():
+        plan = batch.plan
+        for key, props in (*plan.new_nodes.items(), *plan.nodes.items()):
             graph.add_node(key)
             graph.nodes[key].clear()
-            graph.nodes[key].update(props, label=kind_of(key).value)
-        for (src, edge_type, dst), props in batch.plan.edges.items():
+            graph.nodes[key].update(props, label=kind_of_valid(key).value)
+        for (src, edge_type, dst), props in (*plan.new_edges.items(), *plan.edges.items()):
             if graph.has_edge(src, dst, key=edge_type):
                 graph.edges[src, dst, edge_type].clear()
             graph.add_edge(src, dst, key=edge_type, **props)
+        forget_indexes(graph)
         return result
 
     def get_meta(self, name: str) -> str | None:

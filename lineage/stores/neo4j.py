@@ -21,7 +21,7 @@ from neo4j.exceptions import AuthError, ClientError, ConfigurationError, Service
 
 from lineage.errors import BatchRejectedError, StoreUnavailableError, UserError
 from lineage.merge import Conflict
-from lineage.model import Edge, EdgeType, Node, NodeKind, Properties, kind_of
+from lineage.model import Edge, EdgeType, Node, NodeKind, Properties, kind_of, kind_of_valid
 from lineage.stores import cypher
 from lineage.stores.base import (
     Direction,
@@ -48,12 +48,12 @@ class _Neo4jBatch:
     def __init__(self, tx: ManagedTransaction):
         self.tx = tx
 
-    def read_nodes(self, keys: Sequence[str]) -> dict[str, Properties]:
+    def lock_nodes(self, if_new: Mapping[str, Properties]) -> dict[str, Properties]:
         found: dict[str, Properties] = {}
-        for kind, group in _group(keys, kind_of).items():
-            for record in self.tx.run(cypher.lock_nodes(kind), keys=group):
-                if record["props"] is not None:
-                    found[record["key"]] = _without_key(record["props"])
+        for kind, keys in _group(list(if_new), kind_of_valid).items():
+            rows = [{"key": key, "props": {**if_new[key], "key": key}} for key in keys]
+            for record in self.tx.run(cypher.lock_nodes(kind), rows=rows):
+                found[record["key"]] = _without_key(record["props"])
         return found
 
     def read_edges(self, ids: Sequence[EdgeId]) -> dict[EdgeId, Properties]:
@@ -71,12 +71,14 @@ class _Neo4jBatch:
         return {c.id: c for c in found}
 
     def write(self, plan: WritePlan) -> None:
-        for kind, keys in _group(list(plan.nodes), kind_of).items():
+        for kind, keys in _group(list(plan.nodes), kind_of_valid).items():
             rows = [{"key": key, "props": {**plan.nodes[key], "key": key}} for key in keys]
-            self.tx.run(cypher.write_nodes(kind), rows=rows).consume()
-        for (src_kind, edge_type, dst_kind), group in _group_edges(list(plan.edges)).items():
-            rows = [{"src": e[0], "dst": e[2], "props": plan.edges[e]} for e in group]
-            self.tx.run(cypher.write_edges(src_kind, edge_type, dst_kind), rows=rows).consume()
+            self.tx.run(cypher.update_nodes(kind), rows=rows).consume()
+        for new, edges in ((True, plan.new_edges), (False, plan.edges)):
+            for (src_kind, edge_type, dst_kind), group in _group_edges(list(edges)).items():
+                rows = [{"src": e[0], "dst": e[2], "props": edges[e]} for e in group]
+                self.tx.run(cypher.write_edges(src_kind, edge_type, dst_kind, new),
+                            rows=rows).consume()
         if plan.conflicts:
             rows = [{"key": c.id, "props": {**_conflict_props(c), "key": c.id}}
                     for c in plan.conflicts.values()]
@@ -93,7 +95,8 @@ def _group(keys: Sequence[str], kind: Any) -> dict[NodeKind, list[str]]:
 def _group_edges(ids: Sequence[EdgeId]) -> dict[tuple[NodeKind, EdgeType, NodeKind], list[EdgeId]]:
     groups: dict[tuple[NodeKind, EdgeType, NodeKind], list[EdgeId]] = defaultdict(list)
     for edge_id in ids:
-        groups[(kind_of(edge_id[0]), EdgeType(edge_id[1]), kind_of(edge_id[2]))].append(edge_id)
+        groups[(kind_of_valid(edge_id[0]), EdgeType(edge_id[1]),
+                kind_of_valid(edge_id[2]))].append(edge_id)
     return groups
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from queries.graph import (
     Graph,
     active_at,
+    adjacent,
     covered,
     into,
     live,
@@ -157,13 +158,10 @@ def _step(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     outs, ins = set(params["out_types"]), set(params["in_types"])
     rows = []
     for node in params["frontier"]:
-        found = []  # the adjacency dicts directly: NetworkX's edge views cost more than the walk
-        for dst, kinds in graph._succ.get(node, {}).items():
-            found += [(dst, kind, node, dst, attrs) for kind, attrs in kinds.items()
-                      if kind in outs]
-        for src, kinds in graph._pred.get(node, {}).items():
-            found += [(src, kind, src, node, attrs) for kind, attrs in kinds.items()
-                      if kind in ins]
+        found = [(dst, kind, node, dst, attrs)
+                 for dst, kind, attrs in adjacent(graph, node, outs, outgoing=True)]
+        found += [(src, kind, src, node, attrs)
+                  for src, kind, attrs in adjacent(graph, node, ins, outgoing=False)]
         found = [f for f in found if _valid(f[4], as_of) and live(graph.nodes[f[0]], as_of)]
         for other, kind, src, dst, attrs in sorted(found, key=lambda f: f[:3])[:probe]:
             properties = {k: v for k, v in graph.nodes[other].items() if k != "label"}
@@ -174,11 +172,18 @@ def _step(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     return sorted(rows, key=lambda r: (r["from_key"], r["key"], r["type"], r["src"]))
 
 
+def _hub_step(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    feeds = ["FEEDS"]
+    return _step(graph, {**params, "out_types": feeds if params["feeds_out"] else [],
+                         "in_types": feeds if params["feeds_in"] else []})
+
+
 SOLE_COPIES = Query("impact/decommission_sole_copies", _sole_copies)
 DOWNSTREAM = Query("impact/decommission_downstream", _downstream)
 ACCESS = Query("impact/decommission_access", _access)
 GAPS = Query("impact/decommission_gaps", _gaps)
 TRACE_ROOT = Query("impact/trace_root", _root)
 TRACE_STEP = Query("impact/trace_step", _step)
+TRACE_HUB_STEP = Query("impact/trace_hub_step", _hub_step)
 
 DECOMMISSION = [SOLE_COPIES, DOWNSTREAM, ACCESS, GAPS]

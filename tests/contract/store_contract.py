@@ -209,6 +209,37 @@ class StoreContract:
         assert (props["accession"], props["institution"]) == ("A1", "North")
         assert props["sources"] == ["dicom:PACS1", "hl7:EHR"]
 
+    def test_batch_mixing_stored_and_new_elements(
+        self, store: GraphStore, reopen: Callable[[], GraphStore]
+    ) -> None:
+        """New elements are written as they are locked, stored ones merged and rewritten only
+        when changed: one batch with both, and duplicates, must come out as if merged in order."""
+        store.upsert(*small_estate())
+        vna = "object:VNA:1.2.3.1"
+        result = store.upsert(
+            [Node(SERIES, at(PACS, T1), {"instance_count": 121}),  # stored: its source corrects
+             Node(vna, at(PACS, T1), {"instance_count": 120}),  # new
+             Node(vna, at(EHR, T1), {"storage_tier": "online"})],  # new, again in the batch
+            [Edge(vna, EdgeType.COPY_OF, SERIES, at(PACS, T1)),  # new, to a stored node
+             Edge(vna, EdgeType.COPY_OF, SERIES, at(PACS, T1)),  # the same report twice
+             Edge(COPY, EdgeType.STORED_IN, SYSTEM, at(PACS, T1), {"valid_to": "2026-01-02"}),
+             Edge(vna, EdgeType.COPIED_FROM, COPY, at(PACS, T1))])
+
+        assert (result.nodes_created, result.nodes_updated, result.nodes_unchanged) == (1, 2, 0)
+        assert (result.edges_created, result.edges_updated, result.edges_unchanged) == (2, 1, 1)
+        copy = store.get_node(vna).properties  # type: ignore[union-attr]
+        assert (copy["instance_count"], copy["storage_tier"]) == (120, "online")
+        assert copy["sources"] == ["dicom:PACS1", "hl7:EHR"]
+        assert store.get_node(SERIES).properties["instance_count"] == 121  # type: ignore[union-attr]
+        stored_in = store.get_edge(COPY, EdgeType.STORED_IN, SYSTEM)
+        assert stored_in is not None
+        assert stored_in.properties["valid_to"] == "2026-01-02T00:00:00.000000Z"
+        assert store.stats().edges == {"COPIED_FROM": 1, "COPY_OF": 2, "PART_OF": 1,
+                                       "STORED_IN": 1}
+        expected = snapshot(store)
+        with reopen() as again:  # what was read back equals what was written
+            assert snapshot(again) == expected
+
     # -- reads ------------------------------------------------------------------------------
     def test_neighbour_reads_by_direction_and_type(self, store: GraphStore) -> None:
         store.upsert(*small_estate())
