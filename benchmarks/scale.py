@@ -1,7 +1,8 @@
 """Scale benchmarks on the synthetic estate (benchmarks/estate.py).
 
     python -m benchmarks.scale --size S [--neo4j bolt://...] [--runs 20]
-    python -m benchmarks.scale --size M --skip-curve
+    python -m benchmarks.scale --size M --skip-curve --rounds 1
+    python -m benchmarks.scale --size L --skip-local --skip-curve --pipeline-only
 
 For the size asked, in one run:
 1. Neo4j ingest through the real pipeline (records/s; records = nodes + edges), beside the raw
@@ -120,16 +121,19 @@ def latencies(action: Callable[[], Any], runs: int) -> dict[str, float]:
             "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]}
 
 
-def query_latencies(store: GraphStore, shape: EstateShape, runs: int) -> dict[str, Any]:
+def query_latencies(store: GraphStore, shape: EstateShape, runs: int,
+                    drift: bool = True) -> dict[str, Any]:
     rng = random.Random(7)
     roots = [f"series:2.25.{rng.randrange(shape.studies) + 1}.1" for _ in range(runs + 1)]
     cycle = iter(roots * 2)
-    return {
+    found = {
         "decommission": latencies(lambda: decommission(store, DECOMMISSIONED, limit=100), runs),
         "trace_depth_5": latencies(lambda: trace(store, next(cycle), "both", 5, max_nodes=1000),
                                    runs),
-        "retention_drift": latencies(lambda: reports.drift(store), runs),
     }
+    if drift:
+        found["retention_drift"] = latencies(lambda: reports.drift(store), runs)
+    return found
 
 
 def local_load(size: str, path: Path) -> dict[str, Any]:
@@ -174,6 +178,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of the ingest comparison (medians are reported)")
     parser.add_argument("--skip-curve", action="store_true")
+    parser.add_argument("--pipeline-only", action="store_true",
+                        help="Neo4j: ingest through the pipeline once, without the ceilings "
+                             "and the re-ingest (size L)")
+    parser.add_argument("--skip-retention", action="store_true",
+                        help="Neo4j: no retention apply, hence no drift latency")
     parser.add_argument("--skip-local", action="store_true")
     parser.add_argument("--local-load-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--local-open-only", type=Path, help=argparse.SUPPRESS)
@@ -241,12 +250,18 @@ def neo4j_benchmarks(args: argparse.Namespace, shape: EstateShape, found: dict[s
                 neo4j.clear()
                 curve[batch] = pipeline_ingest(neo4j, small, batch)["records_per_second"]
             found["batch_curve_records_per_second"] = curve
-        ingest_rounds(neo4j, shape, args.rounds, found)  # the store ends holding the estate
-        found["reingest"] = pipeline_ingest(neo4j, shape, 5000)
-        started = time.perf_counter()
-        apply_retention(neo4j, load_policy())
-        found["retention_apply_seconds"] = time.perf_counter() - started
-        found["neo4j_latency"] = query_latencies(neo4j, shape, args.runs)
+        if args.pipeline_only:
+            neo4j.clear()
+            found["ingest"] = pipeline_ingest(neo4j, shape, 5000)
+        else:
+            ingest_rounds(neo4j, shape, args.rounds, found)  # the store ends holding the estate
+            found["reingest"] = pipeline_ingest(neo4j, shape, 5000)
+        if not args.skip_retention:
+            started = time.perf_counter()
+            apply_retention(neo4j, load_policy())
+            found["retention_apply_seconds"] = time.perf_counter() - started
+        found["neo4j_latency"] = query_latencies(neo4j, shape, args.runs,
+                                                 drift=not args.skip_retention)
 
 
 def _print(results: dict[str, Any]) -> None:

@@ -57,6 +57,8 @@ def adjacent(graph: Graph, key: str, types: frozenset[str] | set[str], outgoing:
     if len(adjacency) < DENSE:
         return [(other, kind, attrs) for other, kinds in adjacency.items()
                 for kind, attrs in kinds.items() if kind in types]
+    # Taken once: an index built while a writer changes the graph lands in the dict that the
+    # writer's `forget_indexes` then drops, never in the next one.
     cache: dict[tuple[str, bool], dict[str, list[tuple[str, str, dict[str, Any]]]]] = \
         graph.graph.setdefault(_TYPED, {})
     by_type = cache.get((key, outgoing))

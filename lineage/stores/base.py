@@ -2,11 +2,11 @@
 
 A store holds nodes and edges of the graph model with their provenance, and metadata conflicts.
 Writes come as batches (`upsert`): a batch is written whole or not at all. Both stores run the same
-batch algorithm (`apply_batch`): read what the batch touches (locking it), merge each report with
-`lineage.merge`, then write the merged state; a store only supplies the four primitives of
-`BatchAccess` inside one transaction. Reads return `StoredNode` / `StoredEdge` whose `properties`
-hold the reported properties and the provenance fields (source, sources, first_seen, last_seen,
-confidence, property_sources, and unresolved on placeholders).
+batch algorithm (`apply_batch`): lock what the batch touches, creating the nodes that are new
+in the same step, merge each report with `lineage.merge`, then write what changed; a store only
+supplies the four primitives of `BatchAccess` inside one transaction. Reads return `StoredNode`
+/ `StoredEdge` whose `properties` hold the reported properties and the provenance fields (source,
+sources, first_seen, last_seen, confidence, property_sources, and unresolved on placeholders).
 
 The contract suite in tests/contract runs unchanged against every implementation.
 """

@@ -182,7 +182,7 @@ class LocalStore(GraphViewReads, GraphStore):
         return self._graph
 
     def _reload(self) -> None:
-        self._graph = nx.MultiDiGraph()  # let the old view go before the new one is built
+        # Built aside and swapped in: a reader in another thread (the API) never sees a half view.
         graph = nx.MultiDiGraph()
         self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
         for key, kind, props in self.db.execute("SELECT key, kind, props FROM nodes"):

@@ -263,9 +263,8 @@ class Neo4jStore(GraphStore):
 
     def clear(self) -> None:
         with self._session() as session:
-            while session.execute_write(
-                    lambda tx: tx.run(cypher.CLEAR_CHUNK).single(strict=True)["deleted"]):
-                pass
+            for statement in cypher.CLEAR:  # batched inner transactions need auto-commit
+                session.run(statement).consume()
 
     # -- reads ------------------------------------------------------------------------------
     def get_node(self, key: str) -> StoredNode | None:
