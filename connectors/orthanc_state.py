@@ -14,11 +14,10 @@ most one page, and the store's idempotent upserts make the repeat harmless.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 
-from lineage.errors import StoreUnavailableError
+from connectors.state_file import open_state
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoint (source TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -31,12 +30,7 @@ class FollowerState:
     def __init__(self, path: Path, source: str):
         self.path = path
         self.source = source
-        try:
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreUnavailableError(f"cannot open follower state {path}: {exc}") from None
+        self.db = open_state(path, SCHEMA, "follower state")
 
     @property
     def checkpoint(self) -> int:

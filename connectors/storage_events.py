@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,8 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 from connectors.json_input import read_documents
-from lineage.errors import StoreUnavailableError, UserError
+from connectors.state_file import open_state
+from lineage.errors import UserError
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
 from lineage.model import system_key as system_key_of
 from lineage.pipeline import Bundle, Commit, Notice, Record, Rejected
@@ -295,12 +295,7 @@ class ObjectState:
     """What each object's latest event said; copies are recomputed from it."""
 
     def __init__(self, path: Path):
-        try:
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.executescript(STATE_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreUnavailableError(f"cannot open storage-event state {path}: {exc}") from None
+        self.db = open_state(path, STATE_SCHEMA, "storage-event state")
 
     def apply(self, event: StorageEvent, copy: str) -> bool:
         """Apply an event unless a newer one was applied already; True when applied."""

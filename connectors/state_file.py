@@ -1,0 +1,19 @@
+"""A connector's own durable state (checkpoints, per-object event order): a small SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from lineage.errors import StoreUnavailableError
+
+
+def open_state(path: Path, schema: str, what: str) -> sqlite3.Connection:
+    """Open (creating) the state file with its schema; `what` names it in the error."""
+    try:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.executescript(schema)
+    except sqlite3.DatabaseError as exc:
+        raise StoreUnavailableError(f"cannot open {what} {path}: {exc}") from None
+    return db
