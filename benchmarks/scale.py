@@ -2,7 +2,8 @@
 
     python -m benchmarks.scale --size S [--neo4j bolt://...] [--runs 20]
     python -m benchmarks.scale --size M --skip-curve --rounds 1
-    python -m benchmarks.scale --size L --skip-local --skip-curve --pipeline-only
+    python -m benchmarks.scale --size L --skip-local --skip-curve --pipeline-only --skip-retention
+    python -m benchmarks.scale --size L --skip-local --estate-loaded   # then: apply, latencies
 
 For the size asked, in one run:
 1. Neo4j ingest through the real pipeline (records/s; records = nodes + edges), beside the raw
@@ -17,7 +18,9 @@ For the size asked, in one run:
    local store;
 5. local store: load time, and the time and peak memory per edge of opening the file in a
    fresh process (that child's max RSS).
-Prints tables and writes benchmarks/results/scale-<size>.json.
+Prints tables and writes benchmarks/results/scale-<size>.json. With --estate-loaded (a long run
+in two sittings) the Neo4j store already holds the estate: steps 1-2 are skipped and the
+figures measured are added to that file's earlier ones.
 """
 
 from __future__ import annotations
@@ -184,6 +187,10 @@ def main() -> None:
     parser.add_argument("--skip-retention", action="store_true",
                         help="Neo4j: no retention apply, hence no drift latency")
     parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--estate-loaded", action="store_true",
+                        help="Neo4j: the store already holds this size's estate (an earlier run "
+                             "with --pipeline-only): no ingest; the results are added to that "
+                             "run's")
     parser.add_argument("--local-load-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--local-open-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -194,15 +201,18 @@ def main() -> None:
         print(json.dumps(local_open(args.local_open_only)))
         return
     shape = EstateShape(SIZES[args.size])
-    results: dict[str, Any] = {"size": args.size, "studies": shape.studies,
-                               "cores": os.cpu_count(), "python": platform.python_version()}
+    output = RESULTS / f"scale-{args.size}.json"
+    earlier = json.loads(output.read_text()) if args.estate_loaded and output.exists() else {}
+    results: dict[str, Any] = earlier | {"size": args.size, "studies": shape.studies,
+                                         "cores": os.cpu_count(),
+                                         "python": platform.python_version()}
     try:
         _run(args, shape, results)
     finally:  # what was measured is kept even when a later step fails
         _print(results)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"scale-{args.size}.json").write_text(json.dumps(results, indent=2) + "\n")
-        print(f"results: {RESULTS / f'scale-{args.size}.json'}")
+        output.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"results: {output}")
 
 
 def _run(args: argparse.Namespace, shape: EstateShape, results: dict[str, Any]) -> None:
@@ -243,14 +253,19 @@ def ingest_rounds(neo4j: Neo4jStore, shape: EstateShape, rounds: int,
 
 def neo4j_benchmarks(args: argparse.Namespace, shape: EstateShape, found: dict[str, Any]) -> None:
     with Neo4jStore(args.neo4j) as neo4j:
-        if not args.skip_curve:
+        if not args.skip_curve and not args.estate_loaded:
             small = EstateShape(min(2000, shape.studies))
             curve = {}
             for batch in (250, 1000, 2500, 5000):
                 neo4j.clear()
                 curve[batch] = pipeline_ingest(neo4j, small, batch)["records_per_second"]
             found["batch_curve_records_per_second"] = curve
-        if args.pipeline_only:
+        if args.estate_loaded:
+            last, beyond = (f"study:2.25.{n}" for n in (shape.studies, shape.studies + 1))
+            if neo4j.get_node(last) is None or neo4j.get_node(beyond) is not None:
+                raise SystemExit(f"--estate-loaded: the Neo4j store does not hold size "
+                                 f"{args.size}'s estate (its last study {last})")
+        elif args.pipeline_only:
             neo4j.clear()
             found["ingest"] = pipeline_ingest(neo4j, shape, 5000)
         else:

@@ -78,6 +78,12 @@ def test_drift_report(estate: GraphStore) -> None:
          "holds": ["event:H2"]},
     ]
     assert keys(drift["policy_drift"]) == ["study:1.1", "study:1.4", "study:1.5"]
+    assert drift["policy_drift"][1]["copies"] == [  # one date, two rules: drift all the same
+        {"key": copy_key("PACS-LON", "1.4"), "rule": "gb-screening-mammography-10y",
+         "retain_until": "2022-03-03"},
+        {"key": copy_key("S3-US", "1.4"), "rule": "us-mqsa-mammography-10y",
+         "retain_until": "2022-03-03"},
+    ]
     assert drift["unknown"] == [{"key": copy_key("PACS-LON", "1.3"), "reason":
                                  "patient age unknown and rule gb-child-25th-birthday depends "
                                  "on it"}]
@@ -168,3 +174,4 @@ def test_reports_before_any_policy_say_so(any_store: GraphStore) -> None:
     drift = reports.drift(any_store, AS_OF)
     assert drift["policy_version"] is None and drift["over_retained"] == []
     assert {row["reason"] for row in drift["unknown"]} == {"retention not computed"}
+
