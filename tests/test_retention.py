@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from lineage.model import Node, Provenance, object_key
 from lineage.retention import reports
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import Policy, load_policy
-from lineage.stores import GraphStore
+from lineage.stores import GraphStore, Neo4jStore
 from tests.retention_estate import fixed_estate, patient
 
 AS_OF = "2024-06-01"
@@ -91,6 +92,36 @@ def test_drift_report(estate: GraphStore) -> None:
     assert drift["cost"]["by_system"] == {"system:GCS-DE": 1000, "system:PACS-LON": 2000}
     assert drift["cost"]["by_storage_tier"] == {"online": 2000, "standard": 1000}
     assert drift["cost"]["monthly_cost"] == round(3000 / 1024**3 * 0.023, 2)
+
+
+@pytest.mark.neo4j
+def test_report_queries_run_at_once_on_neo4j(neo4j_store: Neo4jStore,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    neo4j_store.clear()
+    together = threading.Barrier(4, timeout=10)  # broken unless all four queries are running
+    read_rows = neo4j_store.read_rows
+
+    def meeting(statement: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+        together.wait()
+        return read_rows(statement, params)
+
+    monkeypatch.setattr(neo4j_store, "read_rows", meeting)
+    assert reports.drift(neo4j_store, AS_OF)["over_retained"] == []
+
+
+@pytest.mark.neo4j
+def test_a_failing_report_query_fails_the_report(neo4j_store: Neo4jStore,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    read_rows = neo4j_store.read_rows
+
+    def failing(statement: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if "drift_unknown" in statement:
+            raise RuntimeError("drift_unknown: server gone")
+        return read_rows(statement, params)
+
+    monkeypatch.setattr(neo4j_store, "read_rows", failing)
+    with pytest.raises(RuntimeError, match="drift_unknown: server gone"):
+        reports.drift(neo4j_store, AS_OF)
 
 
 def test_drift_earlier_and_later(estate: GraphStore) -> None:

@@ -14,7 +14,7 @@ from lineage.errors import UserError
 from lineage.retention.apply import applied_policy
 from lineage.retention.policy import Policy
 from lineage.stores import GraphStore
-from queries.library import Row, run_query
+from queries.library import Row, run_queries
 from queries.retention import (
     CROSS_REGION_CONFLICTS,
     DRIFT_OVER_RETAINED,
@@ -56,16 +56,11 @@ def _params(store: GraphStore, as_of: date | str | None) -> tuple[dict[str, Any]
 
 def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     params, policy = _params(store, as_of)
-    over = run_query(store, DRIFT_OVER_RETAINED, params)
-    return {
-        "as_of": params["as_of_date"],
-        "policy_version": params["policy_version"] or None,
-        "over_retained": over,
-        "premature_disposal": run_query(store, DRIFT_PREMATURE, params),
-        "policy_drift": run_query(store, DRIFT_POLICY, params),
-        "unknown": run_query(store, DRIFT_UNKNOWN, params),
-        "cost": cost(over, policy),
-    }
+    found = run_queries(store, {"over_retained": DRIFT_OVER_RETAINED,
+                                "premature_disposal": DRIFT_PREMATURE,
+                                "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}, params)
+    return {"as_of": params["as_of_date"], "policy_version": params["policy_version"] or None,
+            **found, "cost": cost(found["over_retained"], policy)}
 
 
 def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
@@ -96,18 +91,13 @@ def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
 
 def cross_region(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     params, _ = _params(store, as_of)
-    return {
-        "as_of": params["as_of_date"],
-        "conflicts": run_query(store, CROSS_REGION_CONFLICTS, params),
-        "residency_violations": run_query(store, RESIDENCY_VIOLATIONS, params),
-    }
+    return {"as_of": params["as_of_date"],
+            **run_queries(store, {"conflicts": CROSS_REGION_CONFLICTS,
+                                  "residency_violations": RESIDENCY_VIOLATIONS}, params)}
 
 
 def holds(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     params, _ = _params(store, as_of)
-    return {
-        "as_of": params["as_of_date"],
-        "holds": run_query(store, HOLDS_ACTIVE, params),
-        "conflicts": run_query(store, HOLDS_CONFLICTS, params),
-        "restore_needed": run_query(store, HOLDS_RESTORE_NEEDED, params),
-    }
+    return {"as_of": params["as_of_date"],
+            **run_queries(store, {"holds": HOLDS_ACTIVE, "conflicts": HOLDS_CONFLICTS,
+                                  "restore_needed": HOLDS_RESTORE_NEEDED}, params)}
