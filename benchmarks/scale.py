@@ -112,13 +112,14 @@ def raw_ceiling(store: Neo4jStore, shape: EstateShape, batch: int,
     return {"seconds": seconds, "records": records, "records_per_second": records / seconds}
 
 
-def latencies(action: Callable[[], Any], runs: int) -> dict[str, float]:
+def latencies(name: str, action: Callable[[], Any], runs: int) -> dict[str, float]:
     action()  # warm caches and plans once
     times = []
-    for _ in range(runs):
+    for run in range(runs):
         started = time.perf_counter()
         action()
         times.append((time.perf_counter() - started) * 1000)
+        print(f"{name} run {run + 1}/{runs}: {times[-1]:.0f} ms", file=sys.stderr, flush=True)
     times.sort()
     return {"runs": runs, "p50_ms": statistics.median(times),
             "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]}
@@ -129,14 +130,13 @@ def query_latencies(store: GraphStore, shape: EstateShape, runs: int,
     rng = random.Random(7)
     roots = [f"series:2.25.{rng.randrange(shape.studies) + 1}.1" for _ in range(runs + 1)]
     cycle = iter(roots * 2)
-    found = {
-        "decommission": latencies(lambda: decommission(store, DECOMMISSIONED, limit=100), runs),
-        "trace_depth_5": latencies(lambda: trace(store, next(cycle), "both", 5, max_nodes=1000),
-                                   runs),
+    actions: dict[str, Callable[[], Any]] = {
+        "decommission": lambda: decommission(store, DECOMMISSIONED, limit=100),
+        "trace_depth_5": lambda: trace(store, next(cycle), "both", 5, max_nodes=1000),
     }
     if drift:
-        found["retention_drift"] = latencies(lambda: reports.drift(store), runs)
-    return found
+        actions["retention_drift"] = lambda: reports.drift(store)
+    return {name: latencies(name, action, runs) for name, action in actions.items()}
 
 
 def local_load(size: str, path: Path) -> dict[str, Any]:
@@ -273,10 +273,24 @@ def neo4j_benchmarks(args: argparse.Namespace, shape: EstateShape, found: dict[s
             found["reingest"] = pipeline_ingest(neo4j, shape, 5000)
         if not args.skip_retention:
             started = time.perf_counter()
-            apply_retention(neo4j, load_policy())
+            apply_retention(neo4j, load_policy(), progress=_Progress("retention apply"))
             found["retention_apply_seconds"] = time.perf_counter() - started
         found["neo4j_latency"] = query_latencies(neo4j, shape, args.runs,
                                                  drift=not args.skip_retention)
+
+
+class _Progress:
+    """Copies done so far, on stderr, every 100,000 (a run at L takes the best part of an hour)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.done, self.started = name, 0, time.perf_counter()
+
+    def __call__(self, count: int) -> None:
+        if (self.done + count) // 100_000 > self.done // 100_000:
+            seconds = time.perf_counter() - self.started
+            print(f"{self.name}: {self.done + count:,} in {seconds:.0f} s", file=sys.stderr,
+                  flush=True)
+        self.done += count
 
 
 def _print(results: dict[str, Any]) -> None:
