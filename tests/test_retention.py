@@ -205,4 +205,3 @@ def test_reports_before_any_policy_say_so(any_store: GraphStore) -> None:
     drift = reports.drift(any_store, AS_OF)
     assert drift["policy_version"] is None and drift["over_retained"] == []
     assert {row["reason"] for row in drift["unknown"]} == {"retention not computed"}
-
