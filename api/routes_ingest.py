@@ -29,8 +29,8 @@ from connectors.storage_events import (
     event_records,
 )
 from lineage.errors import UserError
-from lineage.pipeline import Bundle, Pipeline, Record, Rejected
-from lineage.retention.apply import recompute_affected
+from lineage.ingest import ingest
+from lineage.pipeline import Bundle, Record, Rejected
 
 router = APIRouter(prefix="", tags=["ingestion"])
 System = Annotated[str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
@@ -52,11 +52,7 @@ def _json(body: bytes) -> Any:
 
 
 def _run(state: ApiState, records: Iterable[Record], source: str) -> dict[str, Any]:
-    report = Pipeline(state.store, state.settings.batch_size).run(records, source)
-    recomputed = recompute_affected(state.store, report.touched)
-    if recomputed is not None:
-        report.extra["retention"] = {"recomputed": recomputed.objects}
-    return report.as_dict()
+    return ingest(state.store, records, source, batch_size=state.settings.batch_size).as_dict()
 
 
 @router.post("/ingest/dicom-json", summary="DICOM headers as PS3.18 JSON (a list of datasets)")

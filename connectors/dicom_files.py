@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +36,7 @@ from connectors.dicom_records import (
     study_modalities,
 )
 from lineage.model import Confidence, Provenance
-from lineage.pipeline import Bundle, Record, Rejected
+from lineage.pipeline import Bundle, Commit, Pending, Record, Rejected
 from lineage.timefmt import format_timestamp, utc_now
 
 PARALLEL_THRESHOLD = 64  # below this many files a process pool costs more than it saves
@@ -46,6 +46,8 @@ class InstanceIndex(Protocol):
     def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]: ...
 
     def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]: ...
+
+    def forget_waiters(self, sops: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +151,33 @@ def instance_records(
     resolved = {**members, **(index.await_instances(waiting) if waiting else {})}
     modalities = study_modalities(groups, source)
     for series_key, instances in groups.items():
-        yield copy_bundle(series_key, instances, source, prov, resolved, modalities)
+        yield Pending(instances[0].location, _copy_builder(series_key, instances, source, prov,
+                                                           resolved, modalities))
         for instance in instances:
             if instance.header.rejection is not None:
-                yield rejection_bundle(instance.header.rejection, source, prov, instance.location)
-    released = index.record_instances(members) if members else {}
+                yield Pending(instance.location, _rejection_builder(instance, source, prov))
+    if not members:
+        return
+    # The index learns these instances only once their copies are stored, and forgets the
+    # waiters they release only once the derivation edges are: a crash in between loses
+    # nothing, the next run releases the same waiters again.
+    released: dict[str, list[str]] = {}
+    yield Commit(lambda: released.update(index.record_instances(members)))
     edges = tuple(released_edges(released, members, prov))
     if edges:
         yield Bundle(edges, "instance index: references waiting for these instances")
+    if released:
+        yield Commit(lambda: index.forget_waiters(sorted(released)))
+
+
+def _copy_builder(series_key: str, instances: list[SeenInstance], source: DicomSource,
+                  prov: Provenance, resolved: Mapping[str, str],
+                  modalities: Mapping[str, list[str]]) -> Callable[[], Bundle]:
+    return lambda: copy_bundle(series_key, instances, source, prov, resolved, modalities)
+
+
+def _rejection_builder(instance: SeenInstance, source: DicomSource,
+                       prov: Provenance) -> Callable[[], Bundle]:
+    rejection = instance.header.rejection
+    assert rejection is not None
+    return lambda: rejection_bundle(rejection, source, prov, instance.location)

@@ -18,7 +18,7 @@ the namespace HL7 and DICOM use; a patient known only by reference gets `fhir:<s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from connectors.patients import StudiesOf, merge_patients
 from lineage.errors import UserError
 from lineage.identity import patient_key
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
-from lineage.pipeline import Bundle, Commit, Record, Rejected
+from lineage.pipeline import Commit, Pending, Record, Rejected
 from lineage.timefmt import utc_now
 
 DICOM_UID_SYSTEM = "urn:dicom:uid"
@@ -156,14 +156,29 @@ def fhir_records(
             continue
         if resource.type == "Endpoint":
             continue  # read through the studies that reference it
-        if resource.type == "Patient" and _merged_into(resource):
+        if resource.type == "Patient" and _merged_into_safely(resource):
             yield Commit(lambda: None)  # a merge reads the store: write what came before
+        yield Pending(resource.location, _transform(resource, context, studies_of))
+
+
+def _transform(resource: Resource, context: _Context,
+               studies_of: StudiesOf) -> Callable[[], list[Node | Edge]]:
+    def build() -> list[Node | Edge]:
         try:
-            facts = TRANSFORMS[resource.type](resource, context, studies_of)
-        except (FhirError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            yield Rejected(resource.location, f"{resource.type}: {exc}")
-            continue
-        yield Bundle(tuple(facts), resource.location)
+            return TRANSFORMS[resource.type](resource, context, studies_of)
+        except UserError as exc:
+            raise FhirError(f"{resource.type}: {exc}") from None
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            raise FhirError(f"{resource.type}: a field has an unexpected shape "
+                            f"({type(exc).__name__})") from None
+    return build
+
+
+def _merged_into_safely(resource: Resource) -> str | None:
+    try:
+        return _merged_into(resource)
+    except (AttributeError, TypeError):
+        return None  # a malformed link: the transform reports it
 
 
 def _prov(context: _Context, when: Any = None) -> Provenance:

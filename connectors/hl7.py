@@ -26,8 +26,8 @@ from connectors.hl7_message import HL7Error, Message, hl7_time, parse
 from connectors.patients import StudiesOf, merge_patients
 from lineage.identity import patient_key
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
-from lineage.pipeline import Bundle, Commit, Record, Rejected
-from lineage.timefmt import utc_now
+from lineage.pipeline import Commit, Pending, Record, Rejected
+from lineage.timefmt import to_date, to_timestamp, utc_now
 
 PATIENT_UPDATES = {"ADT^A01", "ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A03"}
 ORDERS = {"ORM^O01", "OMI^O23"}
@@ -49,15 +49,25 @@ class Hl7Source:
 
 def message_records(
     text: str, source: Hl7Source, location: str, studies_of: StudiesOf
-) -> Bundle | Rejected:
-    """The facts of one message, or why it cannot be used."""
+) -> Pending:
+    """One message as a source record: the ingest service builds its facts, and rejects the
+    message alone when anything in it is unusable."""
+    return Pending(location, lambda: _facts(parse(text), source, studies_of))
+
+
+def _time(message: Message, segment: str, number: int, what: str) -> str | None:
+    """An HL7 time or date field as stored text, None when empty. A value that is not a real
+    time is an error naming the field, never repeating the value (it may identify a patient)."""
+    value = message.field(segment, number)
+    if not value:
+        return None
+    text = hl7_time(value)
     try:
-        message = parse(text)
-        return Bundle(tuple(_facts(message, source, studies_of)), location)
-    except HL7Error as exc:
-        return Rejected(location, str(exc))
-    except ValueError as exc:  # a model error: an invalid UID, key or date in the message
-        return Rejected(location, f"{type(exc).__name__}: {exc}")
+        if text is None:
+            raise ValueError
+        return to_timestamp(text) if "T" in text else to_date(text)
+    except ValueError:
+        raise HL7Error(f"{segment}-{number} ({what}) is not a valid HL7 date or time") from None
 
 
 def check_supported(message: Message) -> None:
@@ -68,9 +78,8 @@ def check_supported(message: Message) -> None:
 
 def _facts(message: Message, source: Hl7Source, studies_of: StudiesOf) -> list[Node | Edge]:
     check_supported(message)
-    sent = hl7_time(message.field("MSH", 7))
-    prov = Provenance(source.connector, sent if sent and "T" in sent else (sent or utc_now()),
-                      Confidence.OBSERVED)
+    sent = _time(message, "MSH", 7, "message time")
+    prov = Provenance(source.connector, sent or utc_now(), Confidence.OBSERVED)
     kind = message.type
     if kind == "ADT^A40":
         return _merge(message, source, prov, studies_of)
@@ -106,15 +115,15 @@ def _patient(
         raise HL7Error(f"{message.type} has no PID segment")
     key = _identifier(message, message.field("PID", 3), source, "PID-3")
     props: dict[str, Any] = {}
-    birth = hl7_time(message.field("PID", 7))
+    birth = _time(message, "PID", 7, "birth date")
     if birth:
         props["birth_year_month"] = birth[:7]
-    death = hl7_time(message.field("PID", 29))
+    death = _time(message, "PID", 29, "death date")
     if death:
         props["death_date"] = death[:10]
     if message.field("PID", 30) == "Y":
         props["deceased"] = True
-    discharge = hl7_time(message.field("PV1", 45))
+    discharge = _time(message, "PV1", 45, "discharge time") if message.type == "ADT^A03" else None
     if message.type == "ADT^A03" and discharge:
         props["last_encounter"] = discharge[:10]
     return key, [Node(key, prov, props)]
@@ -159,7 +168,7 @@ def _order(message: Message, patient: str, prov: Provenance) -> list[Node | Edge
         "placer_order": message.component(message.field("ORC", 2), 1) or None,
         "filler_order": message.component(message.field("ORC", 3), 1) or None,
         "procedure": message.component(message.field("OBR", 4), 1) or None,
-        "modality": modality or None, "ordered_at": hl7_time(message.field("ORC", 9)),
+        "modality": modality or None, "ordered_at": _time(message, "ORC", 9, "order time"),
     })]
     study = _study_key(study_uid)
     if study:
@@ -176,8 +185,8 @@ def _report(message: Message, patient: str, prov: Provenance) -> list[Node | Edg
     report = make_key(NodeKind.REPORT, f"{facility or 'UNKNOWN'}/{accession}")
     facts: list[Node | Edge] = [Node(report, prov, {
         "accession": accession, "status": message.field("OBR", 25) or None,
-        "observed_at": hl7_time(message.field("OBR", 7)),
-        "reported_at": hl7_time(message.field("OBR", 22)),
+        "observed_at": _time(message, "OBR", 7, "observation time"),
+        "reported_at": _time(message, "OBR", 22, "report time"),
     })]
     for obx in message.all("OBX"):
         if message.component(message.field("OBX", 3, obx), 1) == STUDY_UID_CODE:

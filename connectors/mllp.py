@@ -11,17 +11,25 @@ after the store committed; at start-up it resumes with what is left.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from connectors.hl7 import Hl7Source, check_supported, message_records
 from connectors.hl7_message import HL7Error, Message, ack, frame, parse, unframe
 from connectors.patients import StudiesOf
-from lineage.pipeline import Commit, Pipeline, Record, RunReport
+from lineage.errors import StoreError
+from lineage.ingest import ingest
+from lineage.pipeline import Commit, Record, Rejected, RunReport, build_record, describe_error
 from lineage.stores import GraphStore
 from lineage.timefmt import utc_now
+
+log = logging.getLogger("lineage.connectors.mllp")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -30,16 +38,26 @@ CREATE TABLE IF NOT EXISTS inbox (
     outcome TEXT);
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (done, seq);
 """
+# Columns added after the first inbox files were written: added to those when opened.
+LATER_COLUMNS = {"reason": "TEXT", "message_sha256": "TEXT"}
+INGESTED, DEAD = "ingested", "dead letter"
 
 
 class Inbox:
-    """Accepted messages, durable before they are acknowledged."""
+    """Accepted messages, durable before they are acknowledged. A message body is kept only
+    until it is ingested (then its SHA-256, control ID and outcome remain); a message that could
+    not be ingested is kept as a dead letter with the reason."""
 
     def __init__(self, path: Path):
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = FULL")
+        self.db.create_function("sha256_hex", 1, _sha256, deterministic=True)
         self.db.executescript(SCHEMA)
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(inbox)")}
+        for name, kind in LATER_COLUMNS.items():
+            if name not in present:
+                self.db.execute(f"ALTER TABLE inbox ADD COLUMN {name} {kind}")
         self.lock = threading.Lock()
 
     def add(self, peer: str, control_id: str, message: str) -> int:
@@ -55,22 +73,45 @@ class Inbox:
                 "SELECT seq, peer, message FROM inbox WHERE done = 0 ORDER BY seq LIMIT ?",
                 (limit,)))
 
-    def finish(self, seq: int, outcome: str) -> None:
+    def finish(self, seq: int, outcome: str, reason: str | None = None) -> None:
+        """Mark a message done; an ingested one keeps no body, only its hash."""
+        keep_body = outcome != INGESTED
         with self.lock:
-            self.db.execute("UPDATE inbox SET done = 1, outcome = ? WHERE seq = ?", (outcome, seq))
+            self.db.execute(
+                "UPDATE inbox SET done = 1, outcome = ?, reason = ?, "
+                "message_sha256 = sha256_hex(message), "
+                "message = CASE WHEN ? THEN message ELSE '' END WHERE seq = ?",
+                (outcome, reason, keep_body, seq))
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT seq, received_at, peer, control_id, reason FROM inbox "
+                "WHERE outcome = ? ORDER BY seq", (DEAD,))
+            return [{"seq": seq, "received_at": at, "peer": peer, "control_id": control_id,
+                     "reason": reason} for seq, at, peer, control_id, reason in rows]
 
     def counts(self) -> dict[str, int]:
         with self.lock:
-            rows = self.db.execute("SELECT done, count(*) FROM inbox GROUP BY done")
-            found = dict(rows)
-        return {"pending": found.get(0, 0), "done": found.get(1, 0)}
+            rows = self.db.execute(
+                "SELECT done, outcome = ?, count(*) FROM inbox GROUP BY 1, 2", (DEAD,))
+            found = {(done, bool(dead)): count for done, dead, count in rows}
+        return {"pending": found.get((0, False), 0),
+                "done": found.get((1, False), 0) + found.get((1, True), 0),
+                "dead_letters": found.get((1, True), 0)}
 
     def close(self) -> None:
         self.db.close()
 
 
-def check(text: str) -> tuple[Message | None, str, str]:
-    """(message, ACK code, reason) for one received message, before anything is stored."""
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+
+
+def check(text: str, source: Hl7Source) -> tuple[Message | None, str, str]:
+    """(message, ACK code, reason) for one received message, before anything is stored: AR for
+    what is not HL7 or of a type the engine does not take, AE for a message whose content cannot
+    be used (its records are built in full, as the ingest will build them), else AA."""
     try:
         message = parse(text)
     except HL7Error as exc:
@@ -81,21 +122,23 @@ def check(text: str) -> tuple[Message | None, str, str]:
         return message, "AR", str(exc)
     if message.segment("PID") is None or not message.field("PID", 3):
         return message, "AE", "no patient identifier (PID-3)"
+    built = build_record(message_records(text, source, "message", lambda patient: []))
+    if isinstance(built, Rejected):
+        return message, "AE", built.reason
     return message, "AA", ""
 
 
 class Hl7Listener:
-    """`Hl7Listener(store, source, inbox).serve(host, port)` until `stop()`."""
+    """`Hl7Listener(store, source, inbox, studies_of).serve(host, port)` until `stop()`."""
 
     def __init__(self, store: GraphStore, source: Hl7Source, inbox: Inbox,
-                 studies_of: StudiesOf, batch_size: int = 500,
-                 after: Callable[[RunReport], object] = lambda report: None):
-        self.after = after
+                 studies_of: StudiesOf, batch_size: int = 500, retry_seconds: float = 5.0):
         self.store = store
         self.source = source
         self.inbox = inbox
         self.studies_of = studies_of
         self.batch_size = batch_size
+        self.retry_seconds = retry_seconds
         self.report = RunReport(source=f"hl7:{source.system} (MLLP)")
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -119,7 +162,7 @@ class Hl7Listener:
             writer.close()
 
     def _accept(self, peer: str, text: str) -> str:
-        message, code, reason = check(text)
+        message, code, reason = check(text, self.source)
         if code == "AA" and message is not None:
             try:
                 self.inbox.add(peer, message.control_id, text)
@@ -145,32 +188,63 @@ class Hl7Listener:
             yield message_records(text, self.source, f"mllp:{peer}#{seq}", self.studies_of)
 
     def drain(self) -> int:
-        """Ingest what the inbox holds; returns how many messages were ingested."""
+        """Ingest a page of what the inbox holds; returns how many messages it finished. A
+        message that cannot be ingested becomes a dead letter with the reason; the store being
+        unavailable raises (the page stays pending for the next try)."""
         rows = self.inbox.pending(self.batch_size)
         if not rows:
             return 0
-        pipeline = Pipeline(self.store, self.batch_size)
-        report = pipeline.run(self._records(rows), self.report.source)
-        self.after(report)
+        report = ingest(self.store, self._records(rows), self.report.source,
+                        batch_size=self.batch_size)
+        dead = {seq: rejected.reason for rejected in report.rejected
+                for seq in _sequence_numbers(rejected.location)}
         for seq, _, _ in rows:
-            self.inbox.finish(seq, "ingested")
+            if seq in dead:
+                log.warning("HL7 message #%d kept as a dead letter: %s", seq, dead[seq])
+                self.inbox.finish(seq, DEAD, dead[seq])
+            else:
+                self.inbox.finish(seq, INGESTED)
         self.report.records += report.records
         self.report.written.add(report.written)
         self.report.rejected += report.rejected
-        self.report.touched |= report.touched
         return len(rows)
+
+    def drain_all(self) -> None:
+        """Drain until the inbox is empty. The worker never dies: an unavailable store pauses
+        it (then it tries again), and a page that fails for any other reason is ingested again
+        one message at a time, the failing message kept as a dead letter."""
+        while True:
+            try:
+                if not self.drain():
+                    return
+            except StoreError as exc:
+                log.error("HL7 ingest paused, the store failed: %s", exc)
+                if self._stop.wait(self.retry_seconds):
+                    return
+            except Exception:
+                log.exception("HL7 ingest of a page failed; trying its messages one by one")
+                self._drain_one_by_one()
+
+    def _drain_one_by_one(self) -> None:
+        for seq, peer, text in self.inbox.pending(self.batch_size):
+            try:
+                ingest(self.store, self._records([(seq, peer, text)]), self.report.source)
+            except StoreError:
+                raise
+            except Exception as exc:
+                self.inbox.finish(seq, DEAD, describe_error(exc))
+            else:
+                self.inbox.finish(seq, INGESTED)
 
     def _work(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
-            while self.drain():
-                pass
+            self.drain_all()
 
     def serve(self, host: str, port: int, ready: Callable[[int], None] = lambda _: None) -> None:
         """Serve until `stop()`; the ingest worker runs beside the network loop."""
-        while self.drain():
-            pass  # what a previous run accepted but did not ingest
+        self.drain_all()  # what a previous run accepted but did not ingest
         worker = threading.Thread(target=self._work, name="hl7-ingest", daemon=True)
         worker.start()
         try:
@@ -178,9 +252,13 @@ class Hl7Listener:
         finally:
             self._stop.set()
             worker.join()
-            while self.drain():
-                pass
+            self.drain_all()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+
+def _sequence_numbers(location: str) -> list[int]:
+    """Inbox sequence numbers named in a rejection's location (`mllp:peer#12`, or several)."""
+    return [int(seq) for seq in re.findall(r"#(\d+)", location)]

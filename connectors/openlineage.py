@@ -19,7 +19,7 @@ from typing import Any
 from connectors.json_input import read_documents
 from lineage.errors import UserError
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
-from lineage.pipeline import Bundle, Record, Rejected
+from lineage.pipeline import Pending, Record, Rejected
 
 _SERIES = re.compile(r"studies/(?P<study>[0-9.]+)/series/(?P<series>[0-9.]+)")
 _STUDY = re.compile(r"studies/(?P<study>[0-9.]+)(?:/|$)")
@@ -51,7 +51,9 @@ def dataset_facts(dataset: dict[str, Any], prov: Provenance) -> tuple[str, list[
     return key, facts
 
 
-def event_facts(event: dict[str, Any]) -> list[Node | Edge]:
+def event_facts(event: Any) -> list[Node | Edge]:
+    if not isinstance(event, dict):
+        raise OpenLineageError("a RunEvent is a JSON object")
     state = str(event.get("eventType") or "OTHER")
     if state not in STATES:
         raise OpenLineageError(f"unknown eventType {state!r}")
@@ -88,9 +90,4 @@ def read_events(paths: Iterable[Path]) -> Iterator[Record]:
         events = document if isinstance(document, list) else [document]
         for index, event in enumerate(events):
             where = f"{location}#{index}" if isinstance(document, list) else location
-            try:
-                if not isinstance(event, dict):
-                    raise OpenLineageError("a RunEvent is a JSON object")
-                yield Bundle(tuple(event_facts(event)), where)
-            except (OpenLineageError, ValueError) as exc:
-                yield Rejected(where, str(exc))
+            yield Pending(where, lambda event=event: event_facts(event))

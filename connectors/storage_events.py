@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from connectors.state_file import open_state
 from lineage.errors import UserError
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
 from lineage.model import system_key as system_key_of
-from lineage.pipeline import Bundle, Commit, Notice, Record, Rejected
+from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
 from lineage.timefmt import to_timestamp
 
 DEFAULT_PATTERNS = (
@@ -390,7 +390,7 @@ def event_records(
         location, document = item
         touched: dict[str, tuple[StorageEvent, str | None, str | None]] = {}
         notices: list[Notice] = []
-        state.begin()  # one state transaction per document; re-applying it is harmless
+        state.begin()  # one state transaction per document, committed after the store's
         for event in parse(document, location):
             if event is None or isinstance(event, Rejected):
                 if event is not None:
@@ -409,21 +409,25 @@ def event_records(
             else:
                 notices.append(Notice(event.location, f"older than the state of {event.key!r}: "
                                       "ignored"))
-        bundles = [_copy_bundle(copy, event, study, series, source, state)
-                   for copy, (event, study, series) in touched.items()]
-        state.commit()
-        yield from bundles
+        for copy, (event, study, series) in touched.items():
+            yield Pending(event.location, _copy_builder(copy, event, study, series, source,
+                                                        state.copy_state(copy)))
         if notices:
             yield Bundle((), location, tuple(notices))
-        yield Commit(lambda: None)
+        yield Commit(state.commit)
+
+
+def _copy_builder(copy: str, event: StorageEvent, study: str | None, series: str | None,
+                  source: StorageSource, state: dict[str, Any]) -> Callable[[], Bundle]:
+    return lambda: _copy_bundle(copy, event, study, series, source, state)
 
 
 def _copy_bundle(copy: str, event: StorageEvent, study: str | None, series: str | None,
-                 source: StorageSource, state: ObjectState) -> Bundle:
+                 source: StorageSource, state: dict[str, Any]) -> Bundle:
     prov = Provenance(f"{event.provider}:{event.container}", event.time, Confidence.OBSERVED)
     system = system_key_of(event.container)
     region = source.region(event)
-    props: dict[str, Any] = {**state.copy_state(copy), "region_code": region}
+    props: dict[str, Any] = {**state, "region_code": region}
     if study is None and series is None:
         props |= {"uncataloged": True, "uri": f"{event.provider}://{event.container}/{event.key}"}
     removed = {"disposed_at"} if props["disposed_at"] is None else set()

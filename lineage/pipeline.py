@@ -6,9 +6,14 @@ What a connector yields (`Record`):
 - `Bundle`: the facts of one source record (one DICOM file, one HL7 message), never split across
   batches, so that a source record is written whole or not at all;
 - `Rejected`: a source record the connector could not use, with where it was and why;
-- `Commit(then)`: write everything so far, then call `then` (a follower's checkpoint).
-`emit(location, build)` turns a builder into a `Bundle`, or into a `Rejected` when building raises
-a `UserError`, which is how connectors go on past a bad record.
+- `Pending(location, build)`: one source record whose facts the pipeline builds itself, so that
+  *any* error while building (a model `UserError`, a `ValueError`, a `KeyError` on a missing
+  field, a `RecursionError` on deep input, an error of a parsing library) rejects that record
+  alone and the run goes on;
+- `Commit(then)`: write everything so far, then call `then` (a follower's checkpoint, the
+  instance index): nothing a connector keeps about its progress is written ahead of the store.
+A source whose iteration itself fails (not one record: the reading) is reported as a rejected
+record at the place it stopped; what it yielded before is written.
 
 When the store rejects a batch (nothing of it is written) and names the record that caused it,
 the bundle of that record is reported as rejected and the rest of the batch is written again as a
@@ -17,6 +22,7 @@ new batch; when the store cannot name the record, the whole batch is reported re
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -56,6 +62,14 @@ class Bundle:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """One source record, built by the pipeline (`build` returns its facts or a `Bundle`)."""
+
+    location: str
+    build: Callable[[], Iterable[Node | Edge] | Bundle]
+
+
+@dataclass(frozen=True, slots=True)
 class Commit:
     """A point in a record stream: everything before it is written to the store, then `then()`
     runs. Followers save their checkpoints this way, never ahead of what the store holds."""
@@ -63,15 +77,36 @@ class Commit:
     then: Callable[[], None]
 
 
-Record = Node | Edge | Bundle | Rejected | Commit
+Record = Node | Edge | Bundle | Rejected | Pending | Commit
+log = logging.getLogger("lineage.ingest")
 
 
-def emit(location: str, build: Callable[[], Iterable[Node | Edge]]) -> Bundle | Rejected:
-    """Build the facts of one source record; a UserError while building rejects the record."""
+def build_record(record: Pending) -> Bundle | Rejected:
+    """The facts of one pending source record, or why it cannot be used. Never raises for a bad
+    record: the MLLP listener checks a message with this before it acknowledges it."""
     try:
-        return Bundle(tuple(build()), location)
+        built = record.build()
+        if isinstance(built, Bundle):
+            return built if built.location else Bundle(built.items, record.location,
+                                                        built.notices)
+        return Bundle(tuple(built), record.location)
     except UserError as exc:
-        return Rejected(location, str(exc))
+        return Rejected(record.location, str(exc))
+    except RecursionError:
+        return Rejected(record.location, "nested too deeply to be read")
+    except Exception as exc:  # any bug or library error costs this record, never the run
+        log.debug("record %s rejected", record.location, exc_info=True)
+        return Rejected(record.location, describe_error(exc))
+
+
+def describe_error(exc: BaseException) -> str:
+    """An unexpected error as one line: its kind, and the message only where it is the engine's
+    own (library messages may repeat the input)."""
+    if isinstance(exc, UserError):
+        return " ".join(str(exc).split())
+    if isinstance(exc, KeyError):
+        return f"a required field is missing ({type(exc).__name__})"
+    return f"the record could not be read ({type(exc).__name__})"
 
 
 @dataclass(slots=True)
@@ -90,7 +125,6 @@ class RunReport:
     rejected: list[Rejected] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # connector-specific figures
-    touched: set[str] = field(default_factory=set)  # keys of nodes written or linked
 
     def as_dict(self) -> dict[str, Any]:
         written = self.written
@@ -130,8 +164,10 @@ class Pipeline:
         self.batch_size = batch_size
         self.progress = progress
 
-    def run(self, records: Iterable[Record], source: str) -> RunReport:
-        report = RunReport(source=source)
+    def run(self, records: Iterable[Record], source: str,
+            report: RunReport | None = None) -> RunReport:
+        """Write the records; `report` (of this source) to fill in, else a new one."""
+        report = report or RunReport(source=source)
         started = time.perf_counter()
         pending: list[Bundle] = []
         size = 0
@@ -154,13 +190,15 @@ class Pipeline:
         return report
 
     def _bundles(self, records: Iterable[Record], report: RunReport) -> Iterator[Bundle | Commit]:
-        for record in records:
+        for record in _guarded(records, report):
             if isinstance(record, Commit):
                 yield record
                 continue
             report.records += 1
             if self.progress is not None:
                 self.progress(1)
+            if isinstance(record, Pending):
+                record = build_record(record)
             if isinstance(record, Rejected):
                 report.rejected.append(record)
             elif isinstance(record, Bundle):
@@ -191,8 +229,27 @@ class Pipeline:
                 continue
             report.written.add(result)
             report.notices.extend(notice for b in bundles for notice in b.notices)
-            report.touched.update(n.key for _, n in nodes)
-            report.touched.update(k for _, e in edges for k in (e.src, e.dst))
             report.nodes_by_kind.update(n.kind.value for _, n in nodes)
             report.edges_by_type.update(e.type.value for _, e in edges)
             return
+
+
+def _guarded(records: Iterable[Record], report: RunReport) -> Iterator[Record]:
+    """The records of a source; when reading the source itself fails, that is reported as a
+    rejection where it stopped, and the run ends with what came before."""
+    iterator = iter(records)
+    last = "the start"
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            log.warning("source %s stopped after %s", report.source, last, exc_info=True)
+            report.rejected.append(Rejected(f"{report.source} after {last}",
+                                            f"the source stopped: {describe_error(exc)}"))
+            return
+        location = getattr(record, "location", "")
+        if location:
+            last = location
+        yield record

@@ -123,9 +123,13 @@ def start_listener(folder: Path) -> tuple[subprocess.Popen[str], int]:
          "EHR", "--port", "0", "--inbox", "hl7.inbox"], cwd=folder, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
-    line = process.stderr.readline()
-    found = re.search(r"127\.0\.0\.1:(\d+)", line)
-    assert found, line + process.stderr.read()
+    seen = ""
+    while "listening" not in seen.rpartition("\n")[0]:  # log lines may come first
+        line = process.stderr.readline()
+        assert line, seen + process.stderr.read()
+        seen += line
+    found = re.search(r"listening .* on 127\.0\.0\.1:(\d+)", seen)
+    assert found, seen
     return process, int(found.group(1))
 
 
@@ -200,3 +204,71 @@ def test_no_accepted_message_is_lost_across_a_crash(tmp_path: Path) -> None:
     summary = json.loads(out)
     assert (summary["pending"], summary["done"]) == (0, 61)
     assert len(patients(tmp_path)) == 61
+
+
+def test_a_poison_message_is_refused_before_the_ack_and_the_listener_goes_on(
+    tmp_path: Path,
+) -> None:
+    good = numbered(3)
+    poison = good[1].replace("20240301090000||ADT", "20241345090000||ADT")  # MSH-7 month 13
+    bad_death = good[2].replace("|20240228|", "|20241345|")  # PID-29 not a date
+    process, port = start_listener(tmp_path)
+    try:
+        replies = send(port, [good[0], poison, bad_death, numbered(4)[3]])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    assert [msa(r)[1] for r in replies] == ["AA", "AE", "AE", "AA"]
+    assert "MSH-7" in msa(replies[1])[3] and "PID-29" in msa(replies[2])[3]
+    assert "20241345" not in replies[1] + replies[2]  # the ACK does not repeat the value
+    summary = json.loads(out)
+    assert (summary["pending"], summary["done"], summary["dead_letters"]) == (0, 2, 0)
+    assert len(patients(tmp_path)) == 2
+
+
+def test_a_message_that_fails_after_the_ack_is_a_dead_letter_and_restart_works(
+    tmp_path: Path,
+) -> None:
+    """A message accepted by an earlier version (or the store refusing it) cannot stop the
+    worker: it is kept as a dead letter with the reason, and later messages are ingested."""
+    from connectors.mllp import Inbox
+
+    poison = numbered(1)[0].replace("20240301090000||ADT", "20241345090000||ADT")
+    inbox = Inbox(tmp_path / "hl7.inbox")
+    inbox.add("127.0.0.1:1", "M00000", poison)  # as main's listener stored it, ACKed AA
+    inbox.close()
+    process, port = start_listener(tmp_path)  # used to exit 2 on this message
+    try:
+        [reply] = send(port, [numbered(2)[1]])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert msa(reply)[1] == "AA", err
+    summary = json.loads(out)
+    assert (summary["pending"], summary["dead_letters"]) == (0, 1)
+    assert len(patients(tmp_path)) == 1
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    listing = subprocess.run(
+        [sys.executable, "-m", "lineage", "--store", "lineage.db", "listen", "hl7", "--system",
+         "EHR", "--inbox", "hl7.inbox", "--dead-letters"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    [letter] = json.loads(listing.stdout)["dead_letters"]
+    assert letter["control_id"] == "M00000" and "MSH-7" in letter["reason"]
+
+
+def test_the_inbox_keeps_no_message_body_after_ingestion(tmp_path: Path) -> None:
+    import sqlite3
+
+    process, port = start_listener(tmp_path)
+    try:
+        send(port, numbered(2))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    with sqlite3.connect(tmp_path / "hl7.inbox") as db:
+        rows = db.execute("SELECT message, message_sha256, outcome FROM inbox").fetchall()
+    assert [(body, outcome) for body, _, outcome in rows] == [("", "ingested")] * 2
+    assert all(len(digest) == 64 for _, digest, _ in rows)
+    assert b"DOE" not in (tmp_path / "hl7.inbox").read_bytes()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from lineage.errors import InvalidRecordError
 from lineage.model import Edge, EdgeType, Node, Provenance
-from lineage.pipeline import Bundle, Pipeline, Rejected, emit
+from lineage.pipeline import Bundle, Pending, Pipeline, Rejected
 from lineage.stores import GraphStore
 
 PROV = Provenance("test:pipeline", "2026-01-01T00:00:00Z")
@@ -36,13 +38,17 @@ def test_rejected_records_are_reported_and_the_rest_ingested(any_store: GraphSto
     def broken() -> list[Node]:
         raise InvalidRecordError("study:9: study_date: '2024-13-45' is not a date")
 
-    records = [series_bundle(1), emit("bad.dcm", broken), Rejected("notdicom.txt", "not DICOM"),
-               series_bundle(2)]
+    def crashing() -> list[Node]:
+        return [Node("study:8", PROV, {"accession": {"deep": [1]}["missing"]})]  # type: ignore[dict-item]
+
+    records = [series_bundle(1), Pending("bad.dcm", broken), Rejected("notdicom.txt", "not DICOM"),
+               Pending("odd.json", crashing), series_bundle(2)]
     report = Pipeline(any_store, batch_size=100).run(records, "test")
 
     assert [(r.location, r.reason) for r in report.rejected] == [
         ("bad.dcm", "study:9: study_date: '2024-13-45' is not a date"),
         ("notdicom.txt", "not DICOM"),
+        ("odd.json", "a required field is missing (KeyError)"),
     ]
     assert any_store.stats().nodes == {"Series": 2, "Study": 2}
     assert report.as_dict()["rejected"][0]["location"] == "bad.dcm"
@@ -78,3 +84,16 @@ def _with(item: Node | Edge, prov: Provenance) -> Node | Edge:
     if isinstance(item, Node):
         return Node(item.key, prov, item.properties)
     return Edge(item.src, item.type, item.dst, prov, item.properties)
+
+
+def test_a_source_that_fails_while_read_keeps_what_came_before(any_store: GraphStore) -> None:
+    def source() -> Iterator[Bundle]:
+        yield series_bundle(1)
+        yield series_bundle(2)
+        raise OSError("disk gone")
+
+    report = Pipeline(any_store).run(source(), "test")
+    [rejected] = report.rejected
+    assert rejected.location == "test after file2.dcm"
+    assert rejected.reason == "the source stopped: the record could not be read (OSError)"
+    assert any_store.stats().nodes == {"Series": 2, "Study": 2}

@@ -7,6 +7,7 @@ stderr, never a traceback).
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -143,6 +144,7 @@ def demo(
 def main(argv: list[str] | None = None) -> None:
     """Console entry point. Typer handles usage errors (exit 2) and exits; engine errors become
     one line on stderr and an exit code, never a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="lineage: %(levelname)s: %(message)s")
     try:
         app(args=argv, prog_name="lineage")
     except (UserError, StoreUnavailableError, SourceUnavailableError) as exc:

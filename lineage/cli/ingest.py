@@ -34,26 +34,22 @@ from lineage.cli.output import counts_table, print_json, progress, stdout
 from lineage.errors import UserError
 from lineage.estate import estate_records, load_estate
 from lineage.model import system_key
-from lineage.pipeline import Pipeline, Record, RunReport
-from lineage.retention.apply import recompute_affected
+from lineage.ingest import SourceRecord, ingest
+from lineage.pipeline import RunReport
 from lineage.stores import is_neo4j_uri
 
 app = typer.Typer(help="Bring facts into the graph from a source.", no_args_is_help=True)
 
 
 def run_pipeline(
-    ctx: typer.Context, records: Iterable[Record], source: str, as_json: bool
+    ctx: typer.Context, records: Iterable[SourceRecord], source: str, as_json: bool
 ) -> RunReport:
     """Run records through the pipeline into the configured store, with a progress counter."""
     context = cli_context(ctx)
     store = context.store_for_writing()
     with progress(f"ingesting {source}", enabled=not as_json) as advance:
-        report = Pipeline(store, context.settings.batch_size, advance).run(records, source)
-    recomputed = recompute_affected(store, report.touched)
-    if recomputed is not None:
-        report.extra["retention"] = {"recomputed": recomputed.objects,
-                                     "unknown": recomputed.unknown}
-    return report
+        return ingest(store, records, source, batch_size=context.settings.batch_size,
+                      progress=advance)
 
 
 def print_report(report: RunReport, as_json: bool) -> None:
@@ -178,8 +174,8 @@ def ingest_orthanc(
     finally:
         client.close()
         follower_state.close()
-    report.extra = {"orthanc": {"url": url, "changes": follower.changes_seen,
-                                "checkpoint": follower.last_seq, "state": str(state_path)}}
+    report.extra["orthanc"] = {"url": url, "changes": follower.changes_seen,
+                               "checkpoint": follower.last_seq, "state": str(state_path)}
     print_report(report, as_json)
 
 

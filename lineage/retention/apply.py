@@ -34,7 +34,7 @@ from lineage.model import (
 from lineage.retention.engine import COMPUTED, RetentionInputs, RetentionResult, compute
 from lineage.retention.engine import origin_jurisdiction as origin_of
 from lineage.retention.policy import Policy
-from lineage.stores import GraphStore
+from lineage.stores import GraphStore, UpsertResult
 from lineage.timefmt import utc_now
 from queries.library import Row, run_query
 from queries.retention import RETENTION_INPUTS
@@ -245,11 +245,28 @@ def affected_copies(store: GraphStore, touched: Iterable[str]) -> set[str]:
     return {key for key in copies if kind_of(key) is NodeKind.ARCHIVE_OBJECT}
 
 
-def recompute_affected(store: GraphStore, touched: Iterable[str]) -> ApplyReport | None:
+# Edges whose creation or change moves the retention inputs of the copies at their source end.
+RETENTION_LINKS = frozenset({EdgeType.COPY_OF.value, EdgeType.STORED_IN.value,
+                             EdgeType.PART_OF.value, EdgeType.OF_PATIENT.value,
+                             EdgeType.DERIVED_FROM.value})
+
+
+def changed_inputs(written: UpsertResult) -> set[str]:
+    """The keys whose retention inputs a write changed: nodes whose own properties changed,
+    and the source end of new or changed links between copies, series, studies and patients.
+    A system only linked to (a new copy STORED_IN it, a FEEDS) is not among them: that does not
+    move the retention of the system's other copies."""
+    keys = set(written.changed_nodes)
+    keys.update(src for src, edge_type, _ in written.changed_edges if edge_type in RETENTION_LINKS)
+    return keys
+
+
+def recompute_affected(store: GraphStore, written: UpsertResult) -> ApplyReport | None:
     """After an ingest: recompute the copies whose inputs changed, under the policy last
     applied to the store (nothing when no policy was ever applied)."""
     policy = applied_policy(store)
     if policy is None:
         return None
-    copies = affected_copies(store, touched)
-    return apply_retention(store, policy, only=copies) if copies else None
+    copies = affected_copies(store, changed_inputs(written))
+    return apply_retention(store, policy, only=copies) if copies else ApplyReport(
+        policy.fingerprint)

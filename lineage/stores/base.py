@@ -21,6 +21,7 @@ from typing import Literal, Protocol, Self, TypeVar
 from lineage.merge import Conflict, Merged, merge, merge_conflict, node_mutable, placeholder
 from lineage.model import (
     EDGE_MUTABLE_PROPERTIES,
+    PROVENANCE_FIELDS,
     Edge,
     EdgeType,
     Node,
@@ -63,12 +64,18 @@ class UpsertResult:
     edges_unchanged: int = 0
     placeholders_created: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
+    # Nodes created or whose reported properties changed (provenance aside; placeholders are
+    # not), and edges created or changed: what later steps (retention) must look at again.
+    changed_nodes: set[str] = field(default_factory=set)
+    changed_edges: set[EdgeId] = field(default_factory=set)
 
     def add(self, other: UpsertResult) -> None:
         for name in ("nodes_created", "nodes_updated", "nodes_unchanged", "edges_created",
                      "edges_updated", "edges_unchanged", "placeholders_created"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.conflicts.extend(other.conflicts)
+        self.changed_nodes |= other.changed_nodes
+        self.changed_edges |= other.changed_edges
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +139,14 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
         before = stored.get(key)
         if before is None:
             (plan.new_nodes[key], outcomes) = fresh[key]
+            result.changed_nodes.add(key)
         else:
             after, outcomes = _merge_reports(key, before, node_list,
                                              node_mutable(node_list[0].kind))
             if after != before:
                 plan.nodes[key] = after
+                if _reported_differ(before, after):
+                    result.changed_nodes.add(key)
         _tally(result, "nodes", outcomes, reported)
     for key, props in placeholders.items():
         if key not in stored:
@@ -152,8 +162,11 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
                                          EDGE_MUTABLE_PROPERTIES)
         if before is None:
             plan.new_edges[edge_id] = after
+            result.changed_edges.add(edge_id)
         elif after != before:
             plan.edges[edge_id] = after
+            if _reported_differ(before, after):
+                result.changed_edges.add(edge_id)
         _tally(result, "edges", outcomes, reported)
     stored_conflicts = access.read_conflicts([c.id for c in reported])
     for conflict in reported:
@@ -162,6 +175,12 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
     result.conflicts = list(plan.conflicts.values())
     access.write(plan)
     return result
+
+
+def _reported_differ(before: Properties, after: Properties) -> bool:
+    """Whether a merge changed a reported property (a resolved placeholder counts)."""
+    return any(before.get(name) != after.get(name) for name in set(before) | set(after)
+               if name not in PROVENANCE_FIELDS or name == "unresolved")
 
 
 def _by_id(items: Sequence[Item], id_of: Callable[[Item], ElementId]
@@ -280,7 +299,12 @@ class GraphStore(ABC):
     @abstractmethod
     def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
         """Instance index: remember the series key holding each SOP instance UID, and return
-        (and forget) the waiters registered for those instances by `await_instances`."""
+        the waiters registered for those instances by `await_instances`. They are kept until
+        `forget_waiters`, called once the edges they release are stored."""
+
+    @abstractmethod
+    def forget_waiters(self, sops: Sequence[str]) -> None:
+        """Instance index: drop the waiters of those instances (their edges are stored)."""
 
     @abstractmethod
     def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:

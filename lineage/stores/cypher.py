@@ -94,8 +94,11 @@ GET_META = query(f"MATCH (m:`{META_LABEL}` {{key: $name}}) RETURN m.value AS val
 SET_META = query(f"MERGE (m:`{META_LABEL}` {{key: $name}}) SET m.value = $value")
 RECORD_INSTANCES = query(
     f"UNWIND $rows AS row MERGE (i:`{INSTANCE_LABEL}` {{key: row.sop}}) "
-    "WITH i, row, i.waiters AS waiters SET i.series = row.series REMOVE i.waiters "
+    "WITH i, row, i.waiters AS waiters SET i.series = row.series "
     "WITH row, waiters WHERE waiters IS NOT NULL RETURN row.sop AS sop, waiters"
+)
+FORGET_WAITERS = query(
+    f"UNWIND $sops AS sop MATCH (i:`{INSTANCE_LABEL}` {{key: sop}}) REMOVE i.waiters"
 )
 KNOWN_INSTANCES = query(
     f"UNWIND $sops AS sop MATCH (i:`{INSTANCE_LABEL}` {{key: sop}}) "

@@ -76,6 +76,9 @@ class ExportStore(GraphViewReads, GraphStore):
     def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
         raise self._read_only()
 
+    def forget_waiters(self, sops: Sequence[str]) -> None:
+        raise self._read_only()
+
     def clear(self) -> None:
         raise self._read_only()
 

@@ -246,13 +246,17 @@ class LocalStore(GraphViewReads, GraphStore):
                 released.update((sop, json.loads(waiters)) for sop, waiters in rows)
             db.executemany(
                 "INSERT INTO instances (sop, series, waiters) VALUES (?, ?, NULL) "
-                "ON CONFLICT (sop) DO UPDATE SET series = excluded.series, waiters = NULL",
+                "ON CONFLICT (sop) DO UPDATE SET series = excluded.series",
                 members.items())
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
         return released
+
+    def forget_waiters(self, sops: Sequence[str]) -> None:
+        self.db.executemany("UPDATE instances SET waiters = NULL WHERE sop = ?",
+                            ((sop,) for sop in sops))
 
     def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
         db = self.db

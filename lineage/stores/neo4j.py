@@ -249,6 +249,11 @@ class Neo4jStore(GraphStore):
         with self._session() as session:
             return session.execute_write(work)
 
+    def forget_waiters(self, sops: Sequence[str]) -> None:
+        with self._session() as session:
+            session.execute_write(
+                lambda tx: tx.run(cypher.FORGET_WAITERS, sops=list(sops)).consume())
+
     def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
         def work(tx: ManagedTransaction) -> dict[str, str]:
             known = {r["sop"]: r["series"]

@@ -305,6 +305,9 @@ class StoreContract:
         assert store.await_instances({"2.2": ["w3"]}) == {}
         assert store.record_instances({"2.2": "series:9", "3.3": "series:9"}) == {
             "2.2": ["w2", "w3"]}
+        # kept until their edges are stored: a crash before that releases them again
+        assert store.record_instances({"2.2": "series:9"}) == {"2.2": ["w2", "w3"]}
+        store.forget_waiters(["2.2"])
         assert store.record_instances({"2.2": "series:9"}) == {}
         assert store.await_instances({"2.2": ["w4"], "3.3": ["w5"]}) == {
             "2.2": "series:9", "3.3": "series:9"}
