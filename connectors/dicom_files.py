@@ -28,6 +28,7 @@ from connectors.dicom_records import (
     DicomSource,
     SeenInstance,
     copy_bundle,
+    copy_key,
     group_by_series,
     instance_members,
     instance_references,
@@ -35,6 +36,7 @@ from connectors.dicom_records import (
     released_edges,
     study_modalities,
 )
+from lineage.ingest import Sweep
 from lineage.model import Confidence, Provenance
 from lineage.pipeline import Bundle, Commit, Pending, Record, Rejected
 from lineage.timefmt import format_timestamp, utc_now
@@ -124,8 +126,11 @@ def scan(
     index: InstanceIndex,
     workers: int | None = None,
     seen_at: str | None = None,
-) -> Iterator[Record]:
-    """The records of a scan of DICOM files held by one system."""
+    sweep: bool = False,
+) -> Iterator[Record | Sweep]:
+    """The records of a scan of DICOM files held by one system. `sweep`: the paths are
+    everything the system holds, so its live copies this scan did not see are disposed."""
+    paths = list(paths)
     seen: list[SeenInstance] = []
     for result in read_files(list(walk(paths)), workers):
         if isinstance(result, FileFailure):
@@ -133,6 +138,10 @@ def scan(
         else:
             seen.append(result)
     yield from instance_records(seen, source, index, "dicom", seen_at)
+    if sweep:
+        copies = frozenset(copy_key(source.system, series_key.split(":", 1)[1])
+                           for series_key in group_by_series(seen, source))
+        yield Sweep(source.system, copies, ", ".join(str(p) for p in paths))
 
 
 def instance_records(

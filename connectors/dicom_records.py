@@ -21,7 +21,16 @@ from typing import Any
 
 from connectors.dicom_header import RETENTION_EXPIRED, DicomHeader, Reference, Rejection
 from lineage.identity import patient_key
-from lineage.model import Edge, EdgeType, Node, NodeKind, Provenance, make_key, system_key
+from lineage.model import (
+    Edge,
+    EdgeType,
+    Node,
+    NodeKind,
+    Provenance,
+    make_key,
+    object_key,
+    system_key,
+)
 from lineage.pipeline import Bundle, Notice
 
 MINOR_AGE = 18
@@ -71,7 +80,7 @@ def series_key_of(header: DicomHeader, source: DicomSource) -> str:
 
 
 def copy_key(system: str, series_natural_id: str) -> str:
-    return make_key(NodeKind.ARCHIVE_OBJECT, f"{system}:{series_natural_id}")
+    return object_key(system, series_natural_id)
 
 
 def group_by_series(

@@ -27,7 +27,16 @@ from connectors.json_input import documents_from_text, read_documents
 from connectors.patients import StudiesOf, merge_patients
 from lineage.errors import UserError
 from lineage.identity import patient_key
-from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
+from lineage.model import (
+    Confidence,
+    Edge,
+    EdgeType,
+    Node,
+    NodeKind,
+    Provenance,
+    make_key,
+    object_key,
+)
 from lineage.pipeline import Commit, Pending, Record, Rejected
 from lineage.timefmt import utc_now
 
@@ -208,7 +217,7 @@ def _imaging_study(resource: Resource, context: _Context, _: StudiesOf) -> list[
     for series in body.get("series") or []:
         series_key = make_key(NodeKind.SERIES, str(series["uid"]))
         count = series.get("numberOfInstances") or len(series.get("instance") or []) or None
-        copy = make_key(NodeKind.ARCHIVE_OBJECT, f"{context.source.system}:{series['uid']}")
+        copy = object_key(context.source.system, str(series["uid"]))
         facts += [Node(series_key, prov, {"modality": (series.get("modality") or {}).get("code"),
                                           "instance_count": count}),
                   Edge(series_key, EdgeType.PART_OF, study, prov),

@@ -27,7 +27,16 @@ from urllib.parse import unquote, unquote_plus
 from connectors.json_input import read_documents
 from connectors.state_file import open_state
 from lineage.errors import UserError
-from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
+from lineage.model import (
+    Confidence,
+    Edge,
+    EdgeType,
+    Node,
+    NodeKind,
+    Provenance,
+    make_key,
+    object_key,
+)
 from lineage.model import system_key as system_key_of
 from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
 from lineage.timefmt import to_timestamp
@@ -369,12 +378,12 @@ def copy_of(event: StorageEvent, patterns: KeyPatterns) -> tuple[str, str | None
     system = system_key_of(event.container).split(":", 1)[1]
     study, series = patterns.content(event.key)
     if series:
-        return make_key(NodeKind.ARCHIVE_OBJECT, f"{system}:{series}"), (
+        return object_key(system, series), (
             make_key(NodeKind.STUDY, study) if study else None), make_key(NodeKind.SERIES, series)
     if study:
-        return make_key(NodeKind.ARCHIVE_OBJECT, f"{system}:{study}"), make_key(
+        return object_key(system, study), make_key(
             NodeKind.STUDY, study), None
-    return make_key(NodeKind.ARCHIVE_OBJECT, f"{system}:{event.key}"), None, None
+    return object_key(system, event.key), None, None
 
 
 def event_records(

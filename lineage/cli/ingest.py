@@ -33,8 +33,8 @@ from lineage.cli.context import cli_context
 from lineage.cli.output import counts_table, print_json, progress, stdout
 from lineage.errors import UserError
 from lineage.estate import estate_records, load_estate
-from lineage.model import system_key
 from lineage.ingest import SourceRecord, ingest
+from lineage.model import system_key
 from lineage.pipeline import RunReport
 from lineage.stores import is_neo4j_uri
 
@@ -122,6 +122,10 @@ def ingest_dicom(
         str | None, typer.Option(help="Namespace of de-identified copies that kept the "
                                  "original UIDs (default: the system code).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Header-reading processes.")] = None,
+    sweep: Annotated[bool, typer.Option(
+        "--sweep", help="The paths are everything the system holds: its live copies that this "
+        "scan does not find are disposed (reason 'not found on rescan'), never deleted. "
+        "Never use with a part of the system (a sub-folder, some files).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Scan DICOM files held by one system: patients (pseudonymized), studies, series, copies and
@@ -134,7 +138,7 @@ def ingest_dicom(
         uid_map=load_uid_map(uid_map) if uid_map else {},
     )
     store = context.store_for_writing()
-    records = scan(paths, source, store, workers)
+    records = scan(paths, source, store, workers, sweep=sweep)
     print_report(run_pipeline(ctx, records, f"dicom:{system}", as_json), as_json)
 
 
