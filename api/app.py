@@ -12,13 +12,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from api import routes_admin, routes_ingest, routes_read
 from api.security import AuditLog, TokenBook
+from api.state import ApiState
 from lineage import __version__
 from lineage.errors import (
     BatchRejectedError,
@@ -33,16 +34,6 @@ from lineage.stores import GraphStore, make_store
 
 log = logging.getLogger("lineage.api")
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
-
-
-@dataclass
-class ApiState:
-    settings: Settings
-    store: GraphStore
-    tokens: TokenBook
-    audit: AuditLog
-    work_dir: Path
-    max_body: int
 
 
 def create_app(
@@ -78,7 +69,6 @@ def create_app(
                     "roles: ingest, architect, auditor, admin.")
     _errors(app)
     _middleware(app)
-    from api import routes_admin, routes_ingest, routes_read
 
     @app.get("/health", summary="Liveness: no token needed", tags=["service"])
     def health() -> dict[str, str]:
@@ -135,8 +125,4 @@ def _middleware(app: FastAPI) -> None:
                 "seconds": round(time.perf_counter() - started, 4),
             })
         return response
-
-
-def lineage_state(request: Request) -> ApiState:
-    return request.app.state.lineage  # type: ignore[no-any-return]
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.app import ApiState, lineage_state
 from api.security import AUDITORS, CYPHER, INGESTERS, READERS, Principal, Role
+from api.state import ApiState, lineage_state
 from lineage.stores import GraphStore
 
 bearer = HTTPBearer(auto_error=False, description="A token the API's configuration maps to a role")

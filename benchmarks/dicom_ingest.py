@@ -32,7 +32,7 @@ from pydicom.uid import generate_uid
 from connectors.dicom_files import read_files, scan, walk
 from connectors.dicom_header import TAGS
 from connectors.dicom_records import DicomSource
-from lineage.pipeline import Pipeline
+from lineage.ingest import ingest as ingest_records
 from lineage.stores import GraphStore, LocalStore, Neo4jStore
 
 RESULTS = Path(__file__).parent / "results" / "dicom_ingest.json"
@@ -70,7 +70,7 @@ def bare_read(paths: list[Path]) -> int:
 
 def ingest(store: GraphStore, folder: Path) -> int:
     source = DicomSource("BENCH-PACS", b"b" * 32)
-    report = Pipeline(store, batch_size=1000).run(scan([folder], source, store), "dicom:BENCH")
+    report = ingest_records(store, scan([folder], source, store), "dicom:BENCH", batch_size=1000)
     assert not report.rejected, report.rejected[:3]
     return report.written.nodes_created
 

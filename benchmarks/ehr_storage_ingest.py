@@ -35,7 +35,7 @@ from connectors.storage_events import (
     event_records,
     parse_s3,
 )
-from lineage.pipeline import Pipeline
+from lineage.ingest import ingest
 from lineage.stores import GraphStore, LocalStore, Neo4jStore
 
 RESULTS = Path(__file__).parent / "results" / "ehr_storage_ingest.json"
@@ -112,7 +112,7 @@ def s3_parse_only(documents: list[tuple[str, Any]]) -> None:
 def s3_ingest(store: GraphStore, documents: list[tuple[str, Any]], folder: Path) -> None:
     state = ObjectState(folder / f"s3-{type(store).__name__}.state")
     source = StorageSource("s3", KeyPatterns.of())
-    Pipeline(store).run(event_records(documents, source, state), "s3")
+    ingest(store, event_records(documents, source, state), "s3")
     state.close()
 
 

@@ -43,9 +43,9 @@ from typing import Any
 
 from benchmarks.estate import SIZES, EstateShape
 from lineage.impact import decommission, trace
+from lineage.ingest import ingest as ingest_records
 from lineage.merge import new_element
 from lineage.model import Edge, Node, kind_of
-from lineage.pipeline import Pipeline
 from lineage.retention import reports
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import load_policy
@@ -58,7 +58,7 @@ DECOMMISSIONED = "CLOUD-VIRGINIA"
 
 def pipeline_ingest(store: GraphStore, shape: EstateShape, batch: int) -> dict[str, Any]:
     started = time.perf_counter()
-    report = Pipeline(store, batch).run(shape.records(), "benchmark")
+    report = ingest_records(store, shape.records(), "benchmark", batch_size=batch)
     seconds = time.perf_counter() - started
     records = sum(report.nodes_by_kind.values()) + sum(report.edges_by_type.values())
     return {"seconds": seconds, "records": records, "records_per_second": records / seconds,

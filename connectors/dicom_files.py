@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pydicom
+from pydantic import Field
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -36,9 +37,11 @@ from connectors.dicom_records import (
     released_edges,
     study_modalities,
 )
+from connectors.uid_map import load_uid_map
 from lineage.ingest import Sweep
 from lineage.model import Confidence, Provenance
 from lineage.pipeline import Bundle, Commit, Pending, Record, Rejected
+from lineage.sources import Source, SourceConfig, SourceContext, SystemCode
 from lineage.timefmt import format_timestamp, utc_now
 
 PARALLEL_THRESHOLD = 64  # below this many files a process pool costs more than it saves
@@ -190,3 +193,27 @@ def _rejection_builder(instance: SeenInstance, source: DicomSource,
     rejection = instance.header.rejection
     assert rejection is not None
     return lambda: rejection_bundle(rejection, source, prov, instance.location)
+
+
+class DicomFilesConfig(SourceConfig):
+    paths: list[Path]
+    system: SystemCode
+    region: str | None = None
+    patient_issuer: str | None = None  # for files without IssuerOfPatientID; default: system
+    uid_map: Path | None = None  # CSV original,deidentified of a de-identification run
+    deid_namespace: str | None = None  # for Retain-UIDs copies; default: the system
+    workers: int | None = Field(default=None, ge=1)
+    sweep: bool = False  # the paths are everything the system holds
+
+
+def _source_records(config: DicomFilesConfig, context: SourceContext) -> Iterator[Record | Sweep]:
+    source = DicomSource(
+        system=config.system, secret=context.secret, region=config.region,
+        patient_issuer=config.patient_issuer, deid_namespace=config.deid_namespace,
+        uid_map=load_uid_map(config.uid_map) if config.uid_map else {})
+    return scan(config.paths, source, context.store, config.workers, sweep=config.sweep)
+
+
+SOURCE = Source(
+    kind="dicom", summary="DICOM files held by one system (headers only)",
+    config_class=DicomFilesConfig, records=_source_records, label=lambda c: f"dicom:{c.system}")

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.json_input import documents_from_text, read_documents
-from connectors.patients import StudiesOf, merge_patients
+from pydantic import Field
+
+from connectors.json_input import documents_of, read_documents
+from connectors.patients import StudiesOf, current_studies, merge_patients
 from lineage.errors import UserError
 from lineage.identity import patient_key
 from lineage.model import (
@@ -38,6 +40,7 @@ from lineage.model import (
     object_key,
 )
 from lineage.pipeline import Commit, Pending, Record, Rejected
+from lineage.sources import FileInputs, Source, SourceContext, SystemCode
 from lineage.timefmt import utc_now
 
 DICOM_UID_SYSTEM = "urn:dicom:uid"
@@ -80,9 +83,9 @@ def read_resources(paths: Iterable[Path]) -> Iterator[Resource | Rejected]:
         yield from _resources(item)
 
 
-def resources_from_text(text: str, location: str) -> Iterator[Resource | Rejected]:
-    """Resources of one JSON document (a resource or a Bundle) or of ndjson lines."""
-    for item in documents_from_text(text, location):
+def resources_of(texts: Iterable[tuple[str, str] | Rejected]) -> Iterator[Resource | Rejected]:
+    """Resources of texts (files or request bodies): JSON resources, Bundles, ndjson lines."""
+    for item in documents_of(texts):
         yield from _resources(item)
 
 
@@ -98,7 +101,11 @@ def _unbundle(document: Any, location: str) -> Iterator[Resource | Rejected]:
         yield Rejected(location, "not a FHIR resource: no resourceType")
         return
     if document["resourceType"] == "Bundle":
-        for index, entry in enumerate(document.get("entry") or []):
+        entries = document.get("entry") or []
+        if not isinstance(entries, list):
+            yield Rejected(location, "Bundle.entry is not a list")
+            return
+        for index, entry in enumerate(entries):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             yield from _unbundle(resource, f"{location}#entry[{index}]")
         return
@@ -311,3 +318,19 @@ def _audit_event(resource: Resource, context: _Context, _: StudiesOf) -> list[No
 
 TRANSFORMS = {"ImagingStudy": _imaging_study, "DiagnosticReport": _diagnostic_report,
               "Patient": _patient, "Provenance": _provenance, "AuditEvent": _audit_event}
+
+
+class FhirConfig(FileInputs):
+    system: SystemCode
+    # FHIR identifier system -> the patient-ID namespace HL7 and DICOM use
+    issuers: dict[str, str] = Field(default_factory=dict)
+
+
+def _source_records(config: FhirConfig, context: SourceContext) -> Iterator[Record]:
+    source = FhirSource(config.system, context.secret, config.issuers)
+    return fhir_records(resources_of(config.texts()), source, current_studies(context.store))
+
+
+SOURCE = Source(
+    kind="fhir", summary="FHIR R4 resources, Bundles and Bulk Data ndjson",
+    config_class=FhirConfig, records=_source_records, label=lambda c: f"fhir:{c.system}")

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from connectors.hl7_message import HL7Error, Message, hl7_time, parse
-from connectors.patients import StudiesOf, merge_patients
+from connectors.patients import StudiesOf, current_studies, merge_patients
 from lineage.identity import patient_key
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
 from lineage.pipeline import Commit, Pending, Record, Rejected
+from lineage.sources import FileInputs, Source, SourceContext, SystemCode
 from lineage.timefmt import to_date, to_timestamp, utc_now
 
 PATIENT_UPDATES = {"ADT^A01", "ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A03"}
@@ -212,13 +213,32 @@ def split_messages(text: str) -> list[tuple[int, str]]:
 
 
 def read_files(paths: Iterable[Path], source: Hl7Source, studies_of: StudiesOf) -> Iterator[Record]:
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            yield Rejected(str(path), f"cannot read ({exc.strerror})")
+    yield from text_records(FileInputs(files=list(paths)).texts(), source, studies_of)
+
+
+def text_records(texts: Iterable[tuple[str, str] | Rejected], source: Hl7Source,
+                 studies_of: StudiesOf) -> Iterator[Record]:
+    """The messages of each text (a file or a request body), one source record each."""
+    for item in texts:
+        if isinstance(item, Rejected):
+            yield item
             continue
+        location, text = item
         for line, message in split_messages(text):
             if "ADT^A40" in message.split("\r", 1)[0]:
                 yield Commit(lambda: None)  # a merge reads the store: write what came before
-            yield message_records(message, source, f"{path}:{line}", studies_of)
+            yield message_records(message, source, f"{location}:{line}", studies_of)
+
+
+class Hl7Config(FileInputs):
+    system: SystemCode
+
+
+def _source_records(config: Hl7Config, context: SourceContext) -> Iterator[Record]:
+    source = Hl7Source(config.system, context.secret)
+    return text_records(config.texts(), source, current_studies(context.store))
+
+
+SOURCE = Source(
+    kind="hl7", summary="HL7 v2 orders, reports and patient events (files or a request body)",
+    config_class=Hl7Config, records=_source_records, label=lambda c: f"hl7:{c.system}")

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from lineage.pipeline import Rejected
+from lineage.sources import FileInputs
 
 Document = tuple[str, Any]
+TOO_DEEP = "JSON nested too deeply to be read"
 
 
 def documents_from_text(text: str, location: str) -> Iterator[Document | Rejected]:
@@ -23,19 +25,27 @@ def documents_from_text(text: str, location: str) -> Iterator[Document | Rejecte
         return
     except json.JSONDecodeError:
         pass
+    except RecursionError:
+        yield Rejected(location, TOO_DEEP)
+        return
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 yield f"{location}:{number}", json.loads(line)
             except json.JSONDecodeError as exc:
                 yield Rejected(f"{location}:{number}", f"not JSON: {exc.msg}")
+            except RecursionError:
+                yield Rejected(f"{location}:{number}", TOO_DEEP)
 
 
 def read_documents(paths: Iterable[Path]) -> Iterator[Document | Rejected]:
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            yield Rejected(str(path), f"cannot read ({exc.strerror})")
-            continue
-        yield from documents_from_text(text, str(path))
+    return documents_of(FileInputs(files=list(paths)).texts())
+
+
+def documents_of(texts: Iterable[tuple[str, str] | Rejected]) -> Iterator[Document | Rejected]:
+    """The JSON documents of texts (files or request bodies, as `FileInputs.texts` gives)."""
+    for item in texts:
+        if isinstance(item, Rejected):
+            yield item
+        else:
+            yield from documents_from_text(item[1], item[0])

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from connectors.json_input import read_documents
+from connectors.json_input import Document, documents_of, read_documents
 from lineage.errors import UserError
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
 from lineage.pipeline import Pending, Record, Rejected
+from lineage.sources import FileInputs, Source, SourceContext
 
 _SERIES = re.compile(r"studies/(?P<study>[0-9.]+)/series/(?P<series>[0-9.]+)")
 _STUDY = re.compile(r"studies/(?P<study>[0-9.]+)(?:/|$)")
@@ -82,7 +84,12 @@ def event_facts(event: Any) -> list[Node | Edge]:
 
 def read_events(paths: Iterable[Path]) -> Iterator[Record]:
     """RunEvents of JSON files (one event or a list) and ndjson files."""
-    for item in read_documents(paths):
+    yield from event_records(read_documents(paths))
+
+
+def event_records(documents: Iterable[Document | Rejected]) -> Iterator[Record]:
+    """RunEvents of JSON documents (one event or a list each)."""
+    for item in documents:
         if isinstance(item, Rejected):
             yield item
             continue
@@ -90,4 +97,17 @@ def read_events(paths: Iterable[Path]) -> Iterator[Record]:
         events = document if isinstance(document, list) else [document]
         for index, event in enumerate(events):
             where = f"{location}#{index}" if isinstance(document, list) else location
-            yield Pending(where, lambda event=event: event_facts(event))
+            yield Pending(where, partial(event_facts, event))
+
+
+class OpenLineageConfig(FileInputs):
+    pass
+
+
+def _source_records(config: OpenLineageConfig, context: SourceContext) -> Iterator[Record]:
+    return event_records(documents_of(config.texts()))
+
+
+SOURCE = Source(
+    kind="openlineage", summary="OpenLineage RunEvents (JSON, ndjson, or a request body)",
+    config_class=OpenLineageConfig, records=_source_records, label=lambda c: "openlineage")

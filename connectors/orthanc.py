@@ -17,8 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from pydantic import Field
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
@@ -35,6 +37,7 @@ from connectors.orthanc_state import FollowerState
 from lineage.errors import SourceUnavailableError
 from lineage.model import Confidence, Edge, EdgeType, Node, Provenance, system_key
 from lineage.pipeline import Bundle, Commit, Notice, Record, Rejected
+from lineage.sources import Source, SourceConfig, SourceContext, SystemCode
 from lineage.timefmt import utc_now
 
 SERIES_CHANGES = frozenset({"NewSeries", "StableSeries", "CompletedSeries", "ModifiedSeries",
@@ -243,3 +246,38 @@ class OrthancFollower:
             Node(key, prov, {"disposed_at": at}),
             Edge(key, EdgeType.STORED_IN, system_key(self.source.system), prov, {"valid_to": at}),
         ), location)
+
+
+class OrthancConfig(SourceConfig):
+    url: str
+    system: SystemCode
+    follow: bool = False
+    state: Path | None = None  # follower state file; default: the context's
+    poll: float = Field(default=2.0, ge=0.1)
+    region: str | None = None
+    patient_issuer: str | None = None
+
+
+def _source_records(config: OrthancConfig, context: SourceContext) -> Iterator[Record]:
+    source = DicomSource(system=config.system, secret=context.secret, region=config.region,
+                         patient_issuer=config.patient_issuer)
+    state_path = config.state or context.state_path(f"orthanc-{config.system}.state")
+    url = config.url.rstrip("/")
+    state = FollowerState(state_path, url)
+    client = JsonSource(url, name="Orthanc")
+    follower = OrthancFollower(client, source, state, context.store)
+
+    def records() -> Iterator[Record]:
+        try:
+            yield from follower.records(config.follow, config.poll, context.stop)
+        finally:
+            client.close()
+            state.close()
+            context.extra["orthanc"] = {"url": config.url, "changes": follower.changes_seen,
+                                        "checkpoint": follower.last_seq, "state": str(state_path)}
+    return records()
+
+
+SOURCE = Source(
+    kind="orthanc", summary="An Orthanc change feed, followed from a durable checkpoint",
+    config_class=OrthancConfig, records=_source_records, label=lambda c: f"orthanc:{c.system}")

@@ -21,10 +21,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, unquote_plus
 
-from connectors.json_input import read_documents
+from pydantic import Field
+
+from connectors.json_input import documents_of, read_documents
 from connectors.state_file import open_state
 from lineage.errors import UserError
 from lineage.model import (
@@ -39,6 +41,7 @@ from lineage.model import (
 )
 from lineage.model import system_key as system_key_of
 from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
+from lineage.sources import FileInputs, Source, SourceContext
 from lineage.timefmt import to_timestamp
 
 DEFAULT_PATTERNS = (
@@ -451,3 +454,29 @@ def _copy_bundle(copy: str, event: StorageEvent, study: str | None, series: str 
     if series and study:
         items.append(Edge(series, EdgeType.PART_OF, study, prov))
     return Bundle(tuple(items), event.location)
+
+
+class StorageEventsConfig(FileInputs):
+    provider: Literal["s3", "gcs", "azure"]
+    # regular expressions with named groups study, series, instance
+    key_patterns: list[str] = Field(default_factory=list)
+    regions: dict[str, str] = Field(default_factory=dict)  # container -> region (GCS, Azure)
+    state: Path | None = None  # per-object state file; default: the context's
+
+
+def _source_records(config: StorageEventsConfig, context: SourceContext) -> Iterator[Record]:
+    source = StorageSource(config.provider, KeyPatterns.of(config.key_patterns), config.regions)
+    state = ObjectState(config.state or context.state_path(f"{config.provider}-events.state"))
+
+    def records() -> Iterator[Record]:
+        try:
+            yield from event_records(documents_of(config.texts()), source, state)
+        finally:
+            state.close()
+    return records()
+
+
+SOURCE = Source(
+    kind="storage-events", summary="S3, GCS and Azure object events as copies",
+    config_class=StorageEventsConfig, records=_source_records,
+    label=lambda c: f"{c.provider} events")

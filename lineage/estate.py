@@ -38,10 +38,11 @@ from lineage.model import (
     system_key,
 )
 from lineage.pipeline import Bundle
+from lineage.sources import Source, SourceConfig, SourceContext, SystemCode
 from lineage.timefmt import to_timestamp, utc_now
 from lineage.yaml_files import StrictModel, parse_yaml_model
 
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+Code = SystemCode
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$")]
 When = date | datetime
 
@@ -253,3 +254,18 @@ def _event_items(event: ComplianceEventDecl, prov: Provenance, secret: bytes) ->
 def _patient(ref: PatientRef | str, secret: bytes) -> str:
     """A pseudonymous patient key (string references were checked by load_estate)."""
     return patient_key(ref.issuer, ref.id, secret) if isinstance(ref, PatientRef) else ref
+
+
+class EstateConfig(SourceConfig):
+    file: Path
+
+
+def _source_records(config: EstateConfig, context: SourceContext) -> Iterator[Bundle]:
+    """The whole file is validated here, before any record is written."""
+    estate = load_estate(config.file)
+    return estate_records(estate, f"estate:{config.file.name}", context.secret)
+
+
+SOURCE = Source(
+    kind="estate", summary="Systems, feeds, datasets, access and compliance events (YAML)",
+    config_class=EstateConfig, records=_source_records, label=lambda c: f"estate:{c.file.name}")

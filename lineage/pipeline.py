@@ -13,7 +13,8 @@ What a connector yields (`Record`):
 - `Commit(then)`: write everything so far, then call `then` (a follower's checkpoint, the
   instance index): nothing a connector keeps about its progress is written ahead of the store.
 A source whose iteration itself fails (not one record: the reading) is reported as a rejected
-record at the place it stopped; what it yielded before is written.
+record at the place it stopped; what it yielded before is written. An unreachable source or
+store (`SourceUnavailableError`, `StoreError`) is raised: that run failed.
 
 When the store rejects a batch (nothing of it is written) and names the record that caused it,
 the bundle of that record is reported as rejected and the rest of the batch is written again as a
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.errors import BatchRejectedError, UserError
+from lineage.errors import BatchRejectedError, SourceUnavailableError, StoreError, UserError
 from lineage.model import Edge, Node
 from lineage.stores.base import GraphStore, UpsertResult
 from lineage.timefmt import utc_now
@@ -244,6 +245,8 @@ def _guarded(records: Iterable[Record], report: RunReport) -> Iterator[Record]:
             record = next(iterator)
         except StopIteration:
             return
+        except (SourceUnavailableError, StoreError):
+            raise  # the source or the store is unreachable: the command fails (exit 2)
         except Exception as exc:
             log.warning("source %s stopped after %s", report.source, last, exc_info=True)
             report.rejected.append(Rejected(f"{report.source} after {last}",

@@ -14,7 +14,9 @@ from connectors.dicom_files import FileFailure, read_files, scan, walk
 from connectors.dicom_records import DicomSource
 from connectors.uid_map import load_uid_map
 from lineage.identity import patient_key
-from lineage.pipeline import Pipeline, Record, RunReport
+from lineage.ingest import SourceRecord
+from lineage.ingest import ingest as run_ingest
+from lineage.pipeline import RunReport
 from lineage.stores import GraphStore
 from tests import dicom_factory as make
 from tests.dicom_factory import Chain
@@ -26,7 +28,7 @@ PYDICOM_FILES = Path(os.path.dirname(pydicom.data.__file__)) / "test_files"
 def ingest(store: GraphStore, paths: Iterable[Path], system: str = "PACS1",
            **options: object) -> RunReport:
     source = DicomSource(system=system, secret=SECRET, **options)  # type: ignore[arg-type]
-    return Pipeline(store).run(scan(list(paths), source, store, workers=1), f"dicom:{system}")
+    return run_ingest(store, scan(list(paths), source, store, workers=1), f"dicom:{system}")
 
 
 def files(chain: Chain, *parts: str) -> list[Path]:
@@ -221,8 +223,9 @@ def test_every_file_bundled_with_pydicom_is_used_or_reported(any_store: GraphSto
     assert sorted(r.location for r in results) == sorted(map(str, paths))
     failures = {r.location for r in results if isinstance(r, FileFailure)}
 
-    records: list[Record] = list(scan([PYDICOM_FILES], DicomSource("PACS1", SECRET), any_store))
-    report = Pipeline(any_store).run(records, "dicom:PACS1")
+    source = DicomSource("PACS1", SECRET)
+    records: list[SourceRecord] = list(scan([PYDICOM_FILES], source, any_store))
+    report = run_ingest(any_store, records, "dicom:PACS1")
 
     assert {r.location for r in report.rejected} == failures
     assert all(r.reason for r in report.rejected)

@@ -11,8 +11,8 @@ from connectors.dicom_files import scan
 from connectors.dicom_records import DicomSource
 from connectors.dicomweb import QidoClient, reconcile
 from connectors.http import JsonSource
+from lineage.ingest import ingest
 from lineage.model import Node, Provenance
-from lineage.pipeline import Pipeline
 from lineage.stores import GraphStore
 from tests import dicom_factory as make
 from tests.test_cli import lineage
@@ -31,7 +31,7 @@ def test_reconcile_finds_lost_uncataloged_and_mismatched(
     graph_side = chain.files["ct"][:2] + chain.files["lossy"] + chain.files["seg"] + chain.files[
         "rtdose"]
     source = DicomSource("PACS-A", SECRET)
-    Pipeline(any_store).run(scan(graph_side, source, any_store), "dicom:PACS-A")
+    ingest(any_store, scan(graph_side, source, any_store), "dicom:PACS-A")
     any_store.upsert([Node(f"object:PACS-A:{chain.rtdose_series}",
                            Provenance("test", "2030-01-01"), {"disposed_at": "2026-01-01"})])
 

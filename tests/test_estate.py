@@ -9,7 +9,7 @@ import pytest
 from lineage.errors import EstateError
 from lineage.estate import estate_records, load_estate
 from lineage.identity import patient_key
-from lineage.pipeline import Pipeline
+from lineage.ingest import ingest
 from lineage.stores import GraphStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "estate.yaml"
@@ -57,7 +57,7 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_example_estate_lands_in_the_graph(any_store: GraphStore) -> None:
     estate = load_estate(EXAMPLE)
     records = estate_records(estate, "estate:estate.yaml", SECRET, "2026-01-01T00:00:00Z")
-    report = Pipeline(any_store).run(records, "estate:estate.yaml")
+    report = ingest(any_store, records, "estate:estate.yaml")
 
     assert report.rejected == []
     pacs = any_store.get_node("system:PACS-NORTH")
@@ -77,7 +77,7 @@ def test_example_estate_lands_in_the_graph(any_store: GraphStore) -> None:
 
 
 def test_no_patient_identifier_in_clear_reaches_the_graph(any_store: GraphStore) -> None:
-    Pipeline(any_store).run(estate_records(load_estate(EXAMPLE), "estate", SECRET), "estate")
+    ingest(any_store, estate_records(load_estate(EXAMPLE), "estate", SECRET), "estate")
     dump = repr([(n.key, n.properties) for n in any_store.iter_nodes()])
     dump += repr([(e.src, e.dst, e.properties) for e in any_store.iter_edges()])
     assert "MRN0001234" not in dump and "NORTH-HOSP" not in dump

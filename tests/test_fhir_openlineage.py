@@ -10,7 +10,8 @@ from connectors.fhir import FhirSource, fhir_records, read_resources
 from connectors.openlineage import read_events
 from connectors.patients import current_studies
 from lineage.identity import patient_key
-from lineage.pipeline import Pipeline, RunReport
+from lineage.ingest import ingest as run_ingest
+from lineage.pipeline import RunReport
 from lineage.stores import GraphStore
 from tests.test_cli import lineage
 
@@ -51,7 +52,7 @@ def ingest(store: GraphStore, tmp_path: Path, *documents: Any, ndjson: bool = Fa
     path.write_text("\n".join(json.dumps(d) for d in documents) if ndjson
                     else json.dumps(documents[0]))
     source = FhirSource("EHR-FHIR", SECRET, {MRN_SYSTEM: "GENHOSP"})
-    return Pipeline(store).run(fhir_records(read_resources([path]), source,
+    return run_ingest(store, fhir_records(read_resources([path]), source,
                                             current_studies(store)), "fhir")
 
 
@@ -133,7 +134,7 @@ def test_openlineage_run_events(any_store: GraphStore, tmp_path: Path) -> None:
         event("COMPLETE", "2024-03-01T11:00:00Z", outputs=[
             {"namespace": "s3://models", "name": "nodule-v3"}]),
         {"eventType": "START"}]) + "\n")
-    report = Pipeline(any_store).run(read_events([path]), "openlineage")
+    report = run_ingest(any_store, read_events([path]), "openlineage")
 
     [rejected] = report.rejected
     assert rejected.location.endswith("events.ndjson:3") and "run.runId" in rejected.reason

@@ -18,7 +18,8 @@ from connectors.hl7_message import HL7Error, ack, frame, parse, unframe
 from connectors.patients import current_studies
 from lineage.identity import patient_key
 from lineage.impact import trace
-from lineage.pipeline import Pipeline, RunReport
+from lineage.ingest import ingest as run_ingest
+from lineage.pipeline import RunReport
 from lineage.stores import GraphStore, LocalStore
 
 # The reference's sample messages (shared/reference/samples), kept with the tests.
@@ -35,7 +36,7 @@ def samples() -> Path:
 
 def ingest(store: GraphStore, *paths: Path) -> RunReport:
     source = Hl7Source("EHR", SECRET)
-    return Pipeline(store).run(read_files(paths, source, current_studies(store)), "hl7:EHR")
+    return run_ingest(store, read_files(paths, source, current_studies(store)), "hl7:EHR")
 
 
 def test_sample_messages_become_orders_reports_and_patient_facts(any_store: GraphStore) -> None:

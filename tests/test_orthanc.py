@@ -23,7 +23,8 @@ from connectors.orthanc import OrthancFollower, dataset_from_simplified, orthanc
 from connectors.orthanc_state import FollowerState
 from lineage.errors import SourceUnavailableError, StoreUnavailableError
 from lineage.identity import patient_key
-from lineage.pipeline import Pipeline, RunReport
+from lineage.ingest import ingest
+from lineage.pipeline import RunReport
 from lineage.stores import GraphStore, LocalStore
 from tests import dicom_factory as make
 from tests.dicom_factory import Chain
@@ -50,7 +51,7 @@ def follow_once(orthanc: OrthancServer, store: GraphStore, state: FollowerState)
     client = JsonSource(orthanc.url, name="Orthanc", attempts=2, backoff=0.01)
     follower = OrthancFollower(client, DicomSource(SYSTEM, SECRET), state, store, page_size=7)
     try:
-        return Pipeline(store).run(follower.records(), f"orthanc:{SYSTEM}")
+        return ingest(store, follower.records(), f"orthanc:{SYSTEM}")
     finally:
         client.close()
 

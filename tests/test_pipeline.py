@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from lineage.errors import InvalidRecordError
 from lineage.model import Edge, EdgeType, Node, Provenance
-from lineage.pipeline import Bundle, Pending, Pipeline, Rejected
+from lineage.pipeline import Bundle, Pending, Pipeline, Record, Rejected
 from lineage.stores import GraphStore
 
 PROV = Provenance("test:pipeline", "2026-01-01T00:00:00Z")
@@ -39,10 +39,12 @@ def test_rejected_records_are_reported_and_the_rest_ingested(any_store: GraphSto
         raise InvalidRecordError("study:9: study_date: '2024-13-45' is not a date")
 
     def crashing() -> list[Node]:
-        return [Node("study:8", PROV, {"accession": {"deep": [1]}["missing"]})]  # type: ignore[dict-item]
+        fields: dict[str, str] = {}
+        return [Node("study:8", PROV, {"accession": fields["missing"]})]
 
-    records = [series_bundle(1), Pending("bad.dcm", broken), Rejected("notdicom.txt", "not DICOM"),
-               Pending("odd.json", crashing), series_bundle(2)]
+    records: list[Record] = [
+        series_bundle(1), Pending("bad.dcm", broken), Rejected("notdicom.txt", "not DICOM"),
+        Pending("odd.json", crashing), series_bundle(2)]
     report = Pipeline(any_store, batch_size=100).run(records, "test")
 
     assert [(r.location, r.reason) for r in report.rejected] == [

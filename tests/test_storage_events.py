@@ -17,7 +17,8 @@ from connectors.storage_events import (
     read_documents,
 )
 from lineage.errors import UserError
-from lineage.pipeline import Pipeline, RunReport
+from lineage.ingest import ingest
+from lineage.pipeline import RunReport
 from lineage.stores import GraphStore
 from tests.test_cli import assert_one_line_error, lineage
 
@@ -47,7 +48,7 @@ def run(store: GraphStore, tmp_path: Path, provider: str, *documents: Any,
     state = ObjectState(tmp_path / f"{provider}.state")
     source = StorageSource(provider, KeyPatterns.of(), regions or {})
     try:
-        return Pipeline(store).run(event_records(read_documents(paths), source, state), provider)
+        return ingest(store, event_records(read_documents(paths), source, state), provider)
     finally:
         state.close()
 
@@ -188,7 +189,7 @@ def test_bad_event_files_are_reported(any_store: GraphStore, tmp_path: Path) -> 
     lines.write_text('{"Records": []}\nnot json\n' + json.dumps({"Records": [
         s3("ObjectCreated:Put", KEY.format("i1"), "yesterday", "01")]}) + "\n")
     state = ObjectState(tmp_path / "s.state")
-    report = Pipeline(any_store).run(event_records(read_documents([lines]), StorageSource(
+    report = ingest(any_store, event_records(read_documents([lines]), StorageSource(
         "s3", KeyPatterns.of()), state), "s3")
     assert [(r.location.rsplit("/", 1)[-1], r.reason[:30]) for r in report.rejected] == [
         ("lines.json:2", "not JSON: Expecting value"),

@@ -1,55 +1,42 @@
-"""`lineage ingest <source>`: run a connector through the pipeline and print the run report."""
+"""`lineage ingest <source>`: run a registered connector (`lineage.sources`) through the ingest
+service and print the run report. No connector is imported until its command runs."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from connectors.dicom_files import scan
-from connectors.dicom_records import DicomSource
-from connectors.fhir import FhirSource, fhir_records, read_resources
-from connectors.hl7 import Hl7Source
-from connectors.hl7 import read_files as read_hl7_files
-from connectors.http import JsonSource
-from connectors.openlineage import read_events
-from connectors.orthanc import OrthancFollower
-from connectors.orthanc_state import FollowerState
-from connectors.patients import current_studies
-from connectors.storage_events import (
-    PARSERS,
-    KeyPatterns,
-    ObjectState,
-    StorageSource,
-    event_records,
-    read_documents,
-)
-from connectors.uid_map import load_uid_map
 from lineage.cli.context import cli_context
 from lineage.cli.output import counts_table, print_json, progress, stdout
 from lineage.errors import UserError
-from lineage.estate import estate_records, load_estate
-from lineage.ingest import SourceRecord, ingest
-from lineage.model import system_key
 from lineage.pipeline import RunReport
 from lineage.stores import is_neo4j_uri
 
 app = typer.Typer(help="Bring facts into the graph from a source.", no_args_is_help=True)
 
 
-def run_pipeline(
-    ctx: typer.Context, records: Iterable[SourceRecord], source: str, as_json: bool
-) -> RunReport:
-    """Run records through the pipeline into the configured store, with a progress counter."""
+def run_source(ctx: typer.Context, kind: str, values: dict[str, Any], as_json: bool,
+               stop: Callable[[], bool] = lambda: False) -> RunReport:
+    """Run the registered source `kind` through the ingest service into the configured store,
+    with a progress counter. Connectors are imported here, by the registry, never at start."""
+    from lineage import sources
+
     context = cli_context(ctx)
+    source = sources.load_source(kind)
+    # a wrong option fails before the store is opened, naming the option
+    config = source.configure(lambda name: "--" + name.replace("_", "-"), **values)
     store = context.store_for_writing()
-    with progress(f"ingesting {source}", enabled=not as_json) as advance:
-        return ingest(store, records, source, batch_size=context.settings.batch_size,
-                      progress=advance)
+    source_context = sources.SourceContext(
+        store, context.settings.pseudonym_secret(),
+        state_path=lambda name: _state_path(context.settings.store, name), stop=stop)
+    with progress(f"ingesting {source.label(config)}", enabled=not as_json) as advance:
+        return sources.run_source(kind, config.model_dump(), source_context,
+                   batch_size=context.settings.batch_size, progress=advance)
 
 
 def print_report(report: RunReport, as_json: bool) -> None:
@@ -98,11 +85,7 @@ def ingest_estate(
     as_json: JsonOption = False,
 ) -> None:
     """Declare systems, feeds, datasets, access profiles and compliance events from a YAML file."""
-    context = cli_context(ctx)
-    estate = load_estate(file)
-    source = f"estate:{file.name}"
-    records = estate_records(estate, source, context.settings.pseudonym_secret())
-    print_report(run_pipeline(ctx, records, source, as_json), as_json)
+    print_report(run_source(ctx, "estate", {"file": file}, as_json), as_json)
 
 
 @app.command("dicom")
@@ -130,16 +113,10 @@ def ingest_dicom(
 ) -> None:
     """Scan DICOM files held by one system: patients (pseudonymized), studies, series, copies and
     their derivation lineage, IOCM rejection notes."""
-    context = cli_context(ctx)
-    system_key(system)  # validates the code before any file is read
-    source = DicomSource(
-        system=system, secret=context.settings.pseudonym_secret(), region=region,
-        patient_issuer=patient_issuer, deid_namespace=deid_namespace,
-        uid_map=load_uid_map(uid_map) if uid_map else {},
-    )
-    store = context.store_for_writing()
-    records = scan(paths, source, store, workers, sweep=sweep)
-    print_report(run_pipeline(ctx, records, f"dicom:{system}", as_json), as_json)
+    values = {"paths": paths, "system": system, "region": region,
+              "patient_issuer": patient_issuer, "uid_map": uid_map,
+              "deid_namespace": deid_namespace, "workers": workers, "sweep": sweep}
+    print_report(run_source(ctx, "dicom", values, as_json), as_json)
 
 
 @app.command("orthanc")
@@ -162,29 +139,9 @@ def ingest_orthanc(
 ) -> None:
     """Follow an Orthanc change feed: new instances and series, deletions, anonymized and
     modified copies. Resumes from a durable checkpoint; SIGTERM or Ctrl-C stops cleanly."""
-    context = cli_context(ctx)
-    system_key(system)
-    source = DicomSource(system=system, secret=context.settings.pseudonym_secret(),
-                         region=region, patient_issuer=patient_issuer)
-    store = context.store_for_writing()
-    state_path = state or _default_state_path(context.settings.store, system)
-    follower_state = FollowerState(state_path, url.rstrip("/"))
-    client = JsonSource(url, name="Orthanc")
-    follower = OrthancFollower(client, source, follower_state, store)
-    stop = _stop_flag()
-    try:
-        report = run_pipeline(ctx, follower.records(follow, poll, stop), f"orthanc:{system}",
-                              as_json)
-    finally:
-        client.close()
-        follower_state.close()
-    report.extra["orthanc"] = {"url": url, "changes": follower.changes_seen,
-                               "checkpoint": follower.last_seq, "state": str(state_path)}
-    print_report(report, as_json)
-
-
-def _default_state_path(store: str, system: str) -> Path:
-    return _state_path(store, f"orthanc-{system}.state")
+    values = {"url": url, "system": system, "follow": follow, "state": state, "poll": poll,
+              "region": region, "patient_issuer": patient_issuer}
+    print_report(run_source(ctx, "orthanc", values, as_json, stop=_stop_flag()), as_json)
 
 
 def _stop_flag() -> Callable[[], bool]:
@@ -205,12 +162,7 @@ def ingest_hl7(
 ) -> None:
     """Orders (ORM^O01, OMI^O23), reports (ORU^R01) and patient events (ADT^A01/A03/A04/A08,
     merges ADT^A40) from an EHR or RIS."""
-    context = cli_context(ctx)
-    system_key(system)
-    source = Hl7Source(system, context.settings.pseudonym_secret())
-    store = context.store_for_writing()
-    records = read_hl7_files(files, source, current_studies(store))
-    print_report(run_pipeline(ctx, records, source.connector, as_json), as_json)
+    print_report(run_source(ctx, "hl7", {"files": files, "system": system}, as_json), as_json)
 
 
 @app.command("storage-events")
@@ -230,19 +182,10 @@ def ingest_storage_events(
 ) -> None:
     """Object created, deleted, tiered, restored and replication events of S3, GCS or Azure,
     as copies of the series their keys hold (or uncataloged copies)."""
-    if provider not in PARSERS:
-        raise UserError(f"--provider must be s3, gcs or azure, not {provider!r}")
-    regions = dict(_pair(text, "--region") for text in region or [])
-    source = StorageSource(provider, KeyPatterns.of(key_pattern), regions)
-    context = cli_context(ctx)
-    state_path = state or _state_path(context.settings.store, f"{provider}-events.state")
-    object_state = ObjectState(state_path)
-    try:
-        records = event_records(read_documents(files), source, object_state)
-        report = run_pipeline(ctx, records, f"{provider} events", as_json)
-    finally:
-        object_state.close()
-    print_report(report, as_json)
+    values = {"files": files, "provider": provider, "key_patterns": key_pattern or [],
+              "regions": dict(_pair(text, "--region") for text in region or []),
+              "state": state}
+    print_report(run_source(ctx, "storage-events", values, as_json), as_json)
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:
@@ -268,13 +211,9 @@ def ingest_fhir(
     as_json: JsonOption = False,
 ) -> None:
     """ImagingStudy, DiagnosticReport, Patient (merges), Provenance and AuditEvent resources."""
-    context = cli_context(ctx)
-    system_key(system)
-    issuers = dict(_pair(text, "--issuer") for text in issuer or [])
-    source = FhirSource(system, context.settings.pseudonym_secret(), issuers)
-    store = context.store_for_writing()
-    records = fhir_records(read_resources(files), source, current_studies(store))
-    print_report(run_pipeline(ctx, records, source.connector, as_json), as_json)
+    values = {"files": files, "system": system,
+              "issuers": dict(_pair(text, "--issuer") for text in issuer or [])}
+    print_report(run_source(ctx, "fhir", values, as_json), as_json)
 
 
 @app.command("openlineage")
@@ -284,5 +223,4 @@ def ingest_openlineage(
     as_json: JsonOption = False,
 ) -> None:
     """OpenLineage RunEvents: jobs, runs, and the datasets and series they read and wrote."""
-    cli_context(ctx).store_for_writing()
-    print_report(run_pipeline(ctx, read_events(files), "openlineage", as_json), as_json)
+    print_report(run_source(ctx, "openlineage", {"files": files}, as_json), as_json)
