@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.http import JsonSource
-from lineage.model import EdgeType, NodeKind, kind_of, system_key
+from lineage.ingest import Sweep, ingest
+from lineage.model import NodeKind, kind_of, object_key, system_key
 from lineage.stores import GraphStore
 from lineage.timefmt import utc_now
+from queries.holdings import LIVE_COPIES
+from queries.library import run_query
 
 STUDY_UID, SERIES_UID, MODALITY = "0020000D", "0020000E", "00080060"
 SERIES_INSTANCES = "00201209"
@@ -72,17 +75,10 @@ class QidoClient:
 
 def live_copies(store: GraphStore, system: str) -> list[GraphCopy]:
     """Copies of series the graph believes live (not disposed, not rejected) in the system."""
-    found = []
-    for stored_in in store.edges(system_key(system), "in", [EdgeType.STORED_IN]):
-        copy = store.get_node(stored_in.src)
-        if copy is None or "disposed_at" in copy.properties or "rejected_at" in copy.properties:
-            continue
-        for copy_of in store.edges(copy.key, "out", [EdgeType.COPY_OF]):
-            if kind_of(copy_of.dst) is NodeKind.SERIES:
-                uid = copy_of.dst.split(":", 1)[1]
-                count = copy.properties.get("instance_count")
-                found.append(GraphCopy(copy.key, uid, int(count) if count is not None else None))  # type: ignore[arg-type]
-    return found
+    rows = run_query(store, LIVE_COPIES, {"system": system_key(system)})
+    return [GraphCopy(row["key"], row["holds"].split(":", 1)[1],
+                      int(row["instance_count"]) if row["instance_count"] is not None else None)
+            for row in rows if row["holds"] and kind_of(row["holds"]) is NodeKind.SERIES]
 
 
 @dataclass(slots=True)
@@ -92,6 +88,7 @@ class Reconciliation:
     at: str = field(default_factory=utc_now)
     pacs_series: int = 0
     graph_copies: int = 0
+    pacs_copies: frozenset[str] = frozenset()  # copy keys of what the PACS holds
     lost: list[dict[str, Any]] = field(default_factory=list)
     uncataloged: list[dict[str, Any]] = field(default_factory=list)
     instance_count_mismatch: list[dict[str, Any]] = field(default_factory=list)
@@ -110,6 +107,7 @@ def reconcile(qido: QidoClient, store: GraphStore, system: str) -> Reconciliatio
     pacs = {s.series_uid: s for s in qido.series()}
     graph = {c.series_uid: c for c in live_copies(store, system)}
     result.pacs_series, result.graph_copies = len(pacs), len(graph)
+    result.pacs_copies = frozenset(object_key(system, uid) for uid in pacs)
     for uid, copy in sorted(graph.items()):
         held = pacs.get(uid)
         if held is None:
@@ -125,3 +123,20 @@ def reconcile(qido: QidoClient, store: GraphStore, system: str) -> Reconciliatio
             result.uncataloged.append({"key": f"series:{uid}", "study": f"study:{held.study_uid}",
                                        "modality": held.modality, "instances": held.instances})
     return result
+
+
+def reconcile_url(store: GraphStore, url: str, system: str, sweep: bool = False
+                  ) -> dict[str, Any]:
+    """The reconciliation of a DICOMweb server with the graph (`lineage reconcile dicomweb`);
+    `sweep`: the listing is everything the system holds, so the lost copies are disposed."""
+    system_key(system)
+    source = JsonSource(url, name="DICOMweb", headers={"Accept": "application/dicom+json"})
+    try:
+        result = reconcile(QidoClient(source), store, system)
+    finally:
+        source.close()
+    found = result.as_dict()
+    if sweep:
+        report = ingest(store, [Sweep(system, result.pacs_copies, url)], f"dicomweb:{system}")
+        found["sweep"] = report.extra["sweeps"][0]
+    return found

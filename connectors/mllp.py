@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import signal
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -22,8 +23,8 @@ from typing import Any
 
 from connectors.hl7 import Hl7Source, check_supported, message_records
 from connectors.hl7_message import HL7Error, Message, ack, frame, parse, unframe
-from connectors.patients import StudiesOf
-from lineage.errors import StoreError
+from connectors.patients import StudiesOf, current_studies
+from lineage.errors import StoreError, UserError
 from lineage.ingest import ingest
 from lineage.pipeline import Commit, Record, Rejected, RunReport, build_record, describe_error
 from lineage.stores import GraphStore
@@ -154,14 +155,15 @@ class Hl7Listener:
                     break
                 buffer.extend(chunk)
                 for payload in unframe(buffer):
-                    writer.write(frame(self._accept(peer, payload.decode("utf-8", "replace"))))
+                    writer.write(frame(self.accept(peer, payload.decode("utf-8", "replace"))))
                     await writer.drain()
         except ConnectionError:
             pass
         finally:
             writer.close()
 
-    def _accept(self, peer: str, text: str) -> str:
+    def accept(self, peer: str, text: str) -> str:
+        """The ACK for one received message; an accepted one is stored in the inbox first."""
         message, code, reason = check(text, self.source)
         if code == "AA" and message is not None:
             try:
@@ -262,3 +264,29 @@ class Hl7Listener:
 def _sequence_numbers(location: str) -> list[int]:
     """Inbox sequence numbers named in a rejection's location (`mllp:peer#12`, or several)."""
     return [int(seq) for seq in re.findall(r"#(\d+)", location)]
+
+
+def listen(store: GraphStore, secret: bytes, system: str, host: str, port: int,
+           inbox_path: Path, ready: Callable[[int], None]) -> dict[str, Any]:
+    """`lineage listen hl7`: serve until SIGTERM or SIGINT; returns the run's summary."""
+    messages = Inbox(inbox_path)
+    listener = Hl7Listener(store, Hl7Source(system, secret), messages, current_studies(store))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: listener.stop())
+    try:
+        listener.serve(host, port, ready)
+    finally:
+        counts = messages.counts()
+        messages.close()
+    return {"system": system, "inbox": str(inbox_path), **counts, **listener.report.as_dict()}
+
+
+def dead_letters(inbox_path: Path) -> list[dict[str, Any]]:
+    """The messages of an inbox that were accepted but could not be ingested, with reasons."""
+    if not inbox_path.exists():
+        raise UserError(f"no inbox at {inbox_path}")
+    messages = Inbox(inbox_path)
+    try:
+        return messages.dead_letters()
+    finally:
+        messages.close()

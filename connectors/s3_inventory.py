@@ -26,6 +26,7 @@ from urllib.parse import unquote_plus
 from connectors.dicomweb import live_copies
 from connectors.storage_events import KeyPatterns, StorageEvent, copy_of
 from lineage.errors import UserError
+from lineage.ingest import Sweep, ingest
 from lineage.model import EdgeType
 from lineage.retention.reports import as_of_params
 from lineage.stores import GraphStore
@@ -78,8 +79,27 @@ def _data_file(folder: Path, key: str) -> Path:
 def reconcile_inventory(
     store: GraphStore, manifest_path: Path, patterns: KeyPatterns, as_of: str | None = None
 ) -> dict[str, Any]:
+    bucket, held_in_bucket = inventory_copies(manifest_path, patterns)
+    return _compare(store, bucket, held_in_bucket, manifest_path, as_of)
+
+
+def reconcile_manifest(store: GraphStore, manifest_path: Path, key_patterns: list[str],
+                       as_of: str | None = None, sweep: bool = False) -> dict[str, Any]:
+    """`lineage reconcile s3-inventory`; `sweep`: the inventory is everything the bucket
+    holds, so the copies it lacks are disposed."""
+    bucket, held_in_bucket = inventory_copies(manifest_path, KeyPatterns.of(key_patterns))
+    result = _compare(store, bucket, held_in_bucket, manifest_path, as_of)
+    if sweep:
+        report = ingest(store, [Sweep(bucket, frozenset(held_in_bucket), str(manifest_path))],
+                        f"s3-inventory:{bucket}")
+        result["sweep"] = report.extra["sweeps"][0]
+    return result
+
+
+def inventory_copies(manifest_path: Path, patterns: KeyPatterns
+                     ) -> tuple[str, dict[str, InventoryCopy]]:
+    """(bucket, copy key → what the inventory lists of it), current versions only."""
     bucket, rows = read_inventory(manifest_path)
-    system = f"system:{bucket}"
     held_in_bucket: dict[str, InventoryCopy] = {}
     for row in rows:
         if row.get("IsLatest", "true").lower() != "true" or row.get(
@@ -96,6 +116,12 @@ def reconcile_inventory(
         if lock and (found.retain_until is None or lock < found.retain_until):
             found.retain_until = lock
         found.legal_hold |= row.get("ObjectLockLegalHoldStatus", "").upper() == "ON"
+    return bucket, held_in_bucket
+
+
+def _compare(store: GraphStore, bucket: str, held_in_bucket: dict[str, InventoryCopy],
+             manifest_path: Path, as_of: str | None) -> dict[str, Any]:
+    system = f"system:{bucket}"
     params = as_of_params(as_of)
     graph = {c.key: c for c in live_copies(store, bucket)}
     graph_keys = {e.src for e in store.edges(system, "in", [EdgeType.STORED_IN])}

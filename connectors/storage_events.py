@@ -79,12 +79,22 @@ class StorageEvent:
 def _size(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
-def _padded(token: str | None, width: int = 40) -> str | None:
-    return token.rjust(width, "0") if token else None
+def _token(value: Any) -> str | None:
+    """An ordering token (sequencer, generation) as text; only text and whole numbers are."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise EventError("the sequencer is neither text nor a number")
+    return str(value)
+
+
+def _padded(token: Any, width: int = 40) -> str | None:
+    text = _token(token)
+    return text.rjust(width, "0") if text else None
 
 
 # -- AWS S3 -----------------------------------------------------------------------------------
@@ -118,12 +128,21 @@ def parse_s3(document: Any, location: str) -> Iterator[StorageEvent | Rejected |
         where = f"{location}/Records[{index}]"
         try:
             yield _s3_record(record, where)
-        except (EventError, KeyError, TypeError) as exc:
+        except MALFORMED as exc:
             yield Rejected(where, _reason(exc))
 
 
+# What a record of an unexpected shape raises while it is read (a number where an object was
+# expected, a missing key): that record is rejected, the others of its document go on.
+MALFORMED = (EventError, KeyError, TypeError, AttributeError, ValueError, IndexError)
+
+
 def _reason(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, EventError) else f"missing or malformed field {exc}"
+    if isinstance(exc, EventError):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"
+    return f"a field has an unexpected shape ({type(exc).__name__})"
 
 
 def _s3_record(record: dict[str, Any], where: str) -> StorageEvent:
@@ -153,15 +172,15 @@ def _eventbridge(document: dict[str, Any], where: str) -> StorageEvent | Rejecte
     action = EVENTBRIDGE_ACTIONS.get(kind)
     if action is None:
         return Rejected(where, f"unknown S3 EventBridge event type {kind!r}")
-    detail = document.get("detail") or {}
-    obj = detail.get("object") or {}
     try:
+        detail = document.get("detail") or {}
+        obj = detail.get("object") or {}
         return StorageEvent(
             "s3", str(detail["bucket"]["name"]), str(obj["key"]), action,
             _time(document["time"]), where, _padded(obj.get("sequencer")), _size(obj.get("size")),
             detail.get("destination-storage-class"), document.get("region"),
             {"event": kind, "reason": detail.get("reason")})
-    except (KeyError, TypeError) as exc:
+    except MALFORMED as exc:
         return Rejected(where, _reason(exc))
 
 
@@ -199,7 +218,7 @@ def parse_gcs(document: Any, location: str) -> Iterator[StorageEvent | Rejected 
                 {"event": kind, "temporary_hold": payload.get("temporaryHold"),
                  "event_based_hold": payload.get("eventBasedHold"),
                  "retention_expires": payload.get("retentionExpirationTime")})
-        except (KeyError, TypeError) as exc:
+        except MALFORMED as exc:
             yield Rejected(where, _reason(exc))
 
 
@@ -241,14 +260,18 @@ def parse_azure(document: Any, location: str) -> Iterator[StorageEvent | Rejecte
             yield Rejected(where, "subject or topic does not name a storage account blob")
             continue
         account = topic.rsplit("/storageAccounts/", 1)[1].split("/")[0]
-        yield StorageEvent(
-            "azure", f"{account}.{subject['container']}", unquote(subject["blob"]),
-            AZURE_ACTIONS[kind], _time(event.get("eventTime") or event.get("time") or ""), where,
-            data.get("sequencer"), _size(data.get("contentLength")), data.get("accessTier"),
-            None, {"event": kind, "previous_tier": data.get("previousTier")})
+        try:
+            yield StorageEvent(
+                "azure", f"{account}.{subject['container']}", unquote(subject["blob"]),
+                AZURE_ACTIONS[kind], _time(event.get("eventTime") or event.get("time") or ""),
+                where, _token(data.get("sequencer")), _size(data.get("contentLength")),
+                data.get("accessTier"), None,
+                {"event": kind, "previous_tier": data.get("previousTier")})
+        except MALFORMED as exc:
+            yield Rejected(where, _reason(exc))
 
 
-def _time(value: str) -> str:
+def _time(value: Any) -> str:
     try:
         text = value.strip()
         if "." in text:  # Azure gives 7 fractional digits; Python takes 6

@@ -37,6 +37,8 @@ from lineage.pipeline import Rejected, RunReport
 from lineage.stores import GraphStore
 
 SOURCES_GROUP = "image_lineage.sources"
+LISTENERS_GROUP = "image_lineage.listeners"  # network listeners (`lineage listen KIND`)
+RECONCILERS_GROUP = "image_lineage.reconcilers"  # `lineage reconcile KIND`
 log = logging.getLogger("lineage.sources")
 
 
@@ -120,8 +122,20 @@ class Registered:
     target: str  # module:attribute
 
 
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=SOURCES_GROUP)}
+def _entry_points(group: str = SOURCES_GROUP) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def load_plugin(group: str, name: str) -> Any:
+    """A listener or reconciler registered under `group`; a UserError when there is none."""
+    found = _entry_points(group).get(name)
+    if found is None:
+        raise UserError(f"nothing named {name!r} is registered in {group} (is the package "
+                        "installed? pip install -e .)")
+    try:
+        return found.load()
+    except ImportError as exc:
+        raise UserError(f"{group} {name!r} is disabled: {exc}") from None
 
 
 def available_sources() -> list[Registered]:

@@ -12,6 +12,10 @@ from typing import Any, TypeAlias
 
 import networkx as nx
 
+# the graph view's per-type adjacency index, used by the walks here
+from lineage.stores.graph_view import DENSE as DENSE
+from lineage.stores.graph_view import adjacent as adjacent
+
 Graph: TypeAlias = nx.MultiDiGraph  # untyped library: Any to mypy
 # Edge types walked backwards from a hold's scope to the stored copies it covers.
 SCOPE_TYPES = frozenset({"OF_PATIENT", "PART_OF", "COPY_OF", "STORED_IN"})
@@ -41,39 +45,6 @@ def _ends(graph: Graph, adjacency: dict[str, dict[str, Any]], edge_type: str,
     nodes = graph._node
     return sorted(other for other, kinds in adjacency.items() if edge_type in kinds
                   and (label is None or nodes[other].get("label") == label))
-
-
-# A node with at least this many neighbours on one side gets a per-type index of that side the
-# first time a walk steps through it (a system holds every copy stored in it; a trace wants its
-# few FEEDS edges, not a scan of all its STORED_IN ones).
-DENSE = 1000
-_TYPED = "_lineage_typed_adjacency"
-
-
-def adjacent(graph: Graph, key: str, types: frozenset[str] | set[str], outgoing: bool
-             ) -> list[tuple[str, str, dict[str, Any]]]:
-    """(other end, type, edge attributes) of `key`'s outgoing (or incoming) edges of `types`."""
-    adjacency: dict[str, dict[str, Any]] = (graph._succ if outgoing else graph._pred).get(key, {})
-    if len(adjacency) < DENSE:
-        return [(other, kind, attrs) for other, kinds in adjacency.items()
-                for kind, attrs in kinds.items() if kind in types]
-    # Taken once: an index built while a writer changes the graph lands in the dict that the
-    # writer's `forget_indexes` then drops, never in the next one.
-    cache: dict[tuple[str, bool], dict[str, list[tuple[str, str, dict[str, Any]]]]] = \
-        graph.graph.setdefault(_TYPED, {})
-    by_type = cache.get((key, outgoing))
-    if by_type is None:
-        by_type = {}
-        for other, kinds in adjacency.items():
-            for kind, attrs in kinds.items():
-                by_type.setdefault(kind, []).append((other, kind, attrs))
-        cache[(key, outgoing)] = by_type
-    return [edge for kind in types for edge in by_type.get(kind, ())]
-
-
-def forget_indexes(graph: Graph) -> None:
-    """Drop the per-type indexes `adjacent` made: call after adding edges to the graph."""
-    graph.graph.pop(_TYPED, None)
 
 
 def live(attrs: dict[str, Any], as_of: str) -> bool:

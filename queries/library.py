@@ -14,9 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, LiteralString
 
-from lineage.stores import GraphStore, Neo4jStore
+from lineage.stores.base import GraphStore
 from lineage.stores.cypher import query as literal
-from lineage.stores.graph_view import GraphViewReads
 from queries.graph import Graph
 
 Row = dict[str, Any]
@@ -40,12 +39,9 @@ class Query:
 
 
 def run_query(store: GraphStore, query: Query, params: Mapping[str, Any]) -> list[Row]:
-    """Rows of a query on a store: Cypher on Neo4j, NetworkX on the local store."""
-    if isinstance(store, Neo4jStore):
-        return store.read_rows(query.cypher(), dict(params))
-    if isinstance(store, GraphViewReads):  # the local store, or an exported graph
-        return query.networkx(store.graph, params)
-    raise TypeError(f"no query engine for {type(store).__name__}")
+    """Rows of a query on a store: each store runs it with its engine (Cypher on Neo4j,
+    NetworkX on the local store and exported graphs)."""
+    return store.run(query, params)
 
 
 def run_queries(store: GraphStore, queries: Mapping[str, Query],
@@ -54,7 +50,7 @@ def run_queries(store: GraphStore, queries: Mapping[str, Query],
     each in its own read transaction, so that a report of several whole-estate scans takes about
     as long as its slowest on a server with cores to spare; in-process stores run them one after
     the other (the GIL would serialise them anyway). A failing query's error is raised."""
-    if not isinstance(store, Neo4jStore) or len(queries) < 2:
+    if not store.concurrent_reads or len(queries) < 2:
         return {name: run_query(store, query, params) for name, query in queries.items()}
     with ThreadPoolExecutor(max_workers=len(queries), thread_name_prefix="query") as pool:
         running = {name: pool.submit(run_query, store, query, params)

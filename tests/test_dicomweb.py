@@ -63,3 +63,27 @@ def test_reconcile_cli_prints_json_and_exits_1_on_differences(
     report = json.loads(result.stdout)
     assert [e["key"] for e in report["lost"]] == [f"object:PACS-A:{chain.ct_series}"]
     assert [e["key"] for e in report["uncataloged"]] == [f"series:{chain.seg_series}"]
+
+
+def test_reconcile_with_sweep_disposes_what_the_pacs_no_longer_holds(
+    orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    chain = make.write_chain(tmp_path / "dicom")
+    orthanc.upload(chain.files["seg"][0])
+    for kind in ("ct", "seg"):
+        assert lineage("ingest", "dicom", str(chain.files[kind][0].parent), "--system",
+                       "PACS-A", cwd=tmp_path).returncode == 0
+
+    result = lineage("reconcile", "dicomweb", f"{orthanc.url}/dicom-web", "--system", "PACS-A",
+                     "--sweep", "--json", cwd=tmp_path)
+
+    assert result.returncode == 1, result.stderr  # a difference was found: the lost CT copy
+    report = json.loads(result.stdout)
+    assert report["sweep"]["disposed"] == 1
+    again = json.loads(lineage("reconcile", "dicomweb", f"{orthanc.url}/dicom-web", "--system",
+                               "PACS-A", "--json", cwd=tmp_path).stdout)
+    assert again["lost"] == []  # disposed, so no longer believed live
+    from lineage.stores import LocalStore
+    with LocalStore(tmp_path / "lineage.db") as store:
+        ct = store.get_node(f"object:PACS-A:{chain.ct_series}")
+        assert ct is not None and ct.properties["disposal_reason"] == "not found on rescan"

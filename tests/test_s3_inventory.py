@@ -9,7 +9,7 @@ from pathlib import Path
 from connectors.s3_inventory import reconcile_inventory
 from connectors.storage_events import KeyPatterns
 from lineage.model import Edge, EdgeType, Node, Provenance
-from lineage.stores import GraphStore
+from lineage.stores import GraphStore, LocalStore
 from tests.test_cli import lineage
 from tests.test_storage_events import run, s3
 
@@ -75,3 +75,17 @@ def test_inventory_cli(tmp_path: Path) -> None:
     result = lineage("reconcile", "s3-inventory", str(manifest), "--json", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["uncataloged"][0]["key"] == "object:pacs-archive-eu:1.2.9"
+
+    with LocalStore(tmp_path / "lineage.db") as store:  # a copy the inventory no longer lists
+        store.upsert([Node("object:pacs-archive-eu:1.2.8", PROV)],
+                     [Edge("object:pacs-archive-eu:1.2.8", EdgeType.STORED_IN,
+                           "system:pacs-archive-eu", PROV),
+                      Edge("object:pacs-archive-eu:1.2.8", EdgeType.COPY_OF, "series:1.2.8",
+                           PROV)])
+    swept = json.loads(lineage("reconcile", "s3-inventory", str(manifest), "--sweep", "--json",
+                               cwd=tmp_path).stdout)
+    assert [e["key"] for e in swept["lost"]] == ["object:pacs-archive-eu:1.2.8"]
+    assert swept["sweep"]["disposed"] == 1
+    with LocalStore(tmp_path / "lineage.db") as store:
+        lost = store.get_node("object:pacs-archive-eu:1.2.8")
+        assert lost is not None and "disposed_at" in lost.properties

@@ -24,7 +24,6 @@ from lineage.errors import (
     StoreUnavailableError,
     UserError,
 )
-from lineage.settings import load_settings
 
 app = typer.Typer(
     name="lineage",
@@ -68,6 +67,8 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
+    from lineage.settings import load_settings
+
     settings = load_settings(store=store, batch_size=batch_size)
     settings.pseudonym_secret()  # refuses a placeholder key outside development, before any work
     context = CliContext(settings)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
-from lineage.identity import bind_pseudonym_key
-from lineage.settings import Settings
-from lineage.stores import GraphStore, make_store
+if TYPE_CHECKING:
+    from lineage.settings import Settings
+    from lineage.stores import GraphStore
 
 
 @dataclass
@@ -18,6 +19,8 @@ class CliContext:
 
     def store(self) -> GraphStore:
         if self._store is None:
+            from lineage.stores import make_store
+
             store = make_store(self.settings.store, auth=self.settings.neo4j_auth(),
                                database=self.settings.neo4j_database)
             store.open()
@@ -26,6 +29,8 @@ class CliContext:
 
     def store_for_writing(self) -> GraphStore:
         """The store, checked to be bound to the current pseudonym key (bound on first write)."""
+        from lineage.identity import bind_pseudonym_key
+
         store = self.store()
         bind_pseudonym_key(store, self.settings.pseudonym_secret())
         return store

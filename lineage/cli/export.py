@@ -9,13 +9,13 @@ import typer
 
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json, stdout
-from lineage.export import FORMATS, export
 
 
 def export_command(
     ctx: typer.Context,
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-    fmt: Annotated[str, typer.Option("--format", help=" | ".join(FORMATS))] = "graphml",
+    fmt: Annotated[str, typer.Option("--format", help="graphml | node-link | prov-json")
+                       ] = "graphml",
     scope: Annotated[str | None, typer.Option(help="Export only the lineage of this key.")
                      ] = None,
     depth: Annotated[int, typer.Option(min=0, max=50, help="Steps around the scope.")] = 3,
@@ -23,6 +23,8 @@ def export_command(
 ) -> None:
     """Write FILE and FILE.manifest.json (SHA-256, counts, time, source store, engine version).
     GraphML and node-link files open again as read-only stores: --store FILE."""
+    from lineage.export import export
+
     manifest = export(cli_context(ctx).store(), fmt, output, scope, depth)
     if as_json:
         print_json(manifest)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json, stdout
-from lineage.impact import Direction, decommission, trace
+
+if TYPE_CHECKING:
+    from lineage.impact import Direction
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="As of the end of this day "
@@ -26,6 +28,8 @@ def decommission_command(
 ) -> None:
     """Readiness report for switching a system off: verdict, what must be migrated, what may be
     disposed, what depends on it, access to revoke, lineage gaps. Exits 1 when blocked."""
+    from lineage.impact import decommission
+
     report = decommission(cli_context(ctx).store(), code, as_of, offset=offset, limit=limit)
     if as_json:
         print_json(report)
@@ -71,6 +75,8 @@ def trace_command(
     as_json: JsonOption = False,
 ) -> None:
     """Lineage of a node, breadth-first: root, nodes, edges, and whether a cap cut it."""
+    from lineage.impact import trace
+
     result = trace(cli_context(ctx).store(), key, _direction(direction), depth, as_of,
                    fanout=fanout, max_nodes=max_nodes)
     if as_json:

@@ -7,15 +7,17 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lineage.cli.context import cli_context
 from lineage.cli.output import counts_table, print_json, progress, stdout
 from lineage.errors import UserError
-from lineage.pipeline import RunReport
-from lineage.stores import is_neo4j_uri
+from lineage.store_location import is_neo4j_uri
+
+if TYPE_CHECKING:
+    from lineage.pipeline import RunReport
 
 app = typer.Typer(help="Bring facts into the graph from a source.", no_args_is_help=True)
 

@@ -1,22 +1,17 @@
-"""`lineage listen hl7`: a real MLLP server that persists each message before it acknowledges."""
+"""`lineage listen hl7`: a real MLLP server that validates and persists each message before it
+acknowledges. The listener is found through the registry (`image_lineage.listeners`)."""
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from connectors.hl7 import Hl7Source
-from connectors.mllp import Hl7Listener, Inbox
-from connectors.patients import current_studies
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json
-from lineage.errors import UserError
-from lineage.model import system_key
-from lineage.stores import is_neo4j_uri
+from lineage.store_location import is_neo4j_uri
 
 app = typer.Typer(help="Serve a network interface that feeds the graph.", no_args_is_help=True)
 
@@ -33,37 +28,27 @@ def listen_hl7(
         "--dead-letters", help="List the messages that were accepted but could not be "
         "ingested, with the reasons (JSON), and exit.")] = False,
 ) -> None:
-    """Listen for HL7 v2 over MLLP: AA once a message is stored, AE/AR with the reason for a bad
-    one; ingest accepted messages in order; resume after a restart. SIGTERM or Ctrl-C stops."""
+    """Listen for HL7 v2 over MLLP: each message is checked in full first (AR: not HL7 or an
+    unsupported type; AE: content that cannot be used, with the reason), stored, and only then
+    acknowledged AA; accepted messages are ingested in order, and resumed after a restart. A
+    message that fails later anyway is kept as a dead letter. SIGTERM or Ctrl-C stops."""
+    from lineage.model import system_key
+    from lineage.sources import LISTENERS_GROUP, load_plugin
+
     context = cli_context(ctx)
     system_key(system)
     location = context.settings.store
     inbox_path = inbox or (Path(f".lineage-hl7-{system}.inbox") if is_neo4j_uri(location)
                            else Path(f"{location}.hl7-{system}.inbox"))
     if dead_letters:
-        if not inbox_path.exists():
-            raise UserError(f"no inbox at {inbox_path}")
-        letters = Inbox(inbox_path)
-        try:
-            print_json({"inbox": str(inbox_path), "dead_letters": letters.dead_letters()})
-        finally:
-            letters.close()
+        letters = load_plugin(LISTENERS_GROUP, "hl7-dead-letters")(inbox_path)
+        print_json({"inbox": str(inbox_path), "dead_letters": letters})
         return
-    source = Hl7Source(system, context.settings.pseudonym_secret())
-    store = context.store_for_writing()
-    messages = Inbox(inbox_path)
-    listener = Hl7Listener(store, source, messages, current_studies(store))
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: listener.stop())
+    serve = load_plugin(LISTENERS_GROUP, "hl7")
 
     def ready(bound: int) -> None:
         print(f"listening for HL7 v2 over MLLP on {host}:{bound} (inbox {inbox_path})",
               file=sys.stderr, flush=True)
 
-    try:
-        listener.serve(host, port, ready)
-    finally:
-        counts = messages.counts()
-        messages.close()
-    print_json({"system": system, "inbox": str(inbox_path), **counts,
-                **listener.report.as_dict()})
+    print_json(serve(context.store_for_writing(), context.settings.pseudonym_secret(), system,
+                     host, port, inbox_path, ready))

@@ -13,7 +13,6 @@ from rich.table import Table
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json, stdout
 from lineage.errors import UserError
-from lineage.stores import Neo4jStore
 
 
 def catalogue() -> dict[str, str]:
@@ -62,6 +61,8 @@ def query_command(
         if name not in catalogue():
             raise UserError(f"no catalogue query {name!r}; see lineage query --list")
         cypher = resources.files("queries").joinpath("catalogue", f"{name}.cypher").read_text()
+    from lineage.stores import Neo4jStore
+
     store = cli_context(ctx).store()
     if not isinstance(store, Neo4jStore):
         raise UserError(f"lineage query runs Cypher on a Neo4j store; {store.location} is not one"

@@ -10,9 +10,6 @@ from rich.table import Table
 
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json, progress, stdout
-from lineage.retention import reports
-from lineage.retention.apply import apply_retention
-from lineage.retention.policy import load_policy, rules_table
 
 app = typer.Typer(help="Retention: apply a policy, drift and cross-region reports.",
                   no_args_is_help=True)
@@ -29,6 +26,9 @@ def apply(
     as_json: JsonOption = False,
 ) -> None:
     """Compute retain_until for every stored copy (batched), and record the policy as applied."""
+    from lineage.retention.apply import apply_retention
+    from lineage.retention.policy import load_policy
+
     loaded = load_policy(policy)
     store = cli_context(ctx).store_for_writing()
     with progress("computing retention", enabled=not as_json) as advance:
@@ -66,6 +66,8 @@ def rules(
                       ] = None,
 ) -> None:
     """Print a policy's rules and residency as Markdown tables (rule, duration, trigger, source)."""
+    from lineage.retention.policy import load_policy, rules_table
+
     stdout.print(rules_table(load_policy(policy)), markup=False, highlight=False)
 
 
@@ -73,6 +75,8 @@ def rules(
 def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
     """Over-retained copies, premature disposals, policy drift between copies, unknowns, and
     what over-retention costs."""
+    from lineage.retention import reports
+
     result = reports.drift(cli_context(ctx).store(), as_of)
     if as_json:
         print_json(result)
@@ -95,6 +99,8 @@ def cross_region(ctx: typer.Context, as_of: AsOfOption = None,
                  as_json: JsonOption = False) -> None:
     """Studies whose copies in several regions carry different obligations, and copies held
     where their origin's residency rule does not allow."""
+    from lineage.retention import reports
+
     result = reports.cross_region(cli_context(ctx).store(), as_of)
     if as_json:
         print_json(result)
@@ -108,6 +114,8 @@ def cross_region(ctx: typer.Context, as_of: AsOfOption = None,
 def holds(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
     """Active compliance events, what they cover, disposals that broke them, and in-scope
     studies that must be restored from archive tiers first."""
+    from lineage.retention import reports
+
     result = reports.holds(cli_context(ctx).store(), as_of)
     if as_json:
         print_json(result)

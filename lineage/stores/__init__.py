@@ -5,21 +5,16 @@ an exported `.graphml` or node-link `.json` file a read-only store.
 
 from __future__ import annotations
 
+from lineage.store_location import is_neo4j_uri
 from lineage.stores.base import GraphStore, Stats, StoredEdge, StoredNode, UpsertResult
 from lineage.stores.exported import ExportStore, is_export_path
 from lineage.stores.local import LocalStore
 from lineage.stores.neo4j import Neo4jStore
 
-NEO4J_SCHEMES = ("bolt://", "neo4j://", "bolt+s://", "neo4j+s://", "bolt+ssc://", "neo4j+ssc://")
-
 __all__ = [
     "ExportStore", "GraphStore", "LocalStore", "Neo4jStore", "Stats", "StoredEdge", "StoredNode",
     "UpsertResult", "is_neo4j_uri", "make_store",
 ]
-
-
-def is_neo4j_uri(location: str) -> bool:
-    return location.startswith(NEO4J_SCHEMES)
 
 
 def make_store(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Self, TypeVar
+from typing import Any, Literal, LiteralString, Protocol, Self, TypeVar
 
 from lineage.merge import Conflict, Merged, merge, merge_conflict, node_mutable, placeholder
 from lineage.model import (
@@ -96,6 +96,22 @@ class WritePlan:
     new_edges: dict[EdgeId, Properties] = field(default_factory=dict)  # not stored: create
     edges: dict[EdgeId, Properties] = field(default_factory=dict)  # stored, and changed
     conflicts: dict[str, Conflict] = field(default_factory=dict)
+
+
+Row = dict[str, Any]
+
+
+class QueryDefinition(Protocol):
+    """A query of the library (`queries.library.Query`): its Cypher, and its NetworkX twin over
+    a graph view. A store runs it with the engine it has (`GraphStore.run`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def cypher(self) -> LiteralString: ...
+
+    @property
+    def networkx(self) -> Callable[[Any, Mapping[str, Any]], list[Row]]: ...
 
 
 class BatchAccess(Protocol):
@@ -259,6 +275,13 @@ class GraphStore(ABC):
 
     @abstractmethod
     def get_node(self, key: str) -> StoredNode | None: ...
+
+    # Whether several queries may run at once to advantage (a server with cores of its own).
+    concurrent_reads: bool = False
+
+    @abstractmethod
+    def run(self, query: QueryDefinition, params: Mapping[str, Any]) -> list[Row]:
+        """The rows of a library query, run by this store's engine (Cypher or NetworkX)."""
 
     @abstractmethod
     def get_edge(self, src: str, edge_type: EdgeType | str, dst: str) -> StoredEdge | None: ...

@@ -6,19 +6,55 @@ plus `label` (the node kind).
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import networkx as nx
 
 from lineage.model import EdgeType, NodeKind
 from lineage.stores.base import (
     Direction,
+    QueryDefinition,
+    Row,
     StoredEdge,
     StoredNode,
     check_depth,
     sorted_edges,
 )
+
+Graph: TypeAlias = nx.MultiDiGraph  # untyped library: Any to mypy
+
+# A node with at least this many neighbours on one side gets a per-type index of that side the
+# first time a walk steps through it (a system holds every copy stored in it; a trace wants its
+# few FEEDS edges, not a scan of all its STORED_IN ones).
+DENSE = 1000
+_TYPED = "_lineage_typed_adjacency"
+
+
+def adjacent(graph: Graph, key: str, types: frozenset[str] | set[str], outgoing: bool
+             ) -> list[tuple[str, str, dict[str, Any]]]:
+    """(other end, type, edge attributes) of `key`'s outgoing (or incoming) edges of `types`."""
+    adjacency: dict[str, dict[str, Any]] = (graph._succ if outgoing else graph._pred).get(key, {})
+    if len(adjacency) < DENSE:
+        return [(other, kind, attrs) for other, kinds in adjacency.items()
+                for kind, attrs in kinds.items() if kind in types]
+    # Taken once: an index built while a writer changes the graph lands in the dict that the
+    # writer's `forget_indexes` then drops, never in the next one.
+    cache: dict[tuple[str, bool], dict[str, list[tuple[str, str, dict[str, Any]]]]] = \
+        graph.graph.setdefault(_TYPED, {})
+    by_type = cache.get((key, outgoing))
+    if by_type is None:
+        by_type = {}
+        for other, kinds in adjacency.items():
+            for kind, attrs in kinds.items():
+                by_type.setdefault(kind, []).append((other, kind, attrs))
+        cache[(key, outgoing)] = by_type
+    return [edge for kind in types for edge in by_type.get(kind, ())]
+
+
+def forget_indexes(graph: Graph) -> None:
+    """Drop the per-type indexes `adjacent` made: call after adding edges to the graph."""
+    graph.graph.pop(_TYPED, None)
 
 
 class GraphViewReads:
@@ -27,6 +63,9 @@ class GraphViewReads:
     @property
     @abstractmethod
     def graph(self) -> nx.MultiDiGraph: ...
+
+    def run(self, query: QueryDefinition, params: Mapping[str, Any]) -> list[Row]:
+        return query.networkx(self.graph, params)
 
     # -- reads ------------------------------------------------------------------------------
     def get_node(self, key: str) -> StoredNode | None:

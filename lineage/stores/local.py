@@ -33,8 +33,7 @@ from lineage.stores.base import (
     locate_unstorable,
     sort_conflicts,
 )
-from lineage.stores.graph_view import GraphViewReads
-from queries.graph import forget_indexes
+from lineage.stores.graph_view import GraphViewReads, forget_indexes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (key TEXT PRIMARY KEY, kind TEXT NOT NULL, props TEXT NOT NULL)

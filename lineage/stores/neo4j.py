@@ -27,6 +27,8 @@ from lineage.stores.base import (
     Direction,
     EdgeId,
     GraphStore,
+    QueryDefinition,
+    Row,
     Stats,
     StoredEdge,
     StoredNode,
@@ -169,6 +171,11 @@ class Neo4jStore(GraphStore):
 
     def _session(self, access: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
         return self.driver.session(database=self.database, default_access_mode=access)
+
+    concurrent_reads = True
+
+    def run(self, query: QueryDefinition, params: Mapping[str, Any]) -> list[Row]:
+        return self.read_rows(query.cypher(), dict(params))
 
     def read_rows(self, statement: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Rows of a read-only query (the query library's Cypher), as dicts."""
