@@ -143,6 +143,19 @@ def available_sources() -> list[Registered]:
     return [Registered(name, ep.value) for name, ep in sorted(_entry_points().items())]
 
 
+def describe_sources() -> list[dict[str, str]]:
+    """Every registered source with its summary, or why it is disabled (`lineage sources`)."""
+    described = []
+    for registered in available_sources():
+        try:
+            text = load_source(registered.kind).summary
+        except UserError as exc:
+            text = str(exc)
+        described.append({"kind": registered.kind, "target": registered.target,
+                          "summary": text})
+    return described
+
+
 @cache
 def load_source(kind: str) -> Source[Any]:
     """The source registered as `kind`; a UserError lists the known kinds."""

@@ -87,3 +87,14 @@ def test_one_bad_openlineage_event_costs_one_event(tmp_path: Path, run_id: str,
     [rejected] = report["rejected"]
     assert rejected["location"] == "e.ndjson:2"
     assert report["nodes_by_kind"]["Run"] == 2
+
+
+def test_every_ingest_command_has_a_registered_source(tmp_path: Path) -> None:
+    result = lineage("sources", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    kinds = {s["kind"]: s for s in json.loads(result.stdout)["sources"]}
+    assert set(kinds) == {"estate", "dicom", "dicom-json", "orthanc", "hl7", "fhir",
+                          "storage-events", "openlineage"}
+    assert all("disabled" not in s["summary"] for s in kinds.values())
+    commands = lineage("ingest", "--help", cwd=tmp_path).stdout
+    assert all(kind in commands for kind in kinds if kind != "dicom-json")  # an API-only source

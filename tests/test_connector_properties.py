@@ -29,7 +29,8 @@ from tests.test_storage_events import s3
 
 HL7 = Path(__file__).resolve().parent / "fixtures" / "hl7"
 SECRET = b"p" * 32
-PROPERTY = settings(max_examples=int(os.environ.get("LINEAGE_PROPERTY_EXAMPLES", "40")), deadline=None,
+EXAMPLES = int(os.environ.get("LINEAGE_PROPERTY_EXAMPLES", "40"))  # more for a deeper search
+PROPERTY = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 

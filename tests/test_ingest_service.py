@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from connectors.dicom_files import scan
 from connectors.dicom_records import DicomSource
-from lineage.ingest import NOT_FOUND_ON_RESCAN, ingest
-from lineage.pipeline import RunReport
+from lineage.ingest import NOT_FOUND_ON_RESCAN, SourceRecord, ingest
+from lineage.pipeline import Commit, RunReport
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import load_policy
 from lineage.stores import GraphStore, LocalStore
@@ -119,3 +119,26 @@ def test_a_crash_mid_scan_loses_no_derivation_edge(tmp_path: Path) -> None:
         scan_into(store, [tmp_path / "dicom" / "ct"], system="PACS1")  # the same scan again
         edges = store.edges(f"series:{chain.lossy_series}", "out", ["DERIVED_FROM"])  # type: ignore[list-item]
         assert [e.dst for e in edges] == [f"series:{chain.ct_series}"]
+
+
+def test_a_long_run_recomputes_retention_at_its_commit_points(any_store: GraphStore,
+                                                              tmp_path: Path) -> None:
+    """A follower (`ingest orthanc --follow`) runs for days: retention of what it wrote is
+    current after each committed page, not only when it stops."""
+    patient_series(tmp_path / "old", 1)
+    scan_into(any_store, [tmp_path / "old"])
+    apply_retention(any_store, load_policy())
+    [uid] = patient_series(tmp_path / "new", 2)
+    seen_during_the_run: list[object] = []
+
+    def follower() -> Iterator[SourceRecord]:
+        source = DicomSource(system="PACS-LON", secret=SECRET, region="eu-west-2")
+        yield from scan([tmp_path / "new"], source, any_store, workers=1)
+        yield Commit(lambda: None)  # the end of a page
+        node = any_store.get_node(f"object:PACS-LON:{uid}")
+        assert node is not None
+        seen_during_the_run.append(node.properties.get("retention_status"))
+
+    report = ingest(any_store, follower(), "follower", retention_every=0)
+    assert seen_during_the_run == ["computed"]
+    assert report.extra["retention"]["recomputed"] == 1

@@ -92,6 +92,20 @@ def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
                  f"unresolved references: {result.unresolved:,}")
 
 
+@app.command("sources")
+def sources_command(as_json: JsonOption = False) -> None:
+    """The registered connectors (entry points `image_lineage.sources`): `lineage ingest KIND`."""
+    from lineage.sources import describe_sources
+
+    found = describe_sources()
+    if as_json:
+        print_json({"sources": found})
+        return
+    for source in found:
+        stdout.print(f"{source['kind']:<16} {source['summary']}  ({source['target']})",
+                     markup=False)
+
+
 @app.command()
 def conflicts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Metadata conflicts: properties that two sources report differently."""

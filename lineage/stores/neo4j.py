@@ -41,8 +41,6 @@ from lineage.stores.base import (
     sorted_edges,
 )
 
-Rows = list[dict[str, Any]]
-
 
 class _Neo4jBatch:
     """BatchAccess over one managed write transaction."""

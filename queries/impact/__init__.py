@@ -185,5 +185,3 @@ GAPS = Query("impact/decommission_gaps", _gaps)
 TRACE_ROOT = Query("impact/trace_root", _root)
 TRACE_STEP = Query("impact/trace_step", _step)
 TRACE_HUB_STEP = Query("impact/trace_hub_step", _hub_step)
-
-DECOMMISSION = [SOLE_COPIES, DOWNSTREAM, ACCESS, GAPS]
