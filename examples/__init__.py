@@ -1,0 +1,1 @@
+"""Worked examples: the connector of the README's "Adding a connector"."""
