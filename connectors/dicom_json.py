@@ -15,7 +15,7 @@ from pydicom.dataset import Dataset
 from connectors.dicom_files import instance_records
 from connectors.dicom_header import HeaderError, parse_header
 from connectors.dicom_records import DicomSource, SeenInstance
-from connectors.json_input import documents_of
+from connectors.json_input import documents_of, items_of
 from lineage.pipeline import Record, Rejected
 from lineage.sources import FileInputs, Source, SourceContext, SystemCode
 
@@ -44,18 +44,12 @@ class DicomJsonConfig(FileInputs):
 def _source_records(config: DicomJsonConfig, context: SourceContext) -> Iterator[Record]:
     source = DicomSource(config.system, context.secret, region=config.region)
     seen: list[SeenInstance] = []
-    for item in documents_of(config.texts()):
-        if isinstance(item, Rejected):
-            yield item
-            continue
-        location, document = item
-        datasets = document if isinstance(document, list) else [document]
-        for index, dataset in enumerate(datasets):
-            found = seen_instance(dataset, f"{location}[{index}]")
-            if isinstance(found, Rejected):
-                yield found
-            else:
-                seen.append(found)
+    for item in items_of(documents_of(config.texts())):
+        found = item if isinstance(item, Rejected) else seen_instance(item[1], item[0])
+        if isinstance(found, Rejected):
+            yield found
+        else:
+            seen.append(found)
     yield from instance_records(seen, source, context.store, "dicomweb")
 
 

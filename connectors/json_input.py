@@ -49,3 +49,15 @@ def documents_of(texts: Iterable[tuple[str, str] | Rejected]) -> Iterator[Docume
             yield item
         else:
             yield from documents_from_text(item[1], item[0])
+
+
+def items_of(documents: Iterable[Document | Rejected]) -> Iterator[Document | Rejected]:
+    """Each item of a document that is a JSON list (at `location#index`), each other document
+    whole: for inputs that hold one object or a list of them."""
+    for item in documents:
+        if isinstance(item, Rejected) or not isinstance(item[1], list):
+            yield item
+            continue
+        location, document = item
+        for index, entry in enumerate(document):
+            yield f"{location}#{index}", entry

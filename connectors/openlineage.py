@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from connectors.json_input import Document, documents_of, read_documents
+from connectors.json_input import Document, documents_of, items_of, read_documents
 from lineage.errors import UserError
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
 from lineage.pipeline import Pending, Record, Rejected
@@ -89,15 +89,11 @@ def read_events(paths: Iterable[Path]) -> Iterator[Record]:
 
 def event_records(documents: Iterable[Document | Rejected]) -> Iterator[Record]:
     """RunEvents of JSON documents (one event or a list each)."""
-    for item in documents:
+    for item in items_of(documents):
         if isinstance(item, Rejected):
             yield item
-            continue
-        location, document = item
-        events = document if isinstance(document, list) else [document]
-        for index, event in enumerate(events):
-            where = f"{location}#{index}" if isinstance(document, list) else location
-            yield Pending(where, partial(event_facts, event))
+        else:
+            yield Pending(item[0], partial(event_facts, item[1]))
 
 
 class OpenLineageConfig(FileInputs):
