@@ -27,14 +27,17 @@ class CypherRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     timeout: float = Field(default=30, gt=0, le=300, description="Seconds")
     max_rows: int = Field(default=1000, ge=1, le=100_000)
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=50 * 1024 * 1024,
+                           description="JSON bytes of rows at most; a larger row is refused")
 
 
-@router.post("/cypher", summary="Read-only Cypher on the Neo4j store, with timeout and row cap")
+@router.post("/cypher", summary="Read-only Cypher on the Neo4j store: planned first, refused "
+             "unless it only reads the graph; timeout, row and byte caps")
 def post_cypher(body: CypherRequest, store: StoreDep, _: Architect) -> dict[str, Any]:
     if not isinstance(store, Neo4jStore):
         raise UserError("Cypher runs on a Neo4j store; this API serves a local store")
     columns, rows, truncated = store.run_user_query(body.query, body.params, body.timeout,
-                                                    body.max_rows)
+                                                    body.max_rows, body.max_bytes)
     return {"columns": columns, "rows": rows, "count": len(rows), "truncated": truncated}
 
 

@@ -186,15 +186,14 @@ def _dates_and_age(ds: Dataset, header: DicomHeader) -> None:
     if study:
         header.study_date = study.isoformat()
     elif raw_study:
-        header.warnings.append(f"StudyDate {raw_study!r} is not a date: left out")
+        header.warnings.append("StudyDate is not a date: left out")
     raw_birth = _text(ds, "PatientBirthDate")
     birth = _dicom_date(raw_birth)
     if birth and (birth.year < OLDEST_BIRTH_YEAR or (study is not None and birth > study)):
-        header.warnings.append(f"PatientBirthDate {raw_birth!r} is not a plausible birth date: "
-                               "left out")
+        header.warnings.append("PatientBirthDate is not a plausible birth date: left out")
         birth = None
     elif raw_birth and not birth:
-        header.warnings.append(f"PatientBirthDate {raw_birth!r} is not a date: left out")
+        header.warnings.append("PatientBirthDate is not a date: left out")
     if birth:
         header.birth_year_month = f"{birth.year:04d}-{birth.month:02d}"
         if study:
@@ -207,7 +206,7 @@ def _dates_and_age(ds: Dataset, header: DicomHeader) -> None:
         count, unit = int(match.group(1)), match.group(2)
         header.age_at_study = count if unit == "Y" else count // {"D": 365, "W": 52, "M": 12}[unit]
     elif raw_age:
-        header.warnings.append(f"PatientAge {raw_age!r} is not a DICOM age (nnnD/W/M/Y): left out")
+        header.warnings.append("PatientAge is not a DICOM age (nnnD/W/M/Y): left out")
     if header.age_at_study is None:
         header.warnings.append("patient age unknown: no valid birth date or age")
 

@@ -7,6 +7,7 @@ the others go on. Copies, series and derivations are built as for DICOM files.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,9 +26,11 @@ TRANSFER_SYNTAX = (0x0002, 0x0010)
 def seen_instance(item: Any, location: str) -> SeenInstance | Rejected:
     """One dataset of a request, or why it cannot be used (never raises)."""
     try:
-        ds = Dataset.from_json(item)
-        syntax = str(ds[TRANSFER_SYNTAX].value) if TRANSFER_SYNTAX in ds else ""
-        return SeenInstance(parse_header(ds, syntax), location)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom's warnings repeat values (PHI)
+            ds = Dataset.from_json(item)
+            syntax = str(ds[TRANSFER_SYNTAX].value) if TRANSFER_SYNTAX in ds else ""
+            return SeenInstance(parse_header(ds, syntax), location)
     except HeaderError as exc:
         return Rejected(location, f"not a usable DICOM JSON dataset: {exc}")
     except RecursionError:

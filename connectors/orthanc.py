@@ -15,6 +15,7 @@ The checkpoint moves (a `Commit` in the record stream) only after the page is in
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -199,10 +200,15 @@ class OrthancFollower:
             if tags is None:
                 continue
             try:
-                header = parse_header(dataset_from_simplified(tags),
-                                      metadata.get("TransferSyntax", ""))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # pydicom's warnings repeat values (PHI)
+                    header = parse_header(dataset_from_simplified(tags),
+                                          metadata.get("TransferSyntax", ""))
             except HeaderError as exc:
                 yield Rejected(location, str(exc)), []
+                continue
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                yield Rejected(location, f"unusable tags ({type(exc).__name__})"), []
                 continue
             seen = SeenInstance(header, location, size=instance.get("FileSize"),
                                 stored_at=orthanc_time(metadata.get("ReceptionDate")),

@@ -334,12 +334,14 @@ def _clean_value(owner: str, name: str, value: Any) -> Value:
     if name in TIME_PROPERTIES:
         return _normalise_time(f"{owner}: {name}", value)
     if name in DATE_PROPERTIES:
+        # The value is never repeated in an error: a wrong date may be a patient's.
         if not isinstance(value, date | str):
-            raise InvalidRecordError(f"{owner}: {name} must be a date, got {value!r}")
+            raise InvalidRecordError(f"{owner}: {name} must be a date, got a "
+                                     f"{type(value).__name__}")
         try:
             return to_date(value)
-        except ValueError as exc:
-            raise InvalidRecordError(f"{owner}: {name}: {exc}") from None
+        except ValueError:
+            raise InvalidRecordError(f"{owner}: {name} is not a date (YYYY-MM-DD)") from None
     if isinstance(value, list | tuple):
         items = [_clean_scalar(owner, name, item) for item in value]
         if len({type(item) for item in items}) > 1:
@@ -369,8 +371,8 @@ def _clean_scalar(owner: str, name: str, value: Any) -> Scalar:
 
 def _normalise_time(name: str, value: Any) -> str:
     if not isinstance(value, datetime | date | str):
-        raise InvalidRecordError(f"{name} must be a time, got {value!r}")
+        raise InvalidRecordError(f"{name} must be a time, got a {type(value).__name__}")
     try:
         return to_timestamp(value)
-    except ValueError as exc:
-        raise InvalidRecordError(f"{name}: {exc}") from None
+    except ValueError:
+        raise InvalidRecordError(f"{name} is not an ISO-8601 date or time") from None

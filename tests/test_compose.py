@@ -22,6 +22,10 @@ def test_compose_declares_neo4j_526_community_and_orthanc() -> None:
     found = services()
     image = found["neo4j"]["image"]
     assert image.startswith("neo4j:5.26") and "community" in image
+    guard = "NEO4J_dbms_security_allow__csv__import__from__file__urls"
+    assert found["neo4j"]["environment"][guard] == "false"
+    assert "dbms.security.allow_csv_import_from_file_urls=false" in (
+        COMPOSE.parent / "tools" / "neo4j" / "neo4j-local").read_text()
     assert "orthanc" in found["orthanc"]["image"]
     for name in ("neo4j", "orthanc"):
         assert found[name]["healthcheck"]["test"], f"{name} has no healthcheck"

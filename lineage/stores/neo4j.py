@@ -40,6 +40,9 @@ from lineage.stores.base import (
     sort_conflicts,
     sorted_edges,
 )
+from lineage.stores.cypher_guard import refusal
+
+DEFAULT_BYTE_CAP = 10 * 1024 * 1024  # JSON bytes of an ad-hoc query's rows
 
 
 class _Neo4jBatch:
@@ -180,20 +183,36 @@ class Neo4jStore(GraphStore):
         return [record.data() for record in self._read(statement, **params)]
 
     def run_user_query(
-        self, text: str, params: dict[str, Any], timeout: float, row_cap: int
+        self, text: str, params: dict[str, Any], timeout: float, row_cap: int,
+        byte_cap: int = DEFAULT_BYTE_CAP,
     ) -> tuple[list[str], list[dict[str, Any]], bool]:
-        """An architect's ad-hoc Cypher, in a read transaction with a timeout: (columns, rows,
-        truncated). A write clause is refused by the read-only transaction itself."""
+        """An architect's ad-hoc Cypher: planned first and refused unless it only reads the
+        graph (`cypher_guard`), then run in a read transaction with a timeout. Returns (columns,
+        rows, truncated): at most `row_cap` rows and about `byte_cap` bytes of JSON; a single
+        row over `byte_cap` is refused."""
         statement = cypher.query(text)  # the architect's own Cypher: the point of this method
+        explain = cypher.query(f"EXPLAIN {text}")
 
         @neo4j.unit_of_work(timeout=timeout)
         def work(tx: ManagedTransaction) -> tuple[list[str], list[dict[str, Any]], bool]:
+            summary = tx.run(explain, params).consume()
+            refused = refusal(summary.query_type, summary.plan)
+            if refused is not None:
+                raise UserError(f"refused: {refused}")
             result = tx.run(statement, params)
             rows: list[dict[str, Any]] = []
+            size = 0
             for record in result:
                 if len(rows) == row_cap:
                     return list(result.keys()), rows, True
-                rows.append({k: to_plain(record[k]) for k in record.keys()})  # noqa: SIM118
+                row = {k: to_plain(record[k]) for k in record.keys()}  # noqa: SIM118
+                size += len(json.dumps(row, default=str))
+                if size > byte_cap:
+                    if not rows:
+                        raise UserError(f"refused: one row of the result is over {byte_cap:,} "
+                                        "bytes; return less (e.g. a count, or a slice)")
+                    return list(result.keys()), rows, True
+                rows.append(row)
             return list(result.keys()), rows, False
 
         try:
