@@ -27,6 +27,7 @@ from lineage.errors import (
     NotFoundError,
     SourceUnavailableError,
     StoreUnavailableError,
+    TooLargeError,
     UserError,
 )
 from lineage.settings import Settings, load_settings
@@ -53,9 +54,9 @@ def create_app(
         opened = store or make_store(settings.store, auth=settings.neo4j_auth(),
                                      database=settings.neo4j_database)
         opened.open()
-        app.state.lineage = ApiState(settings, opened, book,
-                                     AuditLog(audit_path or folder / "lineage-api-audit.jsonl"),
-                                     folder, max_body)
+        audit = AuditLog(audit_path or settings.audit_log, settings.audit_max_bytes,
+                         settings.audit_backups)
+        app.state.lineage = ApiState(settings, opened, book, audit, folder, max_body)
         try:
             yield
         finally:
@@ -87,6 +88,7 @@ def _error(status: int, kind: str, message: str) -> JSONResponse:
 def _errors(app: FastAPI) -> None:
     mapping: list[tuple[type[Exception], int, str]] = [
         (NotFoundError, 404, "not_found"), (BatchRejectedError, 422, "rejected"),
+        (TooLargeError, 413, "too_large"),
         (UserError, 400, "bad_request"), (StoreUnavailableError, 503, "store_unavailable"),
         (SourceUnavailableError, 502, "source_unavailable"), (LineageError, 500, "error"),
     ]
@@ -109,20 +111,37 @@ def _middleware(app: FastAPI) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         state: ApiState | None = getattr(request.app.state, "lineage", None)
+        started = time.perf_counter()
         length = request.headers.get("content-length")
         if state is not None and length and length.isdigit() and int(length) > state.max_body:
-            return _error(413, "too_large", f"the body is over {state.max_body} bytes")
-        started = time.perf_counter()
-        response = await call_next(request)
-        if state is not None and request.url.path not in ("/openapi.json", "/docs", "/health"):
-            principal = getattr(request.state, "principal", None)
-            state.audit.append({
-                "who": principal.name if principal else None,
-                "role": principal.role.value if principal else None,
-                "method": request.method, "endpoint": request.url.path,
-                "parameters": dict(request.query_params), "status": response.status_code,
-                "result_bytes": int(response.headers.get("content-length", 0) or 0),
-                "seconds": round(time.perf_counter() - started, 4),
-            })
+            response: Response = _error(413, "too_large",
+                                        f"the body is over {state.max_body} bytes")
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:  # audited as the 500 it becomes, then handled as one
+                _audit(state, request, 500, 0, started)
+                raise
+        _audit(state, request, response.status_code,
+               int(response.headers.get("content-length", 0) or 0), started)
         return response
+
+
+UNAUDITED = frozenset({"/openapi.json", "/docs", "/health"})
+
+
+def _audit(state: ApiState | None, request: Request, status: int, size: int,
+           started: float) -> None:
+    """One audit line for a request, whatever its status."""
+    if state is None or request.url.path in UNAUDITED:
+        return
+    principal = getattr(request.state, "principal", None)
+    state.audit.append({
+        "who": principal.name if principal else None,
+        "role": principal.role.value if principal else None,
+        "method": request.method, "endpoint": request.url.path,
+        "parameters": dict(request.query_params), "status": status, "result_bytes": size,
+        "seconds": round(time.perf_counter() - started, 4),
+        **getattr(request.state, "audit_detail", {}),
+    })
 

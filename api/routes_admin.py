@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -33,7 +34,9 @@ class CypherRequest(BaseModel):
 
 @router.post("/cypher", summary="Read-only Cypher on the Neo4j store: planned first, refused "
              "unless it only reads the graph; timeout, row and byte caps")
-def post_cypher(body: CypherRequest, store: StoreDep, _: Architect) -> dict[str, Any]:
+def post_cypher(body: CypherRequest, request: Request, store: StoreDep,
+                _: Architect) -> dict[str, Any]:
+    request.state.audit_detail = {"cypher": body.query}  # what was asked, for the auditors
     if not isinstance(store, Neo4jStore):
         raise UserError("Cypher runs on a Neo4j store; this API serves a local store")
     columns, rows, truncated = store.run_user_query(body.query, body.params, body.timeout,
@@ -51,17 +54,16 @@ def get_export(
         raise UserError(f"format must be one of {', '.join(FORMATS)}")
     folder = Path(tempfile.mkdtemp(prefix="lineage-export-"))
     path = folder / f"export.{format.replace('-json', '.json')}"
-    manifest = export(store, format, path, scope, depth)
+    try:
+        manifest = export(store, format, path, scope, depth)
+        handle = path.open("rb")
+    finally:  # the open handle keeps the data; nothing is left on disk, even if the client goes
+        shutil.rmtree(folder, ignore_errors=True)
 
     def chunks() -> Iterator[bytes]:
-        try:
-            with path.open("rb") as handle:
-                while block := handle.read(65536):
-                    yield block
-        finally:
-            for leftover in folder.iterdir():
-                leftover.unlink()
-            folder.rmdir()
+        with handle:
+            while block := handle.read(65536):
+                yield block
 
     return StreamingResponse(chunks(), media_type=MEDIA[format], headers={
         "X-Export-Manifest": json.dumps(manifest, separators=(",", ":")),

@@ -1,7 +1,9 @@
 """Ingestion endpoints: a request body is the input of a registered source (`lineage.sources`),
 run through the ingest service like any file: a bad record in it is rejected and listed in the
 report, the rest is written, and the retention of what changed is recomputed. Bodies are checked
-against the size limit. No connector is imported here: the registry finds them by kind.
+against the size limit while they are read (chunked bodies too), and the ingest itself runs in
+the thread pool, so that a large ingest never holds up other requests. No connector is imported
+here: the registry finds them by kind.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import Ingester, StateDep
 from api.state import ApiState
-from lineage.errors import UserError
+from lineage.errors import TooLargeError, UserError
 from lineage.pipeline import RunReport
 from lineage.sources import Payload, SourceContext, run_source
 
@@ -25,10 +28,15 @@ PROVIDERS = ("s3", "gcs", "azure")
 
 
 async def _body(request: Request, state: ApiState) -> bytes:
-    body = await request.body()
-    if len(body) > state.max_body:
-        raise UserError(f"the body is over {state.max_body} bytes")
-    return body
+    """The request body, refused as soon as it passes the limit (never read whole first)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > state.max_body:
+            raise TooLargeError(f"the body is over {state.max_body} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _json(body: bytes) -> Any:
@@ -40,31 +48,31 @@ def _json(body: bytes) -> Any:
         raise UserError("the body is JSON nested too deeply to be read") from None
 
 
-def _run(state: ApiState, kind: str, body: bytes, **values: Any) -> RunReport:
+async def _run(state: ApiState, kind: str, body: bytes, **values: Any) -> RunReport:
     context = SourceContext(state.store, state.settings.pseudonym_secret(),
                             state_path=lambda name: state.work_dir / f"api-{name}")
     payloads = [Payload(location="request", data=body)]
-    return run_source(kind, {**values, "payloads": payloads}, context,
-                      batch_size=state.settings.batch_size)
+    return await run_in_threadpool(run_source, kind, {**values, "payloads": payloads}, context,
+                                   batch_size=state.settings.batch_size)
 
 
 @router.post("/ingest/dicom-json", summary="DICOM headers as PS3.18 JSON (a list of datasets)")
 async def ingest_dicom_json(request: Request, state: StateDep, _: Ingester, system: System,
                             region: str | None = None) -> dict[str, Any]:
     body = await _body(request, state)
-    return _run(state, "dicom-json", body, system=system, region=region).as_dict()
+    return (await _run(state, "dicom-json", body, system=system, region=region)).as_dict()
 
 
 @router.post("/ingest/hl7", summary="HL7 v2 messages (text, each starting at MSH)")
 async def ingest_hl7(request: Request, state: StateDep, _: Ingester,
                      system: System) -> dict[str, Any]:
-    return _run(state, "hl7", await _body(request, state), system=system).as_dict()
+    return (await _run(state, "hl7", await _body(request, state), system=system)).as_dict()
 
 
 @router.post("/ingest/fhir", summary="FHIR R4 JSON: a resource, a Bundle, or Bulk Data ndjson")
 async def ingest_fhir(request: Request, state: StateDep, _: Ingester,
                       system: System) -> dict[str, Any]:
-    return _run(state, "fhir", await _body(request, state), system=system).as_dict()
+    return (await _run(state, "fhir", await _body(request, state), system=system)).as_dict()
 
 
 @router.post("/ingest/storage-events/{provider}",
@@ -78,7 +86,7 @@ async def ingest_storage_events(provider: str, request: Request, state: StateDep
         validation = _azure_validation(_json(body))
         if validation is not None:
             return JSONResponse({"validationResponse": validation})
-    return _run(state, "storage-events", body, provider=provider).as_dict()
+    return (await _run(state, "storage-events", body, provider=provider)).as_dict()
 
 
 def _azure_validation(document: Any) -> str | None:
@@ -97,7 +105,7 @@ async def openlineage(request: Request, state: StateDep, _: Ingester) -> dict[st
     body = await _body(request, state)
     if not isinstance(_json(body), dict):
         raise UserError("an OpenLineage RunEvent is a JSON object")
-    report = _run(state, "openlineage", body)
+    report = await _run(state, "openlineage", body)
     if report.rejected:  # one event per request: refused as a whole, as Marquez does
         raise UserError(report.rejected[0].reason)
     return report.as_dict()

@@ -6,8 +6,9 @@ hashes are kept. In development mode, with no tokens configured, the placeholder
 `dev-admin-token` is an admin; outside development the placeholder, and an empty token list,
 refuse to start.
 
-The audit log appends one JSON line per request: when, who (token name), role, method, path,
-parameters, status and result size. Auditors export it with GET /audit.
+The audit log appends one JSON line per request, whatever its status (401, 403, 413, 422 and
+500 included): when, who (token name), role, method, path, parameters, status, result size, and
+the Cypher text of `/cypher`. Auditors export it with GET /audit.
 """
 
 from __future__ import annotations
@@ -93,16 +94,34 @@ class TokenBook:
 
 
 class AuditLog:
-    """Append-only JSON lines."""
+    """Append-only JSON lines, readable by the service's user alone (mode 0600). When the file
+    passes `max_bytes` it is rotated: `audit.jsonl` → `audit.jsonl.1` … up to `backups` files."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, max_bytes: int = 50 * 1024 * 1024, backups: int = 10):
         self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
         self.lock = threading.Lock()
 
     def append(self, entry: dict[str, Any]) -> None:
-        line = json.dumps({"at": utc_now(), **entry}, sort_keys=True, default=str)
-        with self.lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        line = (json.dumps({"at": utc_now(), **entry}, sort_keys=True, default=str) + "\n")
+        with self.lock:
+            self._rotate_if_full()
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+                handle.write(line)
+
+    def _rotate_if_full(self) -> None:
+        try:
+            if self.path.stat().st_size < self.max_bytes:
+                return
+        except FileNotFoundError:
+            return
+        for number in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{number}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{number + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
 
     def entries(self, offset: int = 0, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
         if not self.path.exists():

@@ -6,6 +6,7 @@
     │   ├── InvalidRecordError    a node or edge that breaks the graph model (kind, property, value)
     │   ├── NotFoundError         no node, system or resource of that key (suggests near matches)
     │   ├── EstateError           an estate file that fails validation (names file and field)
+    │   ├── TooLargeError         an input over a size limit (a request body, a frame)
     │   └── SettingsError         unusable settings (a placeholder secret in production)
     ├── StoreError                the store could not do what was asked
     │   ├── StoreUnavailableError the store cannot be reached or opened (names the URI or path)
@@ -40,6 +41,10 @@ class NotFoundError(UserError):
 
 class EstateError(UserError):
     """An estate declaration file that fails validation."""
+
+
+class TooLargeError(UserError):
+    """An input over a size limit."""
 
 
 class SettingsError(UserError):

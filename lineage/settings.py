@@ -8,22 +8,30 @@
 | batch_size                  | LINEAGE_BATCH_SIZE       | 1000                     |
 | neo4j_user / neo4j_password | NEO4J_USER / NEO4J_PASSWORD | neo4j / none (no auth) |
 | neo4j_database              | LINEAGE_NEO4J_DATABASE   | neo4j                    |
+| audit_log                   | LINEAGE_AUDIT_LOG        | lineage-api-audit.jsonl  |
+| audit_max_bytes / _backups  | LINEAGE_AUDIT_MAX_BYTES / LINEAGE_AUDIT_BACKUPS | 50 MB / 10 |
 
-Outside development (`LINEAGE_ENV=production`), the placeholder pseudonym key, or any key shorter
-than 32 characters, is refused: pseudonyms made with a known key protect nobody.
+Values are read case-insensitively (`LINEAGE_ENV=Production` is production). Outside development
+(`LINEAGE_ENV=production`), the placeholder pseudonym key, a key shorter than 32 characters, and a
+key with too little entropy (`aaaa…`, `abcdabcd…`) are refused: pseudonyms made with a known or
+guessable key protect nobody.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lineage.errors import SettingsError
 
 PLACEHOLDER_PSEUDONYM_KEY = "development-only-pseudonym-key-change-me"
 MIN_KEY_LENGTH = 32
+MIN_KEY_BITS = 128  # by the key's own character frequencies: `openssl rand -hex 32` gives 256
 DEFAULT_STORE = "lineage.db"
 # The credentials docker-compose.yml gives its Neo4j; tests check that the two agree.
 COMPOSE_NEO4J_USER = "neo4j"
@@ -47,17 +55,26 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("NEO4J_PASSWORD", "neo4j_password")
     )
     neo4j_database: str = "neo4j"
+    audit_log: Path = Path("lineage-api-audit.jsonl")
+    audit_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    audit_backups: int = Field(default=10, ge=1, le=1000)
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     def pseudonym_secret(self) -> bytes:
         """The pseudonym key, refused when it is a placeholder outside development mode."""
         secret = self.pseudonym_key.get_secret_value()
         if self.environment != "development" and (
             secret == PLACEHOLDER_PSEUDONYM_KEY or len(secret) < MIN_KEY_LENGTH
+            or key_bits(secret) < MIN_KEY_BITS
         ):
             raise SettingsError(
-                "LINEAGE_PSEUDONYM_KEY is the placeholder or shorter than "
-                f"{MIN_KEY_LENGTH} characters; set a random secret (e.g. `openssl rand -hex 32`) "
-                "or run with LINEAGE_ENV=development"
+                "LINEAGE_PSEUDONYM_KEY is the placeholder, shorter than "
+                f"{MIN_KEY_LENGTH} characters or too regular to be random; set a random secret "
+                "(e.g. `openssl rand -hex 32`) or run with LINEAGE_ENV=development"
             )
         return secret.encode()
 
@@ -65,6 +82,13 @@ class Settings(BaseSettings):
         if self.neo4j_password is None:
             return None
         return (self.neo4j_user, self.neo4j_password.get_secret_value())
+
+
+def key_bits(secret: str) -> float:
+    """An estimate of a key's entropy from its own character frequencies (Shannon, in bits):
+    a repeated character has none, a repeated short pattern little."""
+    counts = Counter(secret)
+    return -sum(n * math.log2(n / len(secret)) for n in counts.values())
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -15,6 +15,7 @@ from api.app import create_app
 from api.security import TokenBook, token_hash
 from lineage.settings import Settings
 from lineage.stores import GraphStore, Neo4jStore
+from tests.test_cli import STRONG_KEY
 from tests.test_hl7 import SAMPLES
 from tests.test_storage_events import s3
 
@@ -26,7 +27,7 @@ AS_OF = "2024-06-01"
 def client_for(store: GraphStore, tmp_path: Path, max_body: int = 1_000_000) -> TestClient:
     book = TokenBook.from_entries({f"{role}-user": {"sha256": token_hash(token), "role": role}
                                    for role, token in TOKENS.items()}, development=False)
-    settings = Settings(environment="production", pseudonym_key="p" * 40)  # type: ignore[arg-type]
+    settings = Settings(environment="production", pseudonym_key=STRONG_KEY)  # type: ignore[arg-type]
     app = create_app(settings, store=store, tokens=book, audit_path=tmp_path / "audit.jsonl",
                      work_dir=tmp_path, max_body=max_body)
     return TestClient(app, raise_server_exceptions=False)

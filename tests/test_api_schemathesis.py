@@ -21,6 +21,7 @@ from lineage.retention.policy import load_policy
 from lineage.settings import Settings
 from lineage.stores import LocalStore
 from tests.retention_estate import impact_estate
+from tests.test_cli import STRONG_KEY
 
 TOKEN = "admin-secret-token-for-schemathesis"
 
@@ -34,7 +35,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     apply_retention(store, load_policy())
     book = TokenBook.from_entries({"admin": {"sha256": token_hash(TOKEN), "role": "admin"}},
                                   development=False)
-    application = create_app(Settings(environment="production", pseudonym_key="q" * 40),  # type: ignore[arg-type]
+    application = create_app(Settings(environment="production", pseudonym_key=STRONG_KEY),  # type: ignore[arg-type]
                              store=store, tokens=book, audit_path=folder / "audit.jsonl",
                              work_dir=folder)
     with TestClient(application):  # runs the lifespan: the store is attached while tests run

@@ -14,6 +14,8 @@ from lineage.stores import Neo4jStore
 from tests.conftest import Neo4jTarget
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "estate.yaml"
+# A production-grade pseudonym key for tests (32 random bytes in hex, drawn once).
+STRONG_KEY = "9f1c2b7e4d3a86f05e2c71b9a4d8e3f6c0b5a7192e8d4f63a1c7b0e59d2f8a34"
 
 
 def lineage(
@@ -96,8 +98,12 @@ def test_store_folder_that_does_not_exist(tmp_path: Path) -> None:
 def test_placeholder_key_is_refused_in_production(tmp_path: Path) -> None:
     result = lineage("stats", cwd=tmp_path, env={"LINEAGE_ENV": "production"})
     assert_one_line_error(result, "LINEAGE_PSEUDONYM_KEY")
+    for weak in ("p" * 40, "abcd" * 10):  # long enough, but guessable
+        result = lineage("stats", cwd=tmp_path,
+                         env={"LINEAGE_ENV": "Production", "LINEAGE_PSEUDONYM_KEY": weak})
+        assert_one_line_error(result, "LINEAGE_PSEUDONYM_KEY")
     ok = lineage("stats", cwd=tmp_path,
-                 env={"LINEAGE_ENV": "production", "LINEAGE_PSEUDONYM_KEY": "p" * 40})
+                 env={"LINEAGE_ENV": "PRODUCTION", "LINEAGE_PSEUDONYM_KEY": STRONG_KEY})
     assert ok.returncode == 0, ok.stderr
 
 

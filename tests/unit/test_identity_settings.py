@@ -38,7 +38,9 @@ def test_placeholder_key_refused_outside_development() -> None:
         Settings(environment="production").pseudonym_secret()
     with pytest.raises(SettingsError):
         Settings(environment="production", pseudonym_key="short").pseudonym_secret()  # type: ignore[arg-type]
-    strong = "s" * 40
+    with pytest.raises(SettingsError, match="too regular"):
+        Settings(environment="production", pseudonym_key="s" * 40).pseudonym_secret()  # type: ignore[arg-type]
+    strong = "9f1c2b7e4d3a86f05e2c71b9a4d8e3f6c0b5a7192e8d4f63a1c7b0e59d2f8a34"
     assert Settings(environment="production", pseudonym_key=strong).pseudonym_secret() == (  # type: ignore[arg-type]
         strong.encode())
 
