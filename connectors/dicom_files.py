@@ -11,6 +11,7 @@ are resolved through the store's instance index, in whichever order the files ar
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,7 +41,7 @@ from connectors.dicom_records import (
 from connectors.uid_map import load_uid_map
 from lineage.ingest import Sweep
 from lineage.model import Confidence, Provenance
-from lineage.pipeline import Bundle, Commit, Pending, Record, Rejected
+from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
 from lineage.sources import Source, SourceConfig, SourceContext, SystemCode
 from lineage.timefmt import format_timestamp, utc_now
 
@@ -72,6 +73,27 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
                         yield Path(folder) / name
         else:
             yield path
+
+
+def regular_files(paths: Iterable[Path]) -> tuple[list[Path], list[Notice]]:
+    """The paths that are regular files (followed through links), and a notice for each of the
+    others: a FIFO, a device (a link to /dev/zero) or a socket would block or never end a read."""
+    files: list[Path] = []
+    skipped: list[Notice] = []
+    for path in paths:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            files.append(path)  # gone or unreadable: read_file reports why
+            continue
+        if stat.S_ISREG(mode):
+            files.append(path)
+        else:
+            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+                    or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                    else "not a regular file")
+            skipped.append(Notice(str(path), f"{kind}, not a file: skipped"))
+    return files, skipped
 
 
 def read_file(path: Path) -> SeenInstance | FileFailure:
@@ -134,8 +156,11 @@ def scan(
     """The records of a scan of DICOM files held by one system. `sweep`: the paths are
     everything the system holds, so its live copies this scan did not see are disposed."""
     paths = list(paths)
+    files, skipped = regular_files(walk(paths))
+    if skipped:
+        yield Bundle((), "scan", tuple(skipped))
     seen: list[SeenInstance] = []
-    for result in read_files(list(walk(paths)), workers):
+    for result in read_files(files, workers):
         if isinstance(result, FileFailure):
             yield Rejected(result.location, result.reason)
         else:

@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,24 @@ def check(text: str, source: Hl7Source) -> tuple[Message | None, str, str]:
     return message, "AA", ""
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one peer may cost the listener: a frame's size, the silence allowed inside a
+    connection, and how many connections at once."""
+
+    max_message_bytes: int = 1024 * 1024
+    idle_seconds: float = 60.0
+    max_connections: int = 64
+
+
 class Hl7Listener:
     """`Hl7Listener(store, source, inbox, studies_of).serve(host, port)` until `stop()`."""
 
     def __init__(self, store: GraphStore, source: Hl7Source, inbox: Inbox,
-                 studies_of: StudiesOf, batch_size: int = 500, retry_seconds: float = 5.0):
+                 studies_of: StudiesOf, batch_size: int = 500, retry_seconds: float = 5.0,
+                 limits: Limits | None = None):
+        self.limits = limits or Limits()
+        self.connections = 0
         self.store = store
         self.source = source
         self.inbox = inbox
@@ -147,19 +161,37 @@ class Hl7Listener:
     # -- network ---------------------------------------------------------------------------
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = "{}:{}".format(*writer.get_extra_info("peername")[:2])
+        limits = self.limits
+        if self.connections >= limits.max_connections:
+            log.warning("MLLP connection from %s refused: %d connections already", peer,
+                        self.connections)
+            writer.close()
+            return
+        self.connections += 1
         buffer = bytearray()
         try:
             while not reader.at_eof():
-                chunk = await reader.read(65536)
+                chunk = await asyncio.wait_for(reader.read(65536), limits.idle_seconds)
                 if not chunk:
                     break
                 buffer.extend(chunk)
                 for payload in unframe(buffer):
                     writer.write(frame(self.accept(peer, payload.decode("utf-8", "replace"))))
                     await writer.drain()
+                if len(buffer) > limits.max_message_bytes:
+                    log.warning("MLLP message from %s over %d bytes: refused, connection closed",
+                                peer, limits.max_message_bytes)
+                    writer.write(frame(ack(None, "AR", "the message is over "
+                                           f"{limits.max_message_bytes} bytes")))
+                    await writer.drain()
+                    break
+        except TimeoutError:
+            log.warning("MLLP connection from %s closed: silent for %g s", peer,
+                        limits.idle_seconds)
         except ConnectionError:
             pass
         finally:
+            self.connections -= 1
             writer.close()
 
     def accept(self, peer: str, text: str) -> str:
@@ -267,10 +299,12 @@ def _sequence_numbers(location: str) -> list[int]:
 
 
 def listen(store: GraphStore, secret: bytes, system: str, host: str, port: int,
-           inbox_path: Path, ready: Callable[[int], None]) -> dict[str, Any]:
+           inbox_path: Path, ready: Callable[[int], None], limits: Limits | None = None
+           ) -> dict[str, Any]:
     """`lineage listen hl7`: serve until SIGTERM or SIGINT; returns the run's summary."""
     messages = Inbox(inbox_path)
-    listener = Hl7Listener(store, Hl7Source(system, secret), messages, current_studies(store))
+    listener = Hl7Listener(store, Hl7Source(system, secret), messages, current_studies(store),
+                           limits=limits)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: listener.stop())
     try:

@@ -232,3 +232,19 @@ def test_every_file_bundled_with_pydicom_is_used_or_reported(any_store: GraphSto
     assert all(r.reason for r in report.rejected)
     assert report.written.nodes_created > 50
     assert str(PYDICOM_FILES / "CT_small.dcm") not in failures
+
+
+def test_fifos_and_device_links_in_a_scanned_folder_are_skipped(any_store: GraphStore,
+                                                                tmp_path: Path) -> None:
+    chain = make.write_chain(tmp_path / "dicom")
+    folder = chain.files["ct"][0].parent
+    os.mkfifo(folder / "pipe.dcm")  # a read would wait for a writer forever
+    (folder / "zero.dcm").symlink_to("/dev/zero")  # a read would never end
+
+    report = ingest(any_store, [folder])
+
+    notices = {Path(n.location).name: n.message for n in report.notices}
+    assert notices["pipe.dcm"] == "a FIFO, not a file: skipped"
+    assert notices["zero.dcm"] == "a device, not a file: skipped"
+    assert report.rejected == []
+    assert any_store.get_node(f"object:PACS1:{chain.ct_series}") is not None

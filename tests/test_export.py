@@ -110,3 +110,25 @@ def test_export_cli_and_reading_the_export_back(tmp_path: Path) -> None:
     assert_one_line_error(lineage("--store", "audit.graphml", "ingest", "estate",
                                   str(Path(__file__).parents[1] / "examples" / "estate.yaml"),
                                   cwd=tmp_path), "read-only")
+
+
+BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns"><graph edgedefault="directed">
+<node id="&lol3;"/></graph></graphml>"""
+EXTERNAL = """<?xml version="1.0"?>
+<!DOCTYPE g [<!ENTITY secret SYSTEM "file:///etc/hostname">]>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns"><graph edgedefault="directed">
+<node id="&secret;"/></graph></graphml>"""
+
+
+@pytest.mark.parametrize("text", [BOMB, EXTERNAL, "<graphml><graph>", "[" * 100_000],
+                         ids=["entity-bomb", "external-entity", "truncated", "deep-json"])
+def test_hostile_export_files_are_refused_with_one_line(tmp_path: Path, text: str) -> None:
+    suffix = ".json" if text.startswith("[") else ".graphml"
+    path = tmp_path / f"audit{suffix}"
+    path.write_text(text)
+    result = lineage("--store", str(path), "stats", cwd=tmp_path)
+    assert_one_line_error(result, path.name)
+    assert "lol" not in result.stderr

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,11 +118,11 @@ def test_parser_framing_and_acks() -> None:
 
 
 # -- a real MLLP listener -----------------------------------------------------------------------
-def start_listener(folder: Path) -> tuple[subprocess.Popen[str], int]:
+def start_listener(folder: Path, *options: str) -> tuple[subprocess.Popen[str], int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "lineage", "--store", "lineage.db", "listen", "hl7", "--system",
-         "EHR", "--port", "0", "--inbox", "hl7.inbox"], cwd=folder, env=env,
+         "EHR", "--port", "0", "--inbox", "hl7.inbox", *options], cwd=folder, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     seen = ""
@@ -273,3 +274,33 @@ def test_the_inbox_keeps_no_message_body_after_ingestion(tmp_path: Path) -> None
     assert [(body, outcome) for body, _, outcome in rows] == [("", "ingested")] * 2
     assert all(len(digest) == 64 for _, digest, _ in rows)
     assert b"DOE" not in (tmp_path / "hl7.inbox").read_bytes()
+
+
+def test_the_listener_bounds_message_size_silence_and_connections(tmp_path: Path) -> None:
+    process, port = start_listener(tmp_path, "--max-message-bytes", "65536", "--idle-timeout",
+                                   "1", "--max-connections", "2")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as big:
+            big.sendall(b"\x0bMSH|" + b"x" * 200_000)  # no end block, over the limit
+            reply = b""
+            while chunk := big.recv(65536):
+                reply += chunk
+            assert b"MSA|AR|" in reply and b"over 65536 bytes" in reply
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as silent:
+            silent.sendall(b"\x0bMSH|^~\\&|half a message")
+            started = time.monotonic()
+            assert silent.recv(100) == b""  # closed by the listener
+            assert time.monotonic() - started < 10
+        first = socket.create_connection(("127.0.0.1", port), timeout=30)
+        second = socket.create_connection(("127.0.0.1", port), timeout=30)
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as third:
+            assert third.recv(100) == b""  # over --max-connections: closed at once
+        first.close()
+        second.close()
+        time.sleep(0.3)
+        [good] = send(port, numbered(1))  # the listener still serves
+        assert msa(good)[1] == "AA"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)

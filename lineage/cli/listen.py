@@ -24,6 +24,13 @@ def listen_hl7(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port).")] = 2575,
     inbox: Annotated[Path | None, typer.Option(help="Inbox of accepted messages (SQLite); "
                                                "default: beside a local store.")] = None,
+    max_message_bytes: Annotated[int, typer.Option(
+        min=1024, help="Largest message accepted; a larger one is answered AR and its "
+        "connection closed.")] = 1024 * 1024,
+    idle_timeout: Annotated[float, typer.Option(
+        min=0.1, help="Seconds a connection may stay silent before it is closed.")] = 60.0,
+    max_connections: Annotated[int, typer.Option(
+        min=1, help="Connections served at once; more are closed.")] = 64,
     dead_letters: Annotated[bool, typer.Option(
         "--dead-letters", help="List the messages that were accepted but could not be "
         "ingested, with the reasons (JSON), and exit.")] = False,
@@ -45,10 +52,12 @@ def listen_hl7(
         print_json({"inbox": str(inbox_path), "dead_letters": letters})
         return
     serve = load_plugin(LISTENERS_GROUP, "hl7")
+    limits = load_plugin(LISTENERS_GROUP, "hl7-limits")(max_message_bytes, idle_timeout,
+                                                         max_connections)
 
     def ready(bound: int) -> None:
         print(f"listening for HL7 v2 over MLLP on {host}:{bound} (inbox {inbox_path})",
               file=sys.stderr, flush=True)
 
     print_json(serve(context.store_for_writing(), context.settings.pseudonym_secret(), system,
-                     host, port, inbox_path, ready))
+                     host, port, inbox_path, ready, limits))

@@ -7,8 +7,11 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import networkx as nx
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import parse as safe_parse
 
 from lineage.errors import StoreUnavailableError, UserError
 from lineage.merge import Conflict
@@ -44,9 +47,16 @@ class ExportStore(GraphViewReads, GraphStore):
                 data = json.loads(self.path.read_text(encoding="utf-8"))
                 graph = nx.node_link_graph(data, directed=True, multigraph=True,
                                            **NODE_LINK_FIELDS)
-        except (OSError, ValueError, KeyError, nx.NetworkXError) as exc:
+        except DefusedXmlException:
+            raise UserError(f"{self.location}: the GraphML declares a DTD or entities, which an "
+                            "export never does (an XML bomb or an external entity): refused"
+                            ) from None
+        except RecursionError:
+            raise UserError(f"{self.location}: nested too deeply to be an export") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, nx.NetworkXError,
+                ParseError) as exc:
             raise StoreUnavailableError(
-                f"cannot open exported graph {self.location}: {exc}") from None
+                f"cannot open exported graph {self.location}: {_short(exc)}") from None
         self._meta = dict(graph.graph.get("meta") or {})
         self._conflicts = [Conflict(**c) for c in graph.graph.get("conflicts") or []]
         self._graph = graph
@@ -103,7 +113,13 @@ class ExportStore(GraphViewReads, GraphStore):
                      len(self._conflicts), unresolved)
 
 
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
 def _read_graphml(path: Path) -> nx.MultiDiGraph:
+    # A hardened parse first: no DTD, no entities, no external references, ever.
+    safe_parse(path, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     raw = nx.read_graphml(path, force_multigraph=True)
     lists = set(json.loads(raw.graph.get("list_properties", "[]")))
     graph = nx.MultiDiGraph()
