@@ -6,9 +6,14 @@ COPY lineage lineage
 COPY connectors connectors
 COPY queries queries
 COPY api api
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home-dir /var/lib/lineage --create-home lineage \
+    && mkdir -p /var/lib/lineage/audit && chown -R lineage /var/lib/lineage
 ENV LINEAGE_STORE=bolt://neo4j:7687 \
-    LINEAGE_ENV=production
+    LINEAGE_ENV=production \
+    LINEAGE_AUDIT_LOG=/var/lib/lineage/audit/lineage-api-audit.jsonl
+USER lineage
+WORKDIR /var/lib/lineage
 EXPOSE 8000
 # Needs LINEAGE_PSEUDONYM_KEY and LINEAGE_API_TOKENS (hashed tokens) in production.
 CMD ["lineage", "serve", "--host", "0.0.0.0", "--port", "8000"]

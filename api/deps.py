@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.security import AUDITORS, CYPHER, INGESTERS, READERS, Principal, Role
 from api.state import ApiState, lineage_state
 from lineage.stores import GraphStore
+from lineage.timefmt import utc_now
 
 bearer = HTTPBearer(auto_error=False, description="A token the API's configuration maps to a role")
 
@@ -27,6 +28,9 @@ def allow(roles: frozenset[Role]) -> Callable[..., Principal]:
         if principal is None:
             raise HTTPException(401, "the token is not known",
                                 headers={"WWW-Authenticate": "Bearer"})
+        if principal.expired(utc_now()):
+            raise HTTPException(401, f"the token {principal.name!r} expired at "
+                                f"{principal.expires}", headers={"WWW-Authenticate": "Bearer"})
         request.state.principal = principal
         if principal.role not in roles:
             raise HTTPException(403, f"role {principal.role.value} may not call this endpoint "

@@ -1,7 +1,8 @@
 """Who may call what: bearer tokens mapped to roles, kept hashed; and the audit log.
 
 Tokens come from `LINEAGE_API_TOKENS` (JSON) or a file named by `LINEAGE_API_TOKENS_FILE`:
-`{"name": {"sha256": "<hex of the token>", "role": "ingest|architect|auditor|admin"}}`. Only
+`{"name": {"sha256": "<hex of the token>", "role": "ingest|architect|auditor|admin",
+"expires": "2027-06-30T00:00:00Z"}}` (`expires` optional: after it the token is refused). Only
 hashes are kept. In development mode, with no tokens configured, the placeholder token
 `dev-admin-token` is an admin; outside development the placeholder, and an empty token list,
 refuse to start.
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lineage.errors import SettingsError
-from lineage.timefmt import utc_now
+from lineage.timefmt import to_timestamp, utc_now
 
 PLACEHOLDER_TOKEN = "dev-admin-token"
 
@@ -45,6 +46,10 @@ AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
 class Principal:
     name: str
     role: Role
+    expires: str | None = None  # a stored timestamp; None: never
+
+    def expired(self, now: str) -> bool:
+        return self.expires is not None and now >= self.expires
 
 
 def token_hash(token: str) -> str:
@@ -77,10 +82,13 @@ class TokenBook:
         book: dict[str, Principal] = {}
         for name, entry in entries.items():
             try:
-                book[str(entry["sha256"]).lower()] = Principal(name, Role(entry["role"]))
-            except (KeyError, TypeError, ValueError):
-                raise SettingsError(f"API token {name!r}: give sha256 and a role of "
-                                    f"{', '.join(r.value for r in Role)}") from None
+                expires = entry.get("expires")
+                book[str(entry["sha256"]).lower()] = Principal(
+                    name, Role(entry["role"]), to_timestamp(str(expires)) if expires else None)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise SettingsError(f"API token {name!r}: give sha256, a role of "
+                                    f"{', '.join(r.value for r in Role)} and optionally "
+                                    "expires (an ISO-8601 date or time)") from None
         placeholder = token_hash(PLACEHOLDER_TOKEN)
         if not development and (not book or placeholder in book):
             raise SettingsError("the API needs real tokens outside development mode "

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydicom.uid import JPEG2000, generate_uid
 
+from lineage.errors import UserError
 from lineage.synthetic import CT, MG, MR, SEG, code, instance, reference, save
 
 ESTATE = """\
@@ -247,12 +248,28 @@ def _write_fhir(folder: Path, deid_studies: list[str]) -> None:
     (folder / "research.fhir.json").write_text(json.dumps(bundle, indent=1))
 
 
-def run_demo(folder: Path, echo: Callable[[str], None]) -> int:
-    """Build the demo in `folder` (emptied first); returns the exit status of the first
-    command that failed unexpectedly, else 0."""
-    if folder.exists():
+DEMO_MARKER = ".lineage-demo"
+
+
+def prepare_folder(folder: Path) -> None:
+    """Empty a folder the demo made before (it carries the demo's marker file); refuse any other
+    folder that holds anything (`--folder .` must never wipe a working directory)."""
+    if folder.is_dir() and any(folder.iterdir()):
+        if not (folder / DEMO_MARKER).is_file():
+            raise UserError(f"{folder} is not empty and was not made by `lineage demo` (no "
+                            f"{DEMO_MARKER} file): give an empty or new folder")
         shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    elif folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DEMO_MARKER).write_text("made by `lineage demo`; the next demo empties this "
+                                      "folder\n")
+
+
+def run_demo(folder: Path, echo: Callable[[str], None]) -> int:
+    """Build the demo in `folder` (emptied first when the demo made it); returns the exit
+    status of the first command that failed unexpectedly, else 0."""
+    prepare_folder(folder)
     write_inputs(folder / "inputs")
     study = STUDIES[5]
     steps: list[tuple[list[str], set[int]]] = [

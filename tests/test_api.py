@@ -196,3 +196,18 @@ def test_openapi_is_documented(client: TestClient) -> None:
     schema: dict[str, Any] = client.get("/openapi.json").json()
     assert {"/systems/{code}/decommission", "/lineage/{key}", "/retention/drift",
             "/api/v1/lineage", "/cypher", "/export", "/audit"} <= set(schema["paths"])
+
+
+def test_an_expired_token_is_refused(any_store: GraphStore, tmp_path: Path) -> None:
+    entries = {"old": {"sha256": token_hash("old-token-0123456789"), "role": "auditor",
+                       "expires": "2020-01-01"},
+               "new": {"sha256": token_hash("new-token-0123456789"), "role": "auditor",
+                       "expires": "2999-01-01T00:00:00Z"}}
+    settings = Settings(environment="production", pseudonym_key=STRONG_KEY)  # type: ignore[arg-type]
+    app = create_app(settings, store=any_store, tokens=TokenBook.from_entries(entries, False),
+                     audit_path=tmp_path / "audit.jsonl", work_dir=tmp_path)
+    with TestClient(app) as client:
+        old = client.get("/stats", headers={"Authorization": "Bearer old-token-0123456789"})
+        assert old.status_code == 401 and "expired" in old.json()["detail"]
+        new = client.get("/stats", headers={"Authorization": "Bearer new-token-0123456789"})
+        assert new.status_code == 200

@@ -43,6 +43,19 @@ def test_compose_api_service_uses_the_compose_neo4j() -> None:
         assert f"COPY {package} {package}" in dockerfile
 
 
+def test_compose_and_image_run_in_production_without_root() -> None:
+    api = services()["api"]
+    assert api["environment"]["LINEAGE_ENV"] == "production"
+    assert api["env_file"] == [{"path": "lineage-api.env", "required": True}]
+    audit = api["environment"]["LINEAGE_AUDIT_LOG"]
+    assert any(audit.startswith(volume.split(":")[1]) for volume in api["volumes"])
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text().splitlines()
+    users = [line.split()[1] for line in dockerfile if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    cmd = dockerfile.index(next(line for line in dockerfile if line.startswith("CMD")))
+    assert dockerfile.index(f"USER {users[-1]}") < cmd
+
+
 def test_compose_neo4j_credentials_and_port_match_settings() -> None:
     neo4j = services()["neo4j"]
     assert neo4j["environment"]["NEO4J_AUTH"] == f"{COMPOSE_NEO4J_USER}/{COMPOSE_NEO4J_PASSWORD}"

@@ -68,3 +68,12 @@ def test_demo_runs_every_step_and_leaves_a_store_and_an_export(tmp_path: Path) -
     assert (folder / "estate.graphml").exists() and (folder / "estate.graphml.manifest.json")
     stats = json.loads(lineage("--store", "estate.graphml", "stats", "--json", cwd=folder).stdout)
     assert stats["nodes"]["ArchiveObject"] == 25
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "thesis.tex").write_text("months of work")
+    refused = lineage("demo", "--folder", ".", cwd=work)
+    assert_one_line_error(refused, "not empty", ".lineage-demo")
+    assert (work / "thesis.tex").read_text() == "months of work"
