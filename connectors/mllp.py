@@ -19,6 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from lineage.errors import StoreError, UserError
 from lineage.ingest import ingest
 from lineage.pipeline import Commit, Record, Rejected, RunReport, build_record, describe_error
 from lineage.stores import GraphStore
-from lineage.timefmt import utc_now
+from lineage.timefmt import format_timestamp, utc_now
 
 log = logging.getLogger("lineage.connectors.mllp")
 
@@ -54,6 +55,7 @@ class Inbox:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = FULL")
+        self.db.execute("PRAGMA secure_delete = ON")  # a dropped body is overwritten, not freed
         self.db.create_function("sha256_hex", 1, _sha256, deterministic=True)
         self.db.executescript(SCHEMA)
         present = {row[1] for row in self.db.execute("PRAGMA table_info(inbox)")}
@@ -84,6 +86,15 @@ class Inbox:
                 "message_sha256 = sha256_hex(message), "
                 "message = CASE WHEN ? THEN message ELSE '' END WHERE seq = ?",
                 (outcome, reason, keep_body, seq))
+
+    def purge_dead_letters(self, older_than: str) -> int:
+        """Drop the bodies of dead letters received before `older_than` (a stored timestamp),
+        keeping their hash, control ID and reason; returns how many."""
+        with self.lock:
+            cursor = self.db.execute(
+                "UPDATE inbox SET message = '' WHERE outcome = ? AND received_at < ? "
+                "AND message != ''", (DEAD, older_than))
+            return cursor.rowcount
 
     def dead_letters(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -138,6 +149,7 @@ class Limits:
     max_message_bytes: int = 1024 * 1024
     idle_seconds: float = 60.0
     max_connections: int = 64
+    dead_letter_days: float = 30.0  # a dead letter's body (patient data) is kept this long
 
 
 class Hl7Listener:
@@ -246,7 +258,13 @@ class Hl7Listener:
     def drain_all(self) -> None:
         """Drain until the inbox is empty. The worker never dies: an unavailable store pauses
         it (then it tries again), and a page that fails for any other reason is ingested again
-        one message at a time, the failing message kept as a dead letter."""
+        one message at a time, the failing message kept as a dead letter. Dead letters older
+        than `limits.dead_letter_days` lose their bodies."""
+        cutoff = datetime.now(UTC) - timedelta(days=self.limits.dead_letter_days)
+        purged = self.inbox.purge_dead_letters(format_timestamp(cutoff))
+        if purged:
+            log.info("dropped the bodies of %d dead letters older than %g days", purged,
+                     self.limits.dead_letter_days)
         while True:
             try:
                 if not self.drain():

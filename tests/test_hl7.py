@@ -273,7 +273,7 @@ def test_the_inbox_keeps_no_message_body_after_ingestion(tmp_path: Path) -> None
         rows = db.execute("SELECT message, message_sha256, outcome FROM inbox").fetchall()
     assert [(body, outcome) for body, _, outcome in rows] == [("", "ingested")] * 2
     assert all(len(digest) == 64 for _, digest, _ in rows)
-    assert b"DOE" not in (tmp_path / "hl7.inbox").read_bytes()
+    assert b"DOE" not in inbox_bytes(tmp_path)
 
 
 def test_the_listener_bounds_message_size_silence_and_connections(tmp_path: Path) -> None:
@@ -304,3 +304,31 @@ def test_the_listener_bounds_message_size_silence_and_connections(tmp_path: Path
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
+
+
+def test_dead_letters_lose_their_bodies_after_the_configured_days(tmp_path: Path) -> None:
+    import sqlite3
+
+    from connectors.mllp import Hl7Listener, Inbox, Limits
+
+    poison = numbered(1)[0].replace("20240301090000||ADT", "20241345090000||ADT")
+    inbox = Inbox(tmp_path / "hl7.inbox")
+    inbox.add("peer", "M00000", poison)
+    with LocalStore(tmp_path / "lineage.db") as store:
+        keep = Hl7Listener(store, Hl7Source("EHR", b"k" * 32), inbox, current_studies(store))
+        keep.drain_all()  # a dead letter now, kept for 30 days by default
+        assert b"DOE" in inbox_bytes(tmp_path)
+        purge = Hl7Listener(store, Hl7Source("EHR", b"k" * 32), inbox, current_studies(store),
+                            limits=Limits(dead_letter_days=0))
+        purge.drain_all()
+    inbox.close()
+    with sqlite3.connect(tmp_path / "hl7.inbox") as db:
+        [(body, digest, reason)] = db.execute(
+            "SELECT message, message_sha256, reason FROM inbox").fetchall()
+    assert body == "" and len(digest) == 64 and "MSH-7" in reason
+    assert b"DOE" not in inbox_bytes(tmp_path)
+
+
+def inbox_bytes(folder: Path) -> bytes:
+    """Everything of the inbox on disk: the database and its write-ahead log."""
+    return b"".join(path.read_bytes() for path in folder.glob("hl7.inbox*"))

@@ -31,6 +31,9 @@ def listen_hl7(
         min=0.1, help="Seconds a connection may stay silent before it is closed.")] = 60.0,
     max_connections: Annotated[int, typer.Option(
         min=1, help="Connections served at once; more are closed.")] = 64,
+    dead_letter_days: Annotated[float, typer.Option(
+        min=0, help="Days a dead letter keeps its message (patient data); then only its hash, "
+        "control ID and reason remain.")] = 30.0,
     dead_letters: Annotated[bool, typer.Option(
         "--dead-letters", help="List the messages that were accepted but could not be "
         "ingested, with the reasons (JSON), and exit.")] = False,
@@ -53,7 +56,7 @@ def listen_hl7(
         return
     serve = load_plugin(LISTENERS_GROUP, "hl7")
     limits = load_plugin(LISTENERS_GROUP, "hl7-limits")(max_message_bytes, idle_timeout,
-                                                         max_connections)
+                                                         max_connections, dead_letter_days)
 
     def ready(bound: int) -> None:
         print(f"listening for HL7 v2 over MLLP on {host}:{bound} (inbox {inbox_path})",
