@@ -86,7 +86,8 @@ async def ingest_storage_events(provider: str, request: Request, state: StateDep
         validation = _azure_validation(_json(body))
         if validation is not None:
             return JSONResponse({"validationResponse": validation})
-    return (await _run(state, "storage-events", body, provider=provider)).as_dict()
+    return (await _run(state, "storage-events", body, provider=provider,
+                       redact_key_patterns=state.settings.redact_key_patterns)).as_dict()
 
 
 def _azure_validation(document: Any) -> str | None:

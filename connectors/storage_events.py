@@ -16,10 +16,12 @@ Objects that map to nothing known become uncataloged copies (`uncataloged: true`
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, unquote_plus
@@ -90,6 +92,36 @@ def _token(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise EventError("the sequencer is neither text nor a number")
     return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRedaction:
+    """Object keys with patient data in them (`scans/DOE^JANE/1.dcm`): each match of a pattern
+    is replaced by a keyed hash of it (`redacted-<12 hex>`), stable for the same text under the
+    same key, before the key is stored, logged or reported."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    secret: bytes
+
+    @classmethod
+    def of(cls, texts: Iterable[str], secret: bytes) -> KeyRedaction | None:
+        compiled = []
+        for text in texts:
+            try:
+                compiled.append(re.compile(text))
+            except re.error as exc:
+                raise UserError(f"redaction pattern {text!r} is not a regular expression: "
+                                f"{exc}") from None
+        return cls(tuple(compiled), secret) if compiled else None
+
+    def key(self, key: str) -> str:
+        for pattern in self.patterns:
+            key = pattern.sub(self._hashed, key)
+        return key
+
+    def _hashed(self, match: re.Match[str]) -> str:
+        digest = hmac.new(self.secret, match.group(0).encode(), hashlib.sha256).hexdigest()
+        return f"redacted-{digest[:12]}"
 
 
 def _padded(token: Any, width: int = 40) -> str | None:
@@ -393,6 +425,7 @@ class StorageSource:
     provider: str
     patterns: KeyPatterns
     regions: Mapping[str, str] = field(default_factory=dict)  # container or account → region
+    redaction: KeyRedaction | None = None
 
     def region(self, event: StorageEvent) -> str | None:
         return (event.region or self.regions.get(event.container)
@@ -431,6 +464,8 @@ def event_records(
                 if event is not None:
                     yield event
                 continue
+            if source.redaction is not None:
+                event = replace(event, key=source.redaction.key(event.key))
             try:
                 copy, study, series = copy_of(event, source.patterns)
             except UserError as exc:
@@ -481,6 +516,8 @@ def _copy_bundle(copy: str, event: StorageEvent, study: str | None, series: str 
 
 class StorageEventsConfig(FileInputs):
     provider: Literal["s3", "gcs", "azure"]
+    # parts of object keys that hold patient data: replaced by a keyed hash before storing
+    redact_key_patterns: list[str] = Field(default_factory=list)
     # regular expressions with named groups study, series, instance
     key_patterns: list[str] = Field(default_factory=list)
     regions: dict[str, str] = Field(default_factory=dict)  # container -> region (GCS, Azure)
@@ -488,7 +525,8 @@ class StorageEventsConfig(FileInputs):
 
 
 def _source_records(config: StorageEventsConfig, context: SourceContext) -> Iterator[Record]:
-    source = StorageSource(config.provider, KeyPatterns.of(config.key_patterns), config.regions)
+    source = StorageSource(config.provider, KeyPatterns.of(config.key_patterns), config.regions,
+                           KeyRedaction.of(config.redact_key_patterns, context.secret))
     state = ObjectState(config.state or context.state_path(f"{config.provider}-events.state"))
 
     def records() -> Iterator[Record]:

@@ -10,6 +10,7 @@
 | neo4j_database              | LINEAGE_NEO4J_DATABASE   | neo4j                    |
 | audit_log                   | LINEAGE_AUDIT_LOG        | lineage-api-audit.jsonl  |
 | audit_max_bytes / _backups  | LINEAGE_AUDIT_MAX_BYTES / LINEAGE_AUDIT_BACKUPS | 50 MB / 10 |
+| redact_key_patterns         | LINEAGE_REDACT_KEY_PATTERNS (JSON list) | none      |
 
 Values are read case-insensitively (`LINEAGE_ENV=Production` is production). Outside development
 (`LINEAGE_ENV=production`), the placeholder pseudonym key, a key shorter than 32 characters, and a
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
     audit_log: Path = Path("lineage-api-audit.jsonl")
     audit_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     audit_backups: int = Field(default=10, ge=1, le=1000)
+    # regular expressions of object-key parts holding patient data (JSON list in the env)
+    redact_key_patterns: list[str] = Field(default_factory=list)
 
     @field_validator("environment", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ import pytest
 
 from connectors.storage_events import (
     KeyPatterns,
+    KeyRedaction,
     ObjectState,
     StorageSource,
     event_records,
@@ -209,3 +210,24 @@ def test_storage_events_cli(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["nodes_by_kind"]["ArchiveObject"] == 1
     assert_one_line_error(lineage("ingest", "storage-events", str(path), "--provider", "ftp",
                                   cwd=tmp_path), "--provider")
+
+
+def test_key_parts_holding_patient_data_are_redacted_before_storing(
+    any_store: GraphStore, tmp_path: Path
+) -> None:
+    events = tmp_path / "e.json"
+    events.write_text(json.dumps({"Records": [
+        s3("ObjectCreated:Put", "scans/DOE%5EJANE/MRN12345/scan1.dcm", "2024-03-01T00:00:00Z",
+           "01")]}))
+    state = ObjectState(tmp_path / "s.state")
+    try:
+        source = StorageSource("s3", KeyPatterns.of(), {}, KeyRedaction.of(
+            [r"(?<=scans/)[^/]+/[^/]+"], b"r" * 32))
+        report = ingest(any_store, event_records(read_documents([events]), source, state), "s3")
+    finally:
+        state.close()
+    [copy] = [n for n in any_store.iter_nodes() if n.key.startswith("object:")]
+    assert copy.key.startswith("object:pacs-archive-eu:scans/redacted-")
+    assert copy.key.endswith("/scan1.dcm")
+    text = repr((copy.properties, report.as_dict()))
+    assert "DOE" not in text + copy.key and "MRN12345" not in text + copy.key

@@ -180,13 +180,18 @@ def ingest_storage_events(
         "their region).")] = None,
     state: Annotated[Path | None, typer.Option(help="Per-object state file; default: beside a "
                                                "local store.")] = None,
+    redact_key_pattern: Annotated[list[str] | None, typer.Option(
+        "--redact-key-pattern", help="Regular expression of key parts that hold patient data "
+        "(names, MRNs): replaced by a keyed hash before anything is stored (repeatable; "
+        "default: LINEAGE_REDACT_KEY_PATTERNS).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Object created, deleted, tiered, restored and replication events of S3, GCS or Azure,
     as copies of the series their keys hold (or uncataloged copies)."""
     values = {"files": files, "provider": provider, "key_patterns": key_pattern or [],
               "regions": dict(_pair(text, "--region") for text in region or []),
-              "state": state}
+              "state": state, "redact_key_patterns": (
+                  redact_key_pattern or cli_context(ctx).settings.redact_key_patterns)}
     print_report(run_source(ctx, "storage-events", values, as_json), as_json)
 
 
