@@ -9,6 +9,7 @@ here: the registry finds them by kind.
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -28,7 +29,9 @@ PROVIDERS = ("s3", "gcs", "azure")
 
 
 async def _body(request: Request, state: ApiState) -> bytes:
-    """The request body, refused as soon as it passes the limit (never read whole first)."""
+    """The request body, refused as soon as it passes the limit (never read whole first), and
+    decompressed when it comes with `Content-Encoding: gzip` or `deflate` (as openlineage-python
+    sends with compression on), within the same limit (a small bomb stays small)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -36,7 +39,31 @@ async def _body(request: Request, state: ApiState) -> bytes:
         if size > state.max_body:
             raise TooLargeError(f"the body is over {state.max_body} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in DECODERS:
+        raise UserError(f"Content-Encoding {encoding[:40]!r} is not supported: send gzip, "
+                        "deflate or none")
+    return _decompressed(body, DECODERS[encoding], state.max_body, encoding)
+
+
+# zlib window bits: gzip framing, and deflate as zlib data (raw deflate is tried after).
+DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _decompressed(body: bytes, window: int, limit: int, encoding: str) -> bytes:
+    for bits in (window, -zlib.MAX_WBITS) if encoding == "deflate" else (window,):
+        decoder = zlib.decompressobj(bits)
+        try:
+            data = decoder.decompress(body, limit + 1)
+        except zlib.error:
+            continue
+        if len(data) > limit or decoder.unconsumed_tail:
+            raise TooLargeError(f"the body is over {limit} bytes once decompressed")
+        return data
+    raise UserError(f"the body is not valid {encoding} data")
 
 
 def _json(body: bytes) -> Any:

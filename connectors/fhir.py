@@ -18,6 +18,7 @@ the namespace HL7 and DICOM use; a patient known only by reference gets `fhir:<s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from lineage.model import (
     make_key,
     object_key,
 )
-from lineage.pipeline import Commit, Pending, Record, Rejected
+from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
 from lineage.sources import FileInputs, Source, SourceContext, SystemCode
 from lineage.timefmt import utc_now
 
@@ -166,15 +167,20 @@ def fhir_records(
         else:
             resources.append(item)
     context = _Context(resources, source)
+    unused: Counter[str] = Counter()
     for resource in resources:
         if resource.type not in SUPPORTED:
-            yield Rejected(resource.location, f"unsupported resource type {resource.type!r}")
+            unused[resource.type] += 1  # a Bulk export holds many kinds: skipped, counted
             continue
         if resource.type == "Endpoint":
             continue  # read through the studies that reference it
         if resource.type == "Patient" and _merged_into_safely(resource):
             yield Commit(lambda: None)  # a merge reads the store: write what came before
         yield Pending(resource.location, _transform(resource, context, studies_of))
+    if unused:
+        yield Bundle((), "input", tuple(
+            Notice("input", f"{count:,} {kind or '(no type)'} resource{'s' if count > 1 else ''}"
+                   " not used by the engine: skipped") for kind, count in sorted(unused.items())))
 
 
 def _transform(resource: Resource, context: _Context,

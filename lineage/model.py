@@ -82,6 +82,7 @@ class EdgeType(StrEnum):
     GRANTS = "GRANTS"
     FULFILLED_BY = "FULFILLED_BY"
     DESCRIBES = "DESCRIBES"
+    RUN_OF = "RUN_OF"
 
 
 def _pairs(sources: set[NodeKind], targets: set[NodeKind]) -> frozenset[tuple[NodeKind, NodeKind]]:
@@ -98,8 +99,10 @@ EDGE_ENDPOINTS: dict[EdgeType, frozenset[tuple[NodeKind, NodeKind]]] = {
     EdgeType.DERIVED_FROM: frozenset({(K.SERIES, K.SERIES), (K.STUDY, K.STUDY)}),
     EdgeType.FEEDS: _pairs({K.SYSTEM}, {K.SYSTEM}),
     EdgeType.INCLUDES: _pairs({K.DATASET}, {K.STUDY, K.SERIES, K.ARCHIVE_OBJECT}),
-    EdgeType.READ: _pairs({K.RUN}, {K.DATASET, K.SERIES, K.ARCHIVE_OBJECT}),
-    EdgeType.WROTE: _pairs({K.RUN}, {K.DATASET, K.SERIES, K.ARCHIVE_OBJECT}),
+    # a job's READ/WROTE are declared lineage (OpenLineage JobEvent); a run's, observed
+    EdgeType.READ: _pairs({K.RUN, K.JOB}, {K.DATASET, K.SERIES, K.ARCHIVE_OBJECT}),
+    EdgeType.WROTE: _pairs({K.RUN, K.JOB}, {K.DATASET, K.SERIES, K.ARCHIVE_OBJECT}),
+    EdgeType.RUN_OF: _pairs({K.RUN}, {K.JOB}),
     EdgeType.GOVERNED_BY: _pairs({K.ARCHIVE_OBJECT}, {K.RETENTION_POLICY}),
     EdgeType.APPLIES_TO: _pairs({K.COMPLIANCE_EVENT}, {K.PATIENT, K.STUDY, K.DATASET, K.SYSTEM}),
     EdgeType.GRANTS: _pairs({K.ACCESS_PROFILE}, {K.SYSTEM, K.DATASET}),

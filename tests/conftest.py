@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,44 @@ def orthanc(tmp_path: Path) -> Iterator[OrthancServer]:
         pytest.skip(message)
     with OrthancServer(tmp_path / "orthanc") as server:
         yield server
+
+
+@contextmanager
+def serving(store: GraphStore, tmp_path: Path) -> Iterator[str]:
+    """The API as a real uvicorn server on a free loopback port over `store` (the tokens of
+    tests.test_api, 12 MB bodies); yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.test_api import client_for
+
+    app = client_for(store, tmp_path, max_body=12 * 1024 * 1024).app
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = running.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture
+def api_server(tmp_path: Path) -> Iterator[str]:
+    """A real API server over a local store."""
+    with LocalStore(tmp_path / "lineage.db") as store, serving(store, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def any_api_server(any_store: GraphStore, tmp_path: Path) -> Iterator[str]:
+    """A real API server over each store."""
+    with serving(any_store, tmp_path) as url:
+        yield url

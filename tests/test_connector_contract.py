@@ -98,3 +98,17 @@ def test_every_ingest_command_has_a_registered_source(tmp_path: Path) -> None:
     assert all("disabled" not in s["summary"] for s in kinds.values())
     commands = lineage("ingest", "--help", cwd=tmp_path).stdout
     assert all(kind in commands for kind in kinds if kind != "dicom-json")  # an API-only source
+
+
+def test_fhir_resources_the_engine_does_not_use_are_skipped_not_rejected(tmp_path: Path) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": fhir_study("1.2.3.1", "2024-01-02")},
+        {"resource": {"resourceType": "Observation", "id": "o1", "status": "final"}},
+        {"resource": {"resourceType": "Observation", "id": "o2", "status": "final"}},
+        {"resource": {"resourceType": "Medication", "id": "m1"}}]}
+    (tmp_path / "b.json").write_text(json.dumps(bundle))
+    code, report = run_json(tmp_path, "ingest", "fhir", "b.json", "--system", "EHR-FHIR")
+    assert code == 0 and report["rejected"] == []
+    assert [n["message"] for n in report["notices"]] == [
+        "1 Medication resource not used by the engine: skipped",
+        "2 Observation resources not used by the engine: skipped"]

@@ -115,8 +115,9 @@ def test_bad_resources_are_reported(any_store: GraphStore, tmp_path: Path) -> No
         "DiagnosticReport: imagingStudy 'ImagingStudy/missing' is not in the input",
         "ImagingStudy: no identifier with system urn:dicom:uid",
         "not a FHIR resource: no resourceType",
-        "unsupported resource type 'Observation'",
     ]
+    assert [n.message for n in report.notices] == [
+        "1 Observation resource not used by the engine: skipped"]
     assert all("#entry[" in r.location for r in report.rejected)
 
 

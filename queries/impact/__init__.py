@@ -2,8 +2,9 @@
 module and its NetworkX twin here.
 
 Lineage orientation (trace): for DERIVED_FROM, COPIED_FROM, READ, COPY_OF, PART_OF, OF_PATIENT,
-INCLUDES, STORED_IN and DESCRIBES the upstream end is the edge's target; for FEEDS, WROTE and
-FULFILLED_BY it is the source. "down" walks from upstream to downstream, "up" the other way.
+INCLUDES, STORED_IN, DESCRIBES and RUN_OF (a run's job) the upstream end is the edge's target;
+for FEEDS, WROTE and FULFILLED_BY it is the source. "down" walks from upstream to
+downstream, "up" the other way.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from queries.graph import (
 from queries.library import Query, Row
 
 UPSTREAM_IS_TARGET = ["COPIED_FROM", "COPY_OF", "DERIVED_FROM", "DESCRIBES", "INCLUDES",
-                      "OF_PATIENT", "PART_OF", "READ", "STORED_IN"]
+                      "OF_PATIENT", "PART_OF", "READ", "RUN_OF", "STORED_IN"]
 UPSTREAM_IS_SOURCE = ["FEEDS", "FULFILLED_BY", "WROTE"]
 
 
