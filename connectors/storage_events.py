@@ -51,8 +51,8 @@ DEFAULT_PATTERNS = (
     r"(?:/(?:instances/)?(?P<instance>[^/]+?)(?:\.dcm)?)?$",
     r"(?:^|/)studies/(?P<study>[0-9.]+)/(?:[^/]+)$",
 )
-CREATED, DELETED, TIER, RESTORED, REPLICATION, METADATA = (
-    "created", "deleted", "tier", "restored", "replication", "metadata")
+CREATED, DELETED, TIER, RESTORED, REPLICATION, METADATA, HIDDEN = (
+    "created", "deleted", "tier", "restored", "replication", "metadata", "hidden")
 
 
 __all__ = ["PARSERS", "KeyPatterns", "ObjectState", "StorageEvent", "StorageSource", "copy_of",
@@ -124,6 +124,23 @@ class KeyRedaction:
         return f"redacted-{digest[:12]}"
 
 
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+PLACEHOLDER_KEYS = frozenset({"", "none", "null", "undefined", "nan"})
+
+
+def implausible_key(key: str) -> str | None:
+    """Why an object key is not taken as a path of stored data, or None. Keys holding
+    bidirectional controls display as another name (a spoof); `None`, `null` or a bare number
+    are a producer's bug, not a file."""
+    if BIDI_CONTROLS.search(key):
+        return "the object key holds bidirectional text controls (it displays as another name)"
+    if key.strip().lower() in PLACEHOLDER_KEYS or key.strip().isdigit():
+        return "the object key is a placeholder or a bare number, not a path of stored data"
+    if any(ord(c) < 32 for c in key):
+        return "the object key holds control characters"
+    return None
+
+
 def _padded(token: Any, width: int = 40) -> str | None:
     text = _token(token)
     return text.rjust(width, "0") if text else None
@@ -138,30 +155,75 @@ EVENTBRIDGE_ACTIONS = {"Object Created": CREATED, "Object Deleted": DELETED,
                        "Object Access Tier Changed": TIER}
 
 
-def parse_s3(document: Any, location: str) -> Iterator[StorageEvent | Rejected | None]:
-    """S3 notification records, also wrapped in SNS or EventBridge; None for a test event."""
-    if isinstance(document, dict) and document.get("Type") == "Notification":
-        try:
-            document = json.loads(document["Message"])
-        except (KeyError, TypeError, json.JSONDecodeError):
-            yield Rejected(location, "SNS envelope whose Message is not S3 event JSON")
-            return
-    if isinstance(document, dict) and document.get("Event") == "s3:TestEvent":
+ParsedEvent = StorageEvent | Rejected | Notice | None
+MAX_ENVELOPES = 4  # SQS → SNS → S3 is three deep; more is not an AWS shape
+
+
+def parse_s3(document: Any, location: str, depth: int = 0) -> Iterator[ParsedEvent]:
+    """S3 notification records in every envelope AWS documents, recognised by shape: direct,
+    SNS (HTTP delivery), SNS → Lambda (`Records[].Sns.Message`), SQS (`Body`), SQS → Lambda
+    (`Records[].body`), each of those around an SNS envelope, and EventBridge (also through
+    SQS). None for a test event; an SNS subscription confirmation is a Notice with its URL."""
+    if depth > MAX_ENVELOPES:
+        yield Rejected(location, "envelopes nested deeper than AWS sends them")
+        return
+    if not isinstance(document, dict):
+        yield Rejected(location, "not an S3 event: not a JSON object")
+        return
+    kind = document.get("Type")
+    if kind in ("SubscriptionConfirmation", "UnsubscribeConfirmation"):
+        yield Notice(location, f"SNS {kind} for topic {str(document.get('TopicArn'))!r}: "
+                     f"confirm it by opening {str(document.get('SubscribeURL'))!r}")
+        return
+    inner = _envelope_content(document)
+    if inner is not None:
+        yield from _unwrapped(inner, location, depth)
+        return
+    if document.get("Event") == "s3:TestEvent":
         yield None
         return
-    if isinstance(document, dict) and document.get("source") == "aws.s3":
+    if document.get("source") == "aws.s3":
         yield _eventbridge(document, location)
         return
-    records = document.get("Records") if isinstance(document, dict) else None
+    records = document.get("Records")
     if not isinstance(records, list):
-        yield Rejected(location, "not an S3 event: no Records, no SNS or EventBridge envelope")
+        yield Rejected(location, "not an S3 event: no Records, no SNS, SQS or EventBridge "
+                       "envelope")
         return
     for index, record in enumerate(records):
         where = f"{location}/Records[{index}]"
+        content = _envelope_content(record) if isinstance(record, dict) else None
+        if content is not None:
+            yield from _unwrapped(content, where, depth)
+            continue
         try:
             yield _s3_record(record, where)
         except MALFORMED as exc:
             yield Rejected(where, _reason(exc))
+
+
+def _envelope_content(item: dict[str, Any]) -> tuple[str, Any] | None:
+    """(label, text) of what an SNS or SQS envelope carries, or None for no envelope."""
+    if item.get("Type") == "Notification" and "Message" in item:
+        return "Message", item["Message"]  # SNS over HTTP, or inside an SQS body
+    if isinstance(item.get("Sns"), dict) and "Message" in item["Sns"]:
+        return "Sns/Message", item["Sns"]["Message"]  # SNS → Lambda
+    if item.get("eventSource") == "aws:sqs" and "body" in item:
+        return "body", item["body"]  # SQS → Lambda
+    if "MessageId" in item and "Body" in item:
+        return "Body", item["Body"]  # SQS ReceiveMessage
+    return None
+
+
+def _unwrapped(content: tuple[str, Any], location: str, depth: int) -> Iterator[ParsedEvent]:
+    label, text = content
+    where = f"{location}/{label}"
+    try:
+        inner = json.loads(text) if isinstance(text, str) else text
+    except (json.JSONDecodeError, RecursionError):
+        yield Rejected(where, "the envelope's message is not JSON")
+        return
+    yield from parse_s3(inner, where, depth + 1)
 
 
 # What a record of an unexpected shape raises while it is read (a number where an object was
@@ -182,6 +244,8 @@ def _s3_record(record: dict[str, Any], where: str) -> StorageEvent:
     action = S3_ACTIONS.get(name.split(":")[0])
     if action is None:
         raise EventError(f"unknown S3 event type {name!r}")
+    if name == "ObjectRemoved:DeleteMarkerCreated":
+        action = HIDDEN  # a versioned bucket keeps the earlier versions: not a disposal
     s3 = record["s3"]
     obj = s3["object"]
     detail: dict[str, Any] = {"event": name}
@@ -207,6 +271,8 @@ def _eventbridge(document: dict[str, Any], where: str) -> StorageEvent | Rejecte
     try:
         detail = document.get("detail") or {}
         obj = detail.get("object") or {}
+        if action == DELETED and detail.get("deletion-type") == "Delete Marker Created":
+            action = HIDDEN
         return StorageEvent(
             "s3", str(detail["bucket"]["name"]), str(obj["key"]), action,
             _time(document["time"]), where, _padded(obj.get("sequencer")), _size(obj.get("size")),
@@ -221,7 +287,7 @@ GCS_ACTIONS = {"OBJECT_FINALIZE": CREATED, "OBJECT_DELETE": DELETED, "OBJECT_ARC
                "OBJECT_METADATA_UPDATE": METADATA}
 
 
-def parse_gcs(document: Any, location: str) -> Iterator[StorageEvent | Rejected | None]:
+def parse_gcs(document: Any, location: str) -> Iterator[ParsedEvent]:
     """Pub/Sub messages (push bodies, pulled messages, or lists of them)."""
     messages = document if isinstance(document, list) else [document]
     for index, message in enumerate(messages):
@@ -270,7 +336,7 @@ AZURE_ACTIONS = {"Microsoft.Storage.BlobCreated": CREATED, "Microsoft.Storage.Bl
 _SUBJECT = re.compile(r"^/blobServices/default/containers/(?P<container>[^/]+)/blobs/(?P<blob>.+)$")
 
 
-def parse_azure(document: Any, location: str) -> Iterator[StorageEvent | Rejected | None]:
+def parse_azure(document: Any, location: str) -> Iterator[ParsedEvent]:
     """Event Grid events (a list, or one) in the Event Grid or the CloudEvents schema."""
     events = document if isinstance(document, list) else [document]
     for index, event in enumerate(events):
@@ -315,7 +381,8 @@ def _time(value: Any) -> str:
         raise EventError(f"event time {value!r} is not a time") from None
 
 
-PARSERS = {"s3": parse_s3, "gcs": parse_gcs, "azure": parse_azure}
+Parser = Callable[[Any, str], Iterator[ParsedEvent]]
+PARSERS: dict[str, Parser] = {"s3": parse_s3, "gcs": parse_gcs, "azure": parse_azure}
 
 
 # -- key patterns ------------------------------------------------------------------------------
@@ -460,10 +527,21 @@ def event_records(
         notices: list[Notice] = []
         state.begin()  # one state transaction per document, committed after the store's
         for event in parse(document, location):
+            if isinstance(event, Notice):
+                notices.append(event)
+                continue
             if event is None or isinstance(event, Rejected):
                 if event is not None:
                     yield event
                 continue
+            doubt = implausible_key(event.key)
+            if doubt is not None:
+                yield Rejected(event.location, doubt)
+                continue
+            if event.action == HIDDEN:
+                notices.append(Notice(event.location, "a delete marker hides the current "
+                                      "version; earlier versions still hold the data: the copy "
+                                      "is not disposed"))
             if source.redaction is not None:
                 event = replace(event, key=source.redaction.key(event.key))
             try:

@@ -231,3 +231,80 @@ def test_key_parts_holding_patient_data_are_redacted_before_storing(
     assert copy.key.endswith("/scan1.dcm")
     text = repr((copy.properties, report.as_dict()))
     assert "DOE" not in text + copy.key and "MRN12345" not in text + copy.key
+
+
+def sns(message: dict[str, Any]) -> dict[str, Any]:
+    """An SNS notification as SNS delivers it over HTTP (and inside SQS bodies)."""
+    return {"Type": "Notification", "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:pacs-events",
+            "Message": json.dumps(message), "Timestamp": "2024-03-01T00:00:01.000Z",
+            "SignatureVersion": "1", "Signature": "EXAMPLE", "SigningCertURL": "https://x"}
+
+
+def test_every_aws_envelope_is_recognised_by_shape(any_store: GraphStore, tmp_path: Path) -> None:
+    created = {n: {"Records": [s3("ObjectCreated:Put", KEY.format(f"i{n}"),
+                                  "2024-03-01T00:00:00Z", f"0{n}")]} for n in range(1, 7)}
+    bridge = {"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+              "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012",
+              "time": "2024-03-01T00:00:00Z", "region": "eu-west-1",
+              "detail": {"bucket": {"name": "pacs-archive-eu"}, "object": {
+                  "key": KEY.format("i7"), "size": 100, "sequencer": "07"},
+                  "reason": "PutObject"}}
+    documents = [
+        {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",  # SNS → Lambda
+                      "Sns": {"Type": "Notification", "Message": json.dumps(created[1])}}]},
+        {"Records": [{"messageId": "m1", "eventSource": "aws:sqs",  # SQS → Lambda
+                      "body": json.dumps(created[2])}]},
+        {"Records": [{"messageId": "m2", "eventSource": "aws:sqs",  # SQS(SNS) → Lambda
+                      "body": json.dumps(sns(created[3]))}]},
+        {"MessageId": "m3", "ReceiptHandle": "r", "Body": json.dumps(created[4])},  # SQS
+        sns(created[5]),  # SNS over HTTP
+        created[6],  # direct
+        {"Records": [{"messageId": "m4", "eventSource": "aws:sqs",  # EventBridge → SQS
+                      "body": json.dumps(bridge)}]},
+    ]
+    report = run(any_store, tmp_path, "s3", *documents)
+    assert report.rejected == []
+    assert props(any_store, COPY)["instance_count"] == 7
+
+
+def test_sns_subscription_confirmation_is_reported_with_its_url(any_store: GraphStore,
+                                                                tmp_path: Path) -> None:
+    url = ("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription"
+           "&TopicArn=arn:aws:sns:eu-west-1:123456789012:pacs-events&Token=2336412f37")
+    report = run(any_store, tmp_path, "s3", {
+        "Type": "SubscriptionConfirmation", "MessageId": "165545c9", "Token": "2336412f37",
+        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:pacs-events",
+        "Message": "You have chosen to subscribe to the topic ...", "SubscribeURL": url,
+        "Timestamp": "2024-03-01T00:00:00.000Z"})
+    assert report.rejected == []
+    assert any(url in n.message and "SubscriptionConfirmation" in n.message
+               for n in report.notices)
+
+
+def test_a_delete_marker_hides_without_disposing(any_store: GraphStore, tmp_path: Path) -> None:
+    run(any_store, tmp_path, "s3", {"Records": [
+        s3("ObjectCreated:Put", KEY.format("i1"), "2024-03-01T00:00:00Z", "01")]})
+    report = run(any_store, tmp_path, "s3", {"Records": [
+        s3("ObjectRemoved:DeleteMarkerCreated", KEY.format("i1"), "2024-03-02T00:00:00Z",
+           "02", None)]}, {"version": "0", "detail-type": "Object Deleted", "source": "aws.s3",
+                          "time": "2024-03-02T00:00:01Z", "region": "eu-west-1",
+                          "detail": {"bucket": {"name": "pacs-archive-eu"},
+                                     "object": {"key": KEY.format("i1"), "sequencer": "03"},
+                                     "deletion-type": "Delete Marker Created"}})
+    assert "disposed_at" not in props(any_store, COPY)
+    assert props(any_store, COPY)["instance_count"] == 1
+    assert sum("delete marker" in n.message for n in report.notices) == 2
+    run(any_store, tmp_path, "s3", {"Records": [  # a permanent delete of the version disposes
+        s3("ObjectRemoved:Delete", KEY.format("i1"), "2024-03-03T00:00:00Z", "04", None)]})
+    assert "disposed_at" in props(any_store, COPY)
+
+
+@pytest.mark.parametrize("key", ["None", "12345", "scans/\u202egpj.dcm", "null"])
+def test_implausible_object_keys_are_reported(any_store: GraphStore, tmp_path: Path,
+                                              key: str) -> None:
+    report = run(any_store, tmp_path, "s3", {"Records": [
+        s3("ObjectCreated:Put", key, "2024-03-01T00:00:00Z", "01")]})
+    [rejected] = report.rejected
+    assert "object key" in rejected.reason
+    assert [n for n in any_store.iter_nodes() if n.key.startswith("object:")] == []
