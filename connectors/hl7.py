@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connectors.dicom_header import OLDEST_BIRTH_YEAR
 from connectors.hl7_message import HL7Error, Message, hl7_time, parse
 from connectors.patients import StudiesOf, current_studies, merge_patients
 from lineage.identity import patient_key
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
-from lineage.pipeline import Commit, Pending, Record, Rejected
+from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
 from lineage.sources import FileInputs, Source, SourceContext, SystemCode
 from lineage.timefmt import to_date, to_timestamp, utc_now
 
@@ -53,7 +54,13 @@ def message_records(
 ) -> Pending:
     """One message as a source record: the ingest service builds its facts, and rejects the
     message alone when anything in it is unusable."""
-    return Pending(location, lambda: _facts(parse(text), source, studies_of))
+    return Pending(location, lambda: _bundle(parse(text), source, studies_of))
+
+
+def _bundle(message: Message, source: Hl7Source, studies_of: StudiesOf) -> Bundle:
+    notes: list[str] = []
+    facts = _facts(message, source, studies_of, notes)
+    return Bundle(tuple(facts), notices=tuple(Notice("", note) for note in notes))
 
 
 def _time(message: Message, segment: str, number: int, what: str) -> str | None:
@@ -77,14 +84,15 @@ def check_supported(message: Message) -> None:
                        + ", ".join(sorted(SUPPORTED)))
 
 
-def _facts(message: Message, source: Hl7Source, studies_of: StudiesOf) -> list[Node | Edge]:
+def _facts(message: Message, source: Hl7Source, studies_of: StudiesOf,
+           notes: list[str]) -> list[Node | Edge]:
     check_supported(message)
     sent = _time(message, "MSH", 7, "message time")
     prov = Provenance(source.connector, sent or utc_now(), Confidence.OBSERVED)
     kind = message.type
     if kind == "ADT^A40":
-        return _merge(message, source, prov, studies_of)
-    patient, patient_facts = _patient(message, source, prov)
+        return _merge(message, source, prov, studies_of, notes)
+    patient, patient_facts = _patient(message, source, prov, notes)
     if kind in PATIENT_UPDATES:
         return patient_facts
     if kind in ORDERS:
@@ -95,7 +103,12 @@ def _facts(message: Message, source: Hl7Source, studies_of: StudiesOf) -> list[N
 def _issuer(message: Message, cx: str, fallback: str) -> str:
     authority = message.component(cx, 4)
     namespace = message.subcomponent(authority, 1) or message.subcomponent(authority, 2)
-    return namespace or message.field("MSH", 4).split(message.encoding.component)[0] or fallback
+    return message.text(namespace or _facility(message)) or fallback
+
+
+def _facility(message: Message) -> str:
+    """MSH-4's first component, escapes decoded."""
+    return message.text(message.component(message.field("MSH", 4), 1))
 
 
 def _identifier(message: Message, value: str, source: Hl7Source, what: str) -> str:
@@ -104,21 +117,43 @@ def _identifier(message: Message, value: str, source: Hl7Source, what: str) -> s
     if not ids or not message.component(ids[0], 1):
         raise HL7Error(f"{what} has no patient identifier")
     chosen = next((cx for cx in ids if message.component(cx, 5) == "MR"), ids[0])
-    return patient_key(_issuer(message, chosen, source.system), message.component(chosen, 1),
-                       source.secret)
+    return patient_key(_issuer(message, chosen, source.system),
+                       message.text(message.component(chosen, 1)), source.secret)
+
+
+def _birth_year_month(message: Message, sent_at: str, notes: list[str]) -> str | None:
+    """PID-7 as a year-month, as the DICOM path keeps it: a date before 1880 or after the
+    message is not plausible and a year alone is not enough; both are left out, with a notice."""
+    value = message.field("PID", 7)
+    if not value:
+        return None
+    text = hl7_time(value) or ""
+    if re.fullmatch(r"\d{4}", value):
+        notes.append("PID-7 (birth date) gives a year only: left out")
+        return None
+    if re.fullmatch(r"\d{6}", value):
+        text = f"{value[:4]}-{value[4:]}-01"
+    try:
+        born = to_date(text[:10])
+    except ValueError:
+        raise HL7Error("PID-7 (birth date) is not a valid HL7 date") from None
+    if int(born[:4]) < OLDEST_BIRTH_YEAR or born > sent_at[:10]:
+        notes.append("PID-7 (birth date) is not a plausible birth date: left out")
+        return None
+    return born[:7]
 
 
 def _patient(
-    message: Message, source: Hl7Source, prov: Provenance
+    message: Message, source: Hl7Source, prov: Provenance, notes: list[str]
 ) -> tuple[str, list[Node | Edge]]:
     pid = message.segment("PID")
     if pid is None:
         raise HL7Error(f"{message.type} has no PID segment")
     key = _identifier(message, message.field("PID", 3), source, "PID-3")
     props: dict[str, Any] = {}
-    birth = _time(message, "PID", 7, "birth date")
+    birth = _birth_year_month(message, prov.seen_at, notes)
     if birth:
-        props["birth_year_month"] = birth[:7]
+        props["birth_year_month"] = birth
     death = _time(message, "PID", 29, "death date")
     if death:
         props["death_date"] = death[:10]
@@ -131,8 +166,8 @@ def _patient(
 
 
 def _merge(message: Message, source: Hl7Source, prov: Provenance,
-           studies_of: StudiesOf) -> list[Node | Edge]:
-    survivor, facts = _patient(message, source, prov)
+           studies_of: StudiesOf, notes: list[str]) -> list[Node | Edge]:
+    survivor, facts = _patient(message, source, prov, notes)
     if message.segment("MRG") is None:
         raise HL7Error("ADT^A40 has no MRG segment")
     prior = _identifier(message, message.field("MRG", 1), source, "MRG-1")
@@ -150,25 +185,26 @@ def _study_key(uid: str) -> str | None:
 
 
 def _order(message: Message, patient: str, prov: Provenance) -> list[Node | Edge]:
-    facility = message.field("MSH", 4).split(message.encoding.component)[0]
+    facility = _facility(message)
     if message.type == "OMI^O23":
         ipc = message.field("IPC", 1)
-        accession, issuer = message.component(ipc, 1), message.component(ipc, 2) or facility
+        accession = message.text(message.component(ipc, 1))
+        issuer = message.text(message.component(ipc, 2)) or facility
         study_uid = message.field("IPC", 3)
-        modality = message.field("IPC", 5)
+        modality = message.text(message.field("IPC", 5))
     else:
-        accession, issuer = message.field("OBR", 18), facility
+        accession, issuer = message.text(message.field("OBR", 18)), facility
         study_uid = message.component(message.field("ZDS", 1), 1)
-        modality = message.field("OBR", 24)
+        modality = message.text(message.field("OBR", 24))
     if not accession:
         raise HL7Error(f"{message.type} carries no accession number (OBR-18 / IPC-1)")
     order = make_key(NodeKind.ORDER, f"{issuer or 'UNKNOWN'}/{accession}")
     facts: list[Node | Edge] = [Node(order, prov, {
         "accession": accession, "issuer": issuer or None,
         "order_control": message.field("ORC", 1) or None,
-        "placer_order": message.component(message.field("ORC", 2), 1) or None,
-        "filler_order": message.component(message.field("ORC", 3), 1) or None,
-        "procedure": message.component(message.field("OBR", 4), 1) or None,
+        "placer_order": message.text(message.component(message.field("ORC", 2), 1)) or None,
+        "filler_order": message.text(message.component(message.field("ORC", 3), 1)) or None,
+        "procedure": message.text(message.component(message.field("OBR", 4), 1)) or None,
         "modality": modality or None, "ordered_at": _time(message, "ORC", 9, "order time"),
     })]
     study = _study_key(study_uid)
@@ -179,8 +215,8 @@ def _order(message: Message, patient: str, prov: Provenance) -> list[Node | Edge
 
 
 def _report(message: Message, patient: str, prov: Provenance) -> list[Node | Edge]:
-    facility = message.field("MSH", 4).split(message.encoding.component)[0]
-    accession = message.field("OBR", 18)
+    facility = _facility(message)
+    accession = message.text(message.field("OBR", 18))
     if not accession:
         raise HL7Error("ORU^R01 carries no accession number (OBR-18)")
     report = make_key(NodeKind.REPORT, f"{facility or 'UNKNOWN'}/{accession}")
@@ -198,10 +234,16 @@ def _report(message: Message, patient: str, prov: Provenance) -> list[Node | Edg
     return facts
 
 
+BATCH_SEGMENTS = ("FHS", "BHS", "BTS", "FTS")  # file and batch envelopes around messages
+
+
 def split_messages(text: str) -> list[tuple[int, str]]:
-    """Messages of a file: each starts at an MSH line; (line number, text)."""
+    """Messages of a file: each starts at an MSH line; (line number, text). The envelope
+    segments of batch files (FHS/BHS ... BTS/FTS) are not messages and are passed over."""
     messages: list[tuple[int, str]] = []
     for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        if line.startswith(BATCH_SEGMENTS):
+            continue
         if line.startswith("MSH"):
             messages.append((number, line))
         elif line.strip() and messages:

@@ -9,7 +9,9 @@ separator, so MSH-9 is the message type.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from lineage.errors import UserError
 
@@ -60,6 +62,32 @@ class Message:
         parts = value.split(self.encoding.subcomponent)
         return parts[number - 1] if len(parts) >= number else ""
 
+    def text(self, value: str) -> str:
+        """A component's or field's text with HL7 escape sequences decoded: \\F\\ \\S\\ \\T\\
+        \\R\\ \\E\\ (the separators and the escape character), \\Xhh...\\ (bytes, as UTF-8
+        when they decode, else Latin-1), \\.br\\ (a line break); others are dropped."""
+        escape = self.encoding.escape
+        if escape not in value:
+            return value
+        named = {"F": self.encoding.field, "S": self.encoding.component,
+                 "T": self.encoding.subcomponent, "R": self.encoding.repetition,
+                 "E": escape, ".br": "\n"}
+        parts = value.split(escape)
+        decoded = [parts[0]]
+        for index in range(1, len(parts), 2):
+            sequence = parts[index]
+            if sequence in named:
+                decoded.append(named[sequence])
+            elif sequence.startswith("X") and _is_hex(sequence[1:]):
+                raw = bytes.fromhex(sequence[1:])
+                try:
+                    decoded.append(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    decoded.append(raw.decode("latin-1"))
+            if index + 1 < len(parts):
+                decoded.append(parts[index + 1])
+        return "".join(decoded)
+
     @property
     def type(self) -> str:
         """`ORM^O01`, `ADT^A40` (the message structure, MSH-9.3, left out)."""
@@ -73,6 +101,10 @@ class Message:
     @property
     def version(self) -> str:
         return self.field("MSH", 12)
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def parse(text: str) -> Message:
@@ -123,25 +155,53 @@ def unframe(buffer: bytearray) -> list[bytes]:
 
 
 def hl7_time(value: str) -> str | None:
-    """An HL7 TS (`YYYYMMDD[HHMM[SS[.S]]][+ZZZZ]`) as ISO text, None when not a date."""
-    digits = value.split("+")[0].split("-")[0].split(".")[0]
-    if len(digits) < 8 or not digits.isdigit():
+    """An HL7 TS/DTM (`YYYYMMDD[HH[MM[SS[.S...]]]][+/-ZZZZ]`) as ISO text: a date when the value
+    has no time, else a UTC time (an offset is applied; a time without one is taken as UTC).
+    None when it is not a date or time."""
+    match = _TS.match(value.strip())
+    if match is None:
         return None
-    date = f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"
-    if len(digits) < 12:
-        return date
-    return f"{date}T{digits[8:10]}:{digits[10:12]}:{digits[12:14] or '00'}Z"
+    date, clock, fraction, offset = match.group("date", "clock", "fraction", "offset")
+    day = f"{date[:4]}-{date[4:6]}-{date[6:8]}"
+    if not clock:
+        return day
+    clock = clock.ljust(6, "0")
+    moment = f"{day}T{clock[:2]}:{clock[2:4]}:{clock[4:6]}"
+    if fraction:
+        moment += "." + fraction[:6]
+    moment += f"{offset[:3]}:{offset[3:]}" if offset else "Z"
+    try:
+        stamp = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if not fraction else \
+        stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_TS = re.compile(r"^(?P<date>\d{8})(?P<clock>\d{2}(?:\d{2}(?:\d{2})?)?)?"
+                 r"(?:\.(?P<fraction>\d{1,6}))?(?P<offset>[+-]\d{4})?$")
 
 
 def ack(message: Message | None, code: str, text: str = "", now: str = "") -> str:
-    """An ACK for `message` (AA, AE or AR); MSA-3 carries the reason of an AE or AR."""
+    """An ACK for `message` (AA, AE or AR); MSA-3 carries the reason of an AE or AR. MSH-7 is
+    the time as an HL7 DTM (`YYYYMMDDHHMMSS+0000`); echoed fields lose framing bytes and line
+    ends, so the ACK is always one valid frame."""
     sep, cmp = (message.encoding.field, message.encoding.component) if message else ("|", "^")
+    now = now or datetime.now(UTC).strftime("%Y%m%d%H%M%S+0000")
 
     def msh(number: int) -> str:
-        return message.field("MSH", number) if message else ""
+        return _clean(message.field("MSH", number)) if message else ""
 
     trigger = message.type.split("^")[1] if message and "^" in message.type else ""
-    clean = text.replace(sep, " ").replace("\r", " ").replace("\n", " ")[:200]
+    clean = _clean(text).replace(sep, " ")[:200]
     header = sep.join(["MSH", "^~\\&", msh(5), msh(6), msh(3), msh(4), now, "",
                        f"ACK{cmp}{trigger}", f"ACK{msh(10)}", "P", msh(12) or "2.5"])
     return header + "\r" + sep.join(["MSA", code, msh(10), clean]) + "\r"
+
+
+_FRAMING = re.compile("[\x00-\x1f\x7f]")
+
+
+def _clean(value: str) -> str:
+    """Text safe to echo into an ACK: control characters (MLLP framing, line ends) as spaces."""
+    return _FRAMING.sub(" ", value)

@@ -88,8 +88,9 @@ def build_record(record: Pending) -> Bundle | Rejected:
     try:
         built = record.build()
         if isinstance(built, Bundle):
-            return built if built.location else Bundle(built.items, record.location,
-                                                        built.notices)
+            notices = tuple(n if n.location else Notice(record.location, n.message)
+                            for n in built.notices)
+            return Bundle(built.items, built.location or record.location, notices)
         return Bundle(tuple(built), record.location)
     except UserError as exc:
         return Rejected(record.location, str(exc))
