@@ -129,11 +129,19 @@ def copy_bundle(
 
 
 def _notices(instances: list[SeenInstance]) -> tuple[Notice, ...]:
-    """Each distinct warning once per copy: on its file, or on the first file with a count."""
+    """Each distinct warning once per copy: on its file, or on the first file with a count;
+    and instances stored in several transfer syntaxes (counted once in `instance_count`)."""
     where: dict[str, list[str]] = {}
     for instance in instances:
         for warning in instance.header.warnings:
             where.setdefault(warning, []).append(instance.location)
+    syntaxes: dict[str, set[str]] = defaultdict(set)
+    for instance in instances:
+        syntaxes[instance.header.sop_uid].add(instance.header.transfer_syntax)
+    repeated = sum(1 for found in syntaxes.values() if len(found) > 1)
+    if repeated:
+        where.setdefault(f"{repeated} instance{'s' if repeated > 1 else ''} stored in several "
+                         "transfer syntaxes: counted once", []).append(instances[0].location)
     return tuple(Notice(files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more",
                         warning) for warning, files in where.items())
 
@@ -165,11 +173,11 @@ def _series(
 ) -> list[Node | Edge]:
     first = instances[0].header
     history = sorted({entry for i in instances for entry in i.header.change_history})
+    # What is true of the series whichever system holds it; how many of its instances a copy
+    # holds, and of which image type, are facts of that copy (`_copy`).
     series: dict[str, Any] = {
         "modality": first.modality,
-        "image_type": first.image_type,
         "sop_class": first.sop_class,
-        "instance_count": len({i.header.sop_uid for i in instances}),
         "deidentified": first.deidentified or None,
         "deidentification_methods": first.deid_methods or None,
         "change_history": history or None,
@@ -189,9 +197,11 @@ def _copy(
     sizes = [i.size for i in instances if i.size is not None]
     stored = sorted(i.stored_at for i in instances if i.stored_at)
     tiers = {i.header.availability for i in instances if i.header.availability}
+    image_types = {i.header.image_type for i in instances if i.header.image_type}
     copy: dict[str, Any] = {
         "region_code": source.region,
-        "instance_count": len({(i.header.sop_uid, i.header.transfer_syntax) for i in instances}),
+        "instance_count": len({i.header.sop_uid for i in instances}),
+        "image_type": image_types.pop() if len(image_types) == 1 else None,
         "manifest_hash": manifest_hash(instances),
         "bytes": sum(sizes) if sizes else None,
         "created_at": stored[0] if stored else None,

@@ -231,8 +231,7 @@ def _imaging_study(resource: Resource, context: _Context, _: StudiesOf) -> list[
         series_key = make_key(NodeKind.SERIES, str(series["uid"]))
         count = series.get("numberOfInstances") or len(series.get("instance") or []) or None
         copy = object_key(context.source.system, str(series["uid"]))
-        facts += [Node(series_key, prov, {"modality": (series.get("modality") or {}).get("code"),
-                                          "instance_count": count}),
+        facts += [Node(series_key, prov, {"modality": (series.get("modality") or {}).get("code")}),
                   Edge(series_key, EdgeType.PART_OF, study, prov),
                   Node(copy, prov, {"instance_count": count, "uri": address}),
                   Edge(copy, EdgeType.COPY_OF, series_key, prov),

@@ -149,7 +149,7 @@ MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
         {"disposed_at", "storage_tier", "retain_until", "retention_policy_id", "retention_status",
          "retention_reason", "retention_policy_version", "jurisdictions", "country",
          "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code",
-         "rejection_reason", "rejected_instance_count", "lossy_instance_count"}
+         "rejection_reason", "rejected_instance_count", "lossy_instance_count", "image_type"}
     ),
     NodeKind.STUDY: frozenset({"origin_jurisdiction", "last_accessed_at"}),
     NodeKind.RUN: frozenset({"state", "ended_at"}),

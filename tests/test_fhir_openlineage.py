@@ -144,6 +144,7 @@ def test_openlineage_run_events(any_store: GraphStore, tmp_path: Path) -> None:
     assert run["started_at"] == "2024-03-01T10:00:00.000000Z"
     assert run["ended_at"] == "2024-03-01T11:00:00.000000Z"
     assert {(e.type.value, e.dst) for e in any_store.edges("run:r-1")} == {
+        ("RUN_OF", "job:ai/train-nodules"),
         ("READ", "series:1.2.3.4"), ("READ", "dataset:dicom://vna/studies/1.2.9"),
         ("WROTE", "dataset:s3://models/nodule-v3")}
     assert any_store.neighbours("dataset:dicom://vna/studies/1.2.9") == ["study:1.2.9"]
