@@ -114,7 +114,8 @@ async def ingest_storage_events(provider: str, request: Request, state: StateDep
         if validation is not None:
             return JSONResponse({"validationResponse": validation})
     return (await _run(state, "storage-events", body, provider=provider,
-                       redact_key_patterns=state.settings.redact_key_patterns)).as_dict()
+                       redact_key_patterns=state.settings.redact_key_patterns,
+                       sns_confirm_hosts=state.settings.sns_confirm_hosts)).as_dict()
 
 
 def _azure_validation(document: Any) -> str | None:

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote, unquote_plus, urlsplit
 
+import httpx
 from pydantic import Field
 
 from connectors.json_input import documents_of, read_documents
@@ -128,6 +129,23 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 PLACEHOLDER_KEYS = frozenset({"", "none", "null", "undefined", "nan"})
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def confirm_subscription(url: str) -> str:
+    """GET an SNS SubscribeURL (HTTPS; plain HTTP only on loopback, for tests): the outcome."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+        return f"not confirmed: {parts.scheme or 'no'} scheme, HTTPS needed ({url!r})"
+    try:
+        answer = httpx.get(url, timeout=10, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        return f"not confirmed: {type(exc).__name__} ({url!r})"
+    if answer.status_code != 200:
+        return f"not confirmed: HTTP {answer.status_code} ({url!r})"
+    return "confirmed"
+
+
 def implausible_key(key: str) -> str | None:
     """Why an object key is not taken as a path of stored data, or None. Keys holding
     bidirectional controls display as another name (a spoof); `None`, `null` or a bare number
@@ -155,7 +173,17 @@ EVENTBRIDGE_ACTIONS = {"Object Created": CREATED, "Object Deleted": DELETED,
                        "Object Access Tier Changed": TIER}
 
 
-ParsedEvent = StorageEvent | Rejected | Notice | None
+@dataclass(frozen=True, slots=True)
+class SnsConfirmation:
+    """An SNS subscription (or unsubscription) handshake: confirmed by a GET of `url`."""
+
+    location: str
+    kind: str
+    topic: str
+    url: str
+
+
+ParsedEvent = StorageEvent | Rejected | Notice | SnsConfirmation | None
 MAX_ENVELOPES = 4  # SQS → SNS → S3 is three deep; more is not an AWS shape
 
 
@@ -172,8 +200,8 @@ def parse_s3(document: Any, location: str, depth: int = 0) -> Iterator[ParsedEve
         return
     kind = document.get("Type")
     if kind in ("SubscriptionConfirmation", "UnsubscribeConfirmation"):
-        yield Notice(location, f"SNS {kind} for topic {str(document.get('TopicArn'))!r}: "
-                     f"confirm it by opening {str(document.get('SubscribeURL'))!r}")
+        yield SnsConfirmation(location, str(kind), str(document.get("TopicArn")),
+                              str(document.get("SubscribeURL")))
         return
     inner = _envelope_content(document)
     if inner is not None:
@@ -493,6 +521,16 @@ class StorageSource:
     patterns: KeyPatterns
     regions: Mapping[str, str] = field(default_factory=dict)  # container or account → region
     redaction: KeyRedaction | None = None
+    # SNS hosts whose subscription handshakes are confirmed (a GET of the SubscribeURL); None:
+    # reported with the URL for a person to open
+    sns_hosts: re.Pattern[str] | None = None
+
+    def handshake(self, found: SnsConfirmation) -> Notice:
+        what = f"SNS {found.kind} for topic {found.topic!r}"
+        host = urlsplit(found.url).hostname or ""
+        if self.sns_hosts is None or not self.sns_hosts.fullmatch(host):
+            return Notice(found.location, f"{what}: confirm it by opening {found.url!r}")
+        return Notice(found.location, f"{what}: {confirm_subscription(found.url)}")
 
     def region(self, event: StorageEvent) -> str | None:
         return (event.region or self.regions.get(event.container)
@@ -529,6 +567,9 @@ def event_records(
         for event in parse(document, location):
             if isinstance(event, Notice):
                 notices.append(event)
+                continue
+            if isinstance(event, SnsConfirmation):
+                notices.append(source.handshake(event))
                 continue
             if event is None or isinstance(event, Rejected):
                 if event is not None:
@@ -596,15 +637,27 @@ class StorageEventsConfig(FileInputs):
     provider: Literal["s3", "gcs", "azure"]
     # parts of object keys that hold patient data: replaced by a keyed hash before storing
     redact_key_patterns: list[str] = Field(default_factory=list)
+    # hosts (a regular expression) whose SNS subscription handshakes are confirmed; None: report
+    sns_confirm_hosts: str | None = None
     # regular expressions with named groups study, series, instance
     key_patterns: list[str] = Field(default_factory=list)
     regions: dict[str, str] = Field(default_factory=dict)  # container -> region (GCS, Azure)
     state: Path | None = None  # per-object state file; default: the context's
 
 
+def _host_pattern(text: str | None) -> re.Pattern[str] | None:
+    if text is None:
+        return None
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise UserError(f"SNS host pattern {text!r} is not a regular expression: {exc}") from None
+
+
 def _source_records(config: StorageEventsConfig, context: SourceContext) -> Iterator[Record]:
     source = StorageSource(config.provider, KeyPatterns.of(config.key_patterns), config.regions,
-                           KeyRedaction.of(config.redact_key_patterns, context.secret))
+                           KeyRedaction.of(config.redact_key_patterns, context.secret),
+                           _host_pattern(config.sns_confirm_hosts))
     state = ObjectState(config.state or context.state_path(f"{config.provider}-events.state"))
 
     def records() -> Iterator[Record]:

@@ -11,6 +11,7 @@
 | audit_log                   | LINEAGE_AUDIT_LOG        | lineage-api-audit.jsonl  |
 | audit_max_bytes / _backups  | LINEAGE_AUDIT_MAX_BYTES / LINEAGE_AUDIT_BACKUPS | 50 MB / 10 |
 | redact_key_patterns         | LINEAGE_REDACT_KEY_PATTERNS (JSON list) | none      |
+| sns_confirm_hosts           | LINEAGE_SNS_CONFIRM_HOSTS | sns.<region>.amazonaws.com |
 
 Values are read case-insensitively (`LINEAGE_ENV=Production` is production). Outside development
 (`LINEAGE_ENV=production`), the placeholder pseudonym key, a key shorter than 32 characters, and a
@@ -61,6 +62,8 @@ class Settings(BaseSettings):
     audit_backups: int = Field(default=10, ge=1, le=1000)
     # regular expressions of object-key parts holding patient data (JSON list in the env)
     redact_key_patterns: list[str] = Field(default_factory=list)
+    # SNS subscription handshakes confirmed by the API for these hosts (a regular expression)
+    sns_confirm_hosts: str | None = r"sns\.[a-z0-9-]+\.amazonaws\.com"
 
     @field_validator("environment", mode="before")
     @classmethod
