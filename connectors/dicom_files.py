@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import stat
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pydantic import Field
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from connectors.dicom_header import TAGS, HeaderError, parse_header
+from connectors.dicom_header import TAGS, HeaderError, parse_header, parsed_with_warnings
 from connectors.dicom_records import (
     DicomSource,
     SeenInstance,
@@ -101,9 +100,7 @@ def read_file(path: Path) -> SeenInstance | FileFailure:
     location = str(path)
     try:
         stat = path.stat()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # dirty real-world values: reported per file instead
-            header = parse_header(_read_header(path))
+        header = parsed_with_warnings(lambda: parse_header(_read_header(path)))
     except FileNotFoundError:
         return FileFailure(location, "no such file")
     except InvalidDicomError as exc:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -313,3 +315,21 @@ def _change_history(ds: Dataset) -> list[str]:
             "attributes": attributes,
         }, sort_keys=True))
     return history
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|b'[^']*'")
+
+
+def parsed_with_warnings(build: Callable[[], DicomHeader]) -> DicomHeader:
+    """`build()` (reading and parsing one header), with pydicom's warnings kept as the header's
+    warnings (they reach the run report as notices) instead of going to stderr, each without
+    the values it quotes: `Invalid value for VR DA: 'SMITH'` names a patient."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        header = build()
+    for warning in caught:
+        message = " ".join(str(warning.message).split())
+        text = "pydicom: " + _QUOTED.sub("(value not shown)", message)
+        if text not in header.warnings:
+            header.warnings.append(text[:300])
+    return header

@@ -7,14 +7,13 @@ the others go on. Copies, series and derivations are built as for DICOM files.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from connectors.dicom_files import instance_records
-from connectors.dicom_header import HeaderError, parse_header
+from connectors.dicom_header import DicomHeader, HeaderError, parse_header, parsed_with_warnings
 from connectors.dicom_records import DicomSource, SeenInstance
 from connectors.json_input import documents_of, items_of
 from lineage.pipeline import Record, Rejected
@@ -26,11 +25,12 @@ TRANSFER_SYNTAX = (0x0002, 0x0010)
 def seen_instance(item: Any, location: str) -> SeenInstance | Rejected:
     """One dataset of a request, or why it cannot be used (never raises)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom's warnings repeat values (PHI)
+        def build() -> DicomHeader:
             ds = Dataset.from_json(item)
             syntax = str(ds[TRANSFER_SYNTAX].value) if TRANSFER_SYNTAX in ds else ""
-            return SeenInstance(parse_header(ds, syntax), location)
+            return parse_header(ds, syntax)
+
+        return SeenInstance(parsed_with_warnings(build), location)
     except HeaderError as exc:
         return Rejected(location, f"not a usable DICOM JSON dataset: {exc}")
     except RecursionError:

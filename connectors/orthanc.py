@@ -15,7 +15,6 @@ The checkpoint moves (a `Commit` in the record stream) only after the page is in
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -26,7 +25,13 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from connectors.dicom_files import InstanceIndex, instance_records
-from connectors.dicom_header import TAGS, HeaderError, parse_header
+from connectors.dicom_header import (
+    TAGS,
+    DicomHeader,
+    HeaderError,
+    parse_header,
+    parsed_with_warnings,
+)
 from connectors.dicom_records import (
     DicomSource,
     SeenInstance,
@@ -62,6 +67,10 @@ def dataset_from_simplified(tags: dict[str, Any], top_level: bool = True) -> Dat
         except (TypeError, ValueError):
             continue  # a value pydicom cannot take for that VR: as good as absent
     return ds
+
+
+def _header_of(tags: dict[str, Any], transfer_syntax: str) -> DicomHeader:
+    return parse_header(dataset_from_simplified(tags), transfer_syntax)
 
 
 def orthanc_time(value: str | None) -> str | None:
@@ -200,10 +209,8 @@ class OrthancFollower:
             if tags is None:
                 continue
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # pydicom's warnings repeat values (PHI)
-                    header = parse_header(dataset_from_simplified(tags),
-                                          metadata.get("TransferSyntax", ""))
+                header = parsed_with_warnings(partial(
+                    _header_of, tags, metadata.get("TransferSyntax", "")))
             except HeaderError as exc:
                 yield Rejected(location, str(exc)), []
                 continue

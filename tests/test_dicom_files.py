@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -275,3 +276,24 @@ def test_subsets_of_a_series_in_two_systems_are_facts_of_each_copy(any_store: Gr
     assert (ai.properties["instance_count"], ai.properties["image_type"]) == (1, "DERIVED")
     assert any("1 instance stored in several transfer syntaxes" in n.message
                for n in report.notices)
+
+
+def test_pydicom_warnings_become_notices_without_the_values(any_store: GraphStore,
+                                                            tmp_path: Path) -> None:
+    """pydicom warns when a DICOM JSON or Orthanc value breaks its VR, quoting the value."""
+    from lineage.sources import Payload, SourceContext, run_source
+
+    dataset = {"00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]},
+               "00080018": {"vr": "UI", "Value": ["1.2.826.0.1.88.1.1"]},
+               "0020000D": {"vr": "UI", "Value": ["1.2.826.0.1.88"]},
+               "0020000E": {"vr": "UI", "Value": ["1.2.826.0.1.88.1"]},
+               "00100030": {"vr": "DA", "Value": ["SMITH"]},  # a name in a date
+               "00100020": {"vr": "LO", "Value": ["MRN1"]}}
+    context = SourceContext(any_store, SECRET, state_path=lambda name: tmp_path / name)
+    report = run_source("dicom-json", {"system": "PACS1", "payloads": [
+        Payload(location="request", data=json.dumps([dataset]).encode())]}, context)
+
+    assert report.rejected == []
+    messages = [n.message for n in report.notices]
+    assert "pydicom: Invalid value for VR DA: (value not shown)." in messages
+    assert "SMITH" not in repr(report.as_dict())

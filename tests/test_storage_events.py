@@ -333,7 +333,7 @@ def test_sns_handshake_is_confirmed_only_for_allowed_hosts(any_store: GraphStore
     document = tmp_path / "confirm.json"
     document.write_text(json.dumps({"Type": "SubscriptionConfirmation", "Token": "t1",
                                     "TopicArn": "arn:aws:sns:eu-west-1:1:t", "SubscribeURL": url}))
-    outcomes = []
+    outcomes: list[str] = []
     try:
         for hosts in (re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com"), re.compile(r"127\.0\.0\.1")):
             state = ObjectState(tmp_path / f"{len(outcomes)}.state")
