@@ -125,6 +125,7 @@ def test_marquez_style_openlineage_payload_is_accepted_unchanged(client: TestCli
     run = client.get("/nodes/run:0176a8c2-fe01-7439-87e6-56a1a1b4029f",
                      headers=auth("architect")).json()
     assert {(e["type"], e["to"]) for e in run["edges"]} == {
+        ("RUN_OF", "job:ai-pipelines/nodule-training"),
         ("READ", "series:1.2.3.4"), ("WROTE", "dataset:s3://models/nodule-v3")}
 
 
