@@ -69,7 +69,12 @@ def dataset_from_simplified(tags: dict[str, Any], top_level: bool = True) -> Dat
     return ds
 
 
-def _header_of(tags: dict[str, Any], transfer_syntax: str) -> DicomHeader:
+# What malformed simplified tags raise from inside pydicom: that instance is rejected.
+UNUSABLE_TAGS = (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError,
+                 IndexError)
+
+
+def header_of(tags: dict[str, Any], transfer_syntax: str) -> DicomHeader:
     return parse_header(dataset_from_simplified(tags), transfer_syntax)
 
 
@@ -210,11 +215,11 @@ class OrthancFollower:
                 continue
             try:
                 header = parsed_with_warnings(partial(
-                    _header_of, tags, metadata.get("TransferSyntax", "")))
+                    header_of, tags, metadata.get("TransferSyntax", "")))
             except HeaderError as exc:
                 yield Rejected(location, str(exc)), []
                 continue
-            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            except UNUSABLE_TAGS as exc:
                 yield Rejected(location, f"unusable tags ({type(exc).__name__})"), []
                 continue
             seen = SeenInstance(header, location, size=instance.get("FileSize"),

@@ -176,3 +176,40 @@ def test_the_listener_survives_any_messages_and_ingests_the_next_good_one(
         patients = {n.key for n in store.iter_nodes() if n.key.startswith("patient:")}
         from lineage.identity import patient_key
         assert patient_key("GENHOSP", "MRN424242", SECRET) in patients
+
+
+@PROPERTY
+@given(body=st.binary(max_size=2000), preamble=st.booleans())
+def test_any_file_in_a_scanned_folder_gives_records_or_rejections(
+    tmp_path: Path, body: bytes, preamble: bool
+) -> None:
+    folder = tmp_path / "scan"
+    folder.mkdir(exist_ok=True)
+    (folder / "file.dcm").write_bytes((b"\0" * 128 + b"DICM" if preamble else b"") + body)
+    check(run_paths(tmp_path, folder))
+
+
+def run_paths(tmp_path: Path, folder: Path) -> RunReport:
+    with LocalStore(tmp_path / "lineage.db") as store:
+        context = SourceContext(store, SECRET, state_path=lambda name: tmp_path / name)
+        return run_source("dicom", {"paths": [folder], "system": "PACS", "workers": 1}, context)
+
+
+@PROPERTY
+@given(tags=st.dictionaries(st.sampled_from(
+    ["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "PatientID",
+     "PatientBirthDate", "StudyDate", "Modality", "ImageType", "SourceImageSequence",
+     "PatientAge", "ReferencedSeriesSequence"]), json_value, max_size=8))
+def test_any_orthanc_tags_give_a_header_or_a_clear_refusal(tags: dict[str, Any]) -> None:
+    """What Orthanc's simplified-tags answer holds is read as a header, or refused as the
+    follower refuses it (one instance rejected); nothing else escapes."""
+    from functools import partial
+
+    from connectors.dicom_header import DicomHeader, HeaderError, parsed_with_warnings
+    from connectors.orthanc import UNUSABLE_TAGS, header_of
+
+    try:
+        header = parsed_with_warnings(partial(header_of, tags, ""))
+    except (HeaderError, *UNUSABLE_TAGS):
+        return
+    assert isinstance(header, DicomHeader)
