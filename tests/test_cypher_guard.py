@@ -4,8 +4,6 @@ the reason (security review findings 1 and 2)."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from lineage.model import Node, Provenance
 from lineage.stores import Neo4jStore
+from tests.http_recorder import recording_server
 from tests.test_api import auth, client_for
 
 pytestmark = pytest.mark.neo4j
@@ -52,26 +51,10 @@ def test_everything_but_reading_the_graph_is_refused(architect: TestClient, quer
 
 
 def test_load_csv_from_a_url_never_reaches_the_url(architect: TestClient) -> None:
-    hits: list[str] = []
-
-    class Recorder(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"a,b\n")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        refused(architect, f"LOAD CSV FROM 'http://127.0.0.1:{server.server_port}/x' AS l "
-                "RETURN l", "LOAD CSV is not allowed")
-    finally:
-        server.shutdown()
-    assert hits == []
+    with recording_server(b"a,b\n") as server:
+        refused(architect, f"LOAD CSV FROM '{server.url}/x' AS l RETURN l",
+                "LOAD CSV is not allowed")
+    assert server.hits == []
 
 
 def test_reads_and_schema_procedures_still_run(architect: TestClient) -> None:

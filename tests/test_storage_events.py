@@ -312,29 +312,17 @@ def test_implausible_object_keys_are_reported(any_store: GraphStore, tmp_path: P
 
 def test_sns_handshake_is_confirmed_only_for_allowed_hosts(any_store: GraphStore,
                                                            tmp_path: Path) -> None:
-    import http.server
     import re
-    import threading
 
-    hits: list[str] = []
+    from tests.http_recorder import recording_server
 
-    class Sns(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Sns)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/?Action=ConfirmSubscription&Token=t1"
-    document = tmp_path / "confirm.json"
-    document.write_text(json.dumps({"Type": "SubscriptionConfirmation", "Token": "t1",
-                                    "TopicArn": "arn:aws:sns:eu-west-1:1:t", "SubscribeURL": url}))
     outcomes: list[str] = []
-    try:
+    with recording_server() as server:
+        url = f"{server.url}/?Action=ConfirmSubscription&Token=t1"
+        document = tmp_path / "confirm.json"
+        document.write_text(json.dumps({"Type": "SubscriptionConfirmation", "Token": "t1",
+                                        "TopicArn": "arn:aws:sns:eu-west-1:1:t",
+                                        "SubscribeURL": url}))
         for hosts in (re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com"), re.compile(r"127\.0\.0\.1")):
             state = ObjectState(tmp_path / f"{len(outcomes)}.state")
             source = StorageSource("s3", KeyPatterns.of(), {}, None, hosts)
@@ -344,8 +332,6 @@ def test_sns_handshake_is_confirmed_only_for_allowed_hosts(any_store: GraphStore
             finally:
                 state.close()
             outcomes.append(report.notices[0].message)
-    finally:
-        server.shutdown()
     assert "confirm it by opening" in outcomes[0]  # not an SNS host: reported, never fetched
     assert outcomes[1].endswith(": confirmed")
-    assert hits == ["/?Action=ConfirmSubscription&Token=t1"]
+    assert server.hits == ["/?Action=ConfirmSubscription&Token=t1"]
