@@ -23,7 +23,7 @@ from lineage.ingest import ingest as run_ingest
 from lineage.pipeline import RunReport
 from lineage.stores import GraphStore, LocalStore
 
-# The reference's sample messages (shared/reference/samples), kept with the tests.
+# Sample messages of the shapes EHRs and RISs send, kept with the tests.
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "hl7"
 SECRET = b"h" * 32
 STUDY = "study:1.2.826.0.1.3680043.8.498.10048712345678901234567890123"
