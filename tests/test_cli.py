@@ -102,7 +102,7 @@ def test_placeholder_key_is_refused_in_production(tmp_path: Path) -> None:
         result = lineage("stats", cwd=tmp_path,
                          env={"LINEAGE_ENV": "Production", "LINEAGE_PSEUDONYM_KEY": weak})
         assert_one_line_error(result, "LINEAGE_PSEUDONYM_KEY")
-    ok = lineage("stats", cwd=tmp_path,
+    ok = lineage("ingest", "estate", str(EXAMPLE), cwd=tmp_path,
                  env={"LINEAGE_ENV": "PRODUCTION", "LINEAGE_PSEUDONYM_KEY": STRONG_KEY})
     assert ok.returncode == 0, ok.stderr
 
@@ -134,3 +134,11 @@ def test_ingest_estate_into_neo4j(tmp_path: Path, neo4j_store: Neo4jStore,
     assert neo4j_store.stats().nodes["System"] == 6
     stats = json.loads(lineage("stats", "--json", cwd=tmp_path, env=env).stdout)
     assert stats["store"] == uri and stats["edges"]["FEEDS"] == 5
+
+
+def test_a_read_only_command_never_creates_a_store(tmp_path: Path) -> None:
+    result = lineage("--store", "typo.db", "decommission", "PACS-NORTH", cwd=tmp_path)
+    assert_one_line_error(result, "no store at typo.db", "only reads")
+    assert not (tmp_path / "typo.db").exists()
+    assert lineage("--store", "typo.db", "stats", cwd=tmp_path).returncode == 2
+    assert not (tmp_path / "typo.db").exists()

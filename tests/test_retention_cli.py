@@ -75,3 +75,19 @@ def test_affected_copies_follow_patients_studies_series_and_systems(
     assert affected_copies(any_store, ["system:GCS-DE"]) == {"object:GCS-DE:1.5.1"}
     assert affected_copies(any_store, ["object:S3-FR:1.2.1", "system:NOWHERE"]) == {
         "object:S3-FR:1.2.1", "object:PACS-LON:1.2.1", "object:ARCHIVE-GB:1.2.1"}
+
+
+def test_reports_without_an_applied_policy_say_so_and_exit_3(tmp_path: Path) -> None:
+    assert lineage("ingest", "estate", str(EXAMPLE), cwd=tmp_path).returncode == 0
+    for command in (["retention", "drift"], ["retention", "cross-region"], ["holds"]):
+        human = lineage(*command, cwd=tmp_path)
+        assert human.returncode == 3, human.stderr
+        assert human.stdout.splitlines()[0].startswith("warning: no retention policy was ever")
+        machine = lineage(*command, "--json", cwd=tmp_path)
+        assert machine.returncode == 3
+        report = json.loads(machine.stdout)
+        assert report["policy_applied"] is False
+        assert "lineage retention apply" in report["warnings"][0]
+    run_json("retention", "apply", cwd=tmp_path)
+    applied = json.loads(lineage("retention", "drift", "--json", cwd=tmp_path).stdout)
+    assert (applied["policy_applied"], applied["warnings"]) == (True, [])

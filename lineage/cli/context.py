@@ -17,10 +17,21 @@ class CliContext:
     settings: Settings
     _store: GraphStore | None = field(default=None, init=False)
 
-    def store(self) -> GraphStore:
+    def store(self, create: bool = False) -> GraphStore:
+        """The configured store, opened once. A local store file that does not exist is created
+        only for commands that write (`create`): a mistyped `--store` on a report must not leave
+        an empty database behind."""
         if self._store is None:
+            from pathlib import Path
+
+            from lineage.errors import UserError
+            from lineage.store_location import is_neo4j_uri
             from lineage.stores import make_store
 
+            location = self.settings.store
+            if not create and not is_neo4j_uri(location) and not Path(location).exists():
+                raise UserError(f"no store at {location}: this command only reads (check "
+                                "--store or LINEAGE_STORE, or ingest something first)")
             store = make_store(self.settings.store, auth=self.settings.neo4j_auth(),
                                database=self.settings.neo4j_database)
             store.open()
@@ -31,7 +42,7 @@ class CliContext:
         """The store, checked to be bound to the current pseudonym key (bound on first write)."""
         from lineage.identity import bind_pseudonym_key
 
-        store = self.store()
+        store = self.store(create=True)
         bind_pseudonym_key(store, self.settings.pseudonym_secret())
         return store
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +44,22 @@ def apply(
         stdout.print(f"  unknown: {count:,} x {reason}", markup=False)
 
 
+NO_POLICY_EXIT = 3  # documented: the report ran, but no policy was ever applied
+
+
+def _finish(result: dict[str, Any], as_json: bool, body: Callable[[], None]) -> None:
+    """Print a report (its warnings first); exit 3 when no policy was ever applied, so that a
+    script cannot read the empty sections as compliant."""
+    if as_json:
+        print_json(result)
+    else:
+        for warning in result.get("warnings", []):
+            stdout.print(f"[bold red]warning[/]: {warning}")
+        body()
+    if not result.get("policy_applied", True):
+        raise typer.Exit(NO_POLICY_EXIT)
+
+
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
     table = Table(title=f"{title}: {len(rows)}", title_justify="left")
     for column in columns:
@@ -77,21 +94,23 @@ def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = Fa
     what over-retention costs."""
     from lineage.retention import reports
 
+    reports.as_of_params(as_of)  # a wrong date fails before the store is opened
     result = reports.drift(cli_context(ctx).store(), as_of)
-    if as_json:
-        print_json(result)
-        return
-    stdout.print(f"retention drift as of {result['as_of']} "
-                 f"(policy {result['policy_version'] or 'never applied'})")
-    _table("over-retained", result["over_retained"],
-           ["key", "retain_until", "rule", "system", "region", "storage_tier", "bytes"])
-    _table("premature disposal", result["premature_disposal"],
-           ["key", "disposed_at", "retain_until", "rule", "holds"])
-    _table("policy drift", result["policy_drift"], ["key", "copies"])
-    _table("unknown", result["unknown"], ["key", "reason"])
-    cost = result["cost"]
-    stdout.print(f"over-retained: {cost['bytes']:,} bytes, about {cost['monthly_cost']:,} "
-                 f"{cost['currency'] or ''} a month")
+
+    def body() -> None:
+        stdout.print(f"retention drift as of {result['as_of']} "
+                     f"(policy {result['policy_version'] or 'never applied'})")
+        _table("over-retained", result["over_retained"],
+               ["key", "retain_until", "rule", "system", "region", "storage_tier", "bytes"])
+        _table("premature disposal", result["premature_disposal"],
+               ["key", "disposed_at", "retain_until", "rule", "holds"])
+        _table("policy drift", result["policy_drift"], ["key", "copies"])
+        _table("unknown", result["unknown"], ["key", "reason"])
+        cost = result["cost"]
+        stdout.print(f"over-retained: {cost['bytes']:,} bytes, about {cost['monthly_cost']:,} "
+                     f"{cost['currency'] or ''} a month")
+
+    _finish(result, as_json, body)
 
 
 @app.command("cross-region")
@@ -101,14 +120,16 @@ def cross_region(ctx: typer.Context, as_of: AsOfOption = None,
     where their origin's residency rule does not allow."""
     from lineage.retention import reports
 
+    reports.as_of_params(as_of)  # a wrong date fails before the store is opened
     result = reports.cross_region(cli_context(ctx).store(), as_of)
-    if as_json:
-        print_json(result)
-        return
-    stdout.print(f"cross-region as of {result['as_of']}")
-    _table("conflicts", result["conflicts"], ["key", "regions", "copies"])
-    _table("residency violations", result["residency_violations"],
-           ["key", "study", "origin", "country", "region"])
+
+    def body() -> None:
+        stdout.print(f"cross-region as of {result['as_of']}")
+        _table("conflicts", result["conflicts"], ["key", "regions", "copies"])
+        _table("residency violations", result["residency_violations"],
+               ["key", "study", "origin", "country", "region"])
+
+    _finish(result, as_json, body)
 
 
 def holds(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
@@ -116,12 +137,14 @@ def holds(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = Fa
     studies that must be restored from archive tiers first."""
     from lineage.retention import reports
 
+    reports.as_of_params(as_of)  # a wrong date fails before the store is opened
     result = reports.holds(cli_context(ctx).store(), as_of)
-    if as_json:
-        print_json(result)
-        return
-    stdout.print(f"compliance events as of {result['as_of']}")
-    _table("active", result["holds"], ["key", "type", "started_at", "ended_at", "scope",
-                                       "covered", "covered_live"])
-    _table("disposals under hold", result["conflicts"], ["key", "hold", "disposed_at"])
-    _table("restore needed", result["restore_needed"], ["key", "hold", "copies", "tiers"])
+
+    def body() -> None:
+        stdout.print(f"compliance events as of {result['as_of']}")
+        _table("active", result["holds"], ["key", "type", "started_at", "ended_at", "scope",
+                                           "covered", "covered_live"])
+        _table("disposals under hold", result["conflicts"], ["key", "hold", "disposed_at"])
+        _table("restore needed", result["restore_needed"], ["key", "hold", "copies", "tiers"])
+
+    _finish(result, as_json, body)

@@ -2,6 +2,9 @@
 
 Every report is as of the end of a day, and uses the policy last applied to the store (its
 version, residency map and tier prices), so that it agrees with the stored retention dates.
+On a store where no policy was ever applied, every report says so (`policy_applied: false` and
+a warning naming the command to run): empty sections there mean "not computed", never
+"compliant".
 """
 
 from __future__ import annotations
@@ -54,13 +57,23 @@ def _params(store: GraphStore, as_of: date | str | None) -> tuple[dict[str, Any]
     return params, policy
 
 
+NO_POLICY = ("no retention policy was ever applied to this store: retention is not computed, "
+             "so empty sections do not mean compliant; run `lineage retention apply`")
+
+
+def policy_state(policy: Policy | None) -> dict[str, Any]:
+    """`policy_applied` and the `warnings` every report carries."""
+    return {"policy_applied": policy is not None,
+            "warnings": [] if policy is not None else [NO_POLICY]}
+
+
 def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     params, policy = _params(store, as_of)
     found = run_queries(store, {"over_retained": DRIFT_OVER_RETAINED,
                                 "premature_disposal": DRIFT_PREMATURE,
                                 "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}, params)
     return {"as_of": params["as_of_date"], "policy_version": params["policy_version"] or None,
-            **found, "cost": cost(found["over_retained"], policy)}
+            **policy_state(policy), **found, "cost": cost(found["over_retained"], policy)}
 
 
 def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
@@ -90,14 +103,14 @@ def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
 
 
 def cross_region(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
-    params, _ = _params(store, as_of)
-    return {"as_of": params["as_of_date"],
+    params, policy = _params(store, as_of)
+    return {"as_of": params["as_of_date"], **policy_state(policy),
             **run_queries(store, {"conflicts": CROSS_REGION_CONFLICTS,
                                   "residency_violations": RESIDENCY_VIOLATIONS}, params)}
 
 
 def holds(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
-    params, _ = _params(store, as_of)
-    return {"as_of": params["as_of_date"],
+    params, policy = _params(store, as_of)
+    return {"as_of": params["as_of_date"], **policy_state(policy),
             **run_queries(store, {"holds": HOLDS_ACTIVE, "conflicts": HOLDS_CONFLICTS,
                                   "restore_needed": HOLDS_RESTORE_NEEDED}, params)}
