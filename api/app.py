@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -99,7 +100,9 @@ def _errors(app: FastAPI) -> None:
         app.add_exception_handler(kind, handler)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # the kind and the frames, not the message: it may quote a request's patient data
+        log.error("unexpected error on %s %s: %s\n%s", request.method, request.url.path,
+                  type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
         return _error(500, "internal_error", "the server failed; the error is logged")
 
     app.add_exception_handler(Exception, unexpected)

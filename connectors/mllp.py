@@ -17,6 +17,7 @@ import re
 import signal
 import sqlite3
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -273,8 +274,9 @@ class Hl7Listener:
                 log.error("HL7 ingest paused, the store failed: %s", exc)
                 if self._stop.wait(self.retry_seconds):
                     return
-            except Exception:
-                log.exception("HL7 ingest of a page failed; trying its messages one by one")
+            except Exception as exc:  # logged by kind only: a message may quote patient data
+                log.error("HL7 ingest of a page failed (%s); trying its messages one by one\n%s",
+                          type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
                 self._drain_one_by_one()
 
     def _drain_one_by_one(self) -> None:

@@ -97,7 +97,8 @@ def build_record(record: Pending) -> Bundle | Rejected:
     except RecursionError:
         return Rejected(record.location, "nested too deeply to be read")
     except Exception as exc:  # any bug or library error costs this record, never the run
-        log.debug("record %s rejected", record.location, exc_info=True)
+        # the kind only: a library's message (and so a traceback) may quote the input's values
+        log.debug("record %s rejected: %s", record.location, type(exc).__name__)
         return Rejected(record.location, describe_error(exc))
 
 
@@ -249,7 +250,8 @@ def _guarded(records: Iterable[Record], report: RunReport) -> Iterator[Record]:
         except (SourceUnavailableError, StoreError):
             raise  # the source or the store is unreachable: the command fails (exit 2)
         except Exception as exc:
-            log.warning("source %s stopped after %s", report.source, last, exc_info=True)
+            log.warning("source %s stopped after %s: %s", report.source, last,
+                        type(exc).__name__)
             report.rejected.append(Rejected(f"{report.source} after {last}",
                                             f"the source stopped: {describe_error(exc)}"))
             return
