@@ -72,6 +72,8 @@ def test_inventory_against_the_graph(any_store: GraphStore, tmp_path: Path) -> N
 def test_inventory_cli(tmp_path: Path) -> None:
     manifest = write_inventory(tmp_path, [["pacs-archive-eu", key("1.2.9", "i1"), "1", "", "",
                                            "", "", "OFF"]])
+    with LocalStore(tmp_path / "lineage.db"):  # an empty store: reconciling only reads
+        pass
     result = lineage("reconcile", "s3-inventory", str(manifest), "--json", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["uncataloged"][0]["key"] == "object:pacs-archive-eu:1.2.9"

@@ -61,12 +61,15 @@ def query_command(
         if name not in catalogue():
             raise UserError(f"no catalogue query {name!r}; see lineage query --list")
         cypher = resources.files("queries").joinpath("catalogue", f"{name}.cypher").read_text()
+    from lineage.store_location import is_neo4j_uri
     from lineage.stores import Neo4jStore
 
-    store = cli_context(ctx).store()
-    if not isinstance(store, Neo4jStore):
-        raise UserError(f"lineage query runs Cypher on a Neo4j store; {store.location} is not one"
-                        " (use --store bolt://...)")
+    context = cli_context(ctx)
+    if not is_neo4j_uri(context.settings.store):  # said before any store is opened
+        raise UserError(f"lineage query runs Cypher on a Neo4j store; {context.settings.store} "
+                        "is not one (use --store bolt://...)")
+    store = context.store()
+    assert isinstance(store, Neo4jStore)
     columns, rows, truncated = store.run_user_query(
         str(cypher), dict(_param(p) for p in params or []), timeout, max_rows)
     if as_json:
