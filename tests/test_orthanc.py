@@ -60,6 +60,21 @@ def upload(orthanc: OrthancServer, paths: list[Path]) -> list[dict[str, str]]:
     return [orthanc.upload(path) for path in paths]
 
 
+def settled(orthanc: OrthancServer, limit: float = 30.0) -> int:
+    """Wait until Orthanc's change log stops growing for longer than its StableAge (it logs
+    StableSeries/StableStudy/StablePatient that long after the last upload); its last change."""
+    deadline = time.monotonic() + limit
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = int(httpx.get(f"{orthanc.url}/changes", params={"last": ""}).json()["Last"])
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > orthanc.stable_age + 1.0:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"Orthanc's change log still grew after {limit} s")
+
+
 def copy(store: GraphStore, series_uid: str) -> dict[str, Any]:
     node = store.get_node(f"object:{SYSTEM}:{series_uid}")
     assert node is not None, f"no copy of {series_uid}"
@@ -70,6 +85,7 @@ def test_follower_ingests_copies_and_lineage(
     any_store: GraphStore, orthanc: OrthancServer, state: FollowerState, chain: Chain
 ) -> None:
     upload(orthanc, chain.files["ct"] + chain.files["lossy"] + chain.files["seg"])
+    last = settled(orthanc)  # the Stable* changes logged after StableAge are in the log too
 
     report = follow_once(orthanc, any_store, state)
 
@@ -84,7 +100,6 @@ def test_follower_ingests_copies_and_lineage(
         (f"series:{chain.ct_series}", "lossy_compression")]
     patient = patient_key(make.ISSUER, make.PATIENT_ID, SECRET)
     assert any_store.neighbours(f"study:{chain.study}") == [patient]
-    last = httpx.get(f"{orthanc.url}/changes", params={"last": ""}).json()["Last"]
     assert state.checkpoint == last
 
     again = follow_once(orthanc, any_store, state)
