@@ -38,6 +38,7 @@ from connectors.dicom_records import (
     study_modalities,
 )
 from connectors.uid_map import load_uid_map
+from lineage.errors import one_line
 from lineage.ingest import Sweep
 from lineage.model import Confidence, Provenance
 from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
@@ -104,11 +105,12 @@ def read_file(path: Path) -> SeenInstance | FileFailure:
     except FileNotFoundError:
         return FileFailure(location, "no such file")
     except InvalidDicomError as exc:
-        return FileFailure(location, f"not a DICOM file ({_short(exc)})")
+        return FileFailure(location, f"not a DICOM file ({one_line(exc, 200)})")
     except HeaderError as exc:
         return FileFailure(location, str(exc))
     except Exception as exc:  # truncated or corrupt files raise anything from deep in pydicom
-        return FileFailure(location, f"unreadable DICOM ({type(exc).__name__}: {_short(exc)})")
+        return FileFailure(location,
+                           f"unreadable DICOM ({type(exc).__name__}: {one_line(exc, 200)})")
     stored_at = format_timestamp(datetime.fromtimestamp(stat.st_mtime, UTC))
     return SeenInstance(header, location, size=stat.st_size, stored_at=stored_at)
 
@@ -125,10 +127,6 @@ def _read_header(path: Path) -> Dataset:
                 "no DICOM preamble, and no SOP Class or Instance UID when read anyway"
             ) from None
         return ds
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def read_files(

@@ -106,14 +106,8 @@ class KeyRedaction:
 
     @classmethod
     def of(cls, texts: Iterable[str], secret: bytes) -> KeyRedaction | None:
-        compiled = []
-        for text in texts:
-            try:
-                compiled.append(re.compile(text))
-            except re.error as exc:
-                raise UserError(f"redaction pattern {text!r} is not a regular expression: "
-                                f"{exc}") from None
-        return cls(tuple(compiled), secret) if compiled else None
+        compiled = tuple(_regex(text, "redaction pattern") for text in texts)
+        return cls(compiled, secret) if compiled else None
 
     def key(self, key: str) -> str:
         for pattern in self.patterns:
@@ -422,11 +416,7 @@ class KeyPatterns:
     def of(cls, texts: Iterable[str] | None = None) -> KeyPatterns:
         compiled = []
         for text in texts or DEFAULT_PATTERNS:
-            try:
-                pattern = re.compile(text)
-            except re.error as exc:
-                raise UserError(
-                    f"key pattern {text!r} is not a regular expression: {exc}") from None
+            pattern = _regex(text, "key pattern")
             if not {"study", "series"} & set(pattern.groupindex):
                 raise UserError(
                     f"key pattern {text!r} names neither a study nor a series group")
@@ -646,12 +636,15 @@ class StorageEventsConfig(FileInputs):
 
 
 def _host_pattern(text: str | None) -> re.Pattern[str] | None:
-    if text is None:
-        return None
+    return None if text is None else _regex(text, "SNS host pattern")
+
+
+def _regex(text: str, what: str) -> re.Pattern[str]:
+    """A configured regular expression; a UserError naming what it was for when it is not one."""
     try:
         return re.compile(text)
     except re.error as exc:
-        raise UserError(f"SNS host pattern {text!r} is not a regular expression: {exc}") from None
+        raise UserError(f"{what} {text!r} is not a regular expression: {exc}") from None
 
 
 def _source_records(config: StorageEventsConfig, context: SourceContext) -> Iterator[Record]:

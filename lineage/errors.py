@@ -19,6 +19,12 @@ Messages say what was wrong, where, and what to do next; they never carry patien
 from __future__ import annotations
 
 
+def one_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message on one line (at most `limit` characters), else its kind."""
+    text = " ".join(str(exc).split())
+    return (text[:limit] if limit else text) or type(exc).__name__
+
+
 class LineageError(Exception):
     """Base of every error the engine raises on purpose."""
 

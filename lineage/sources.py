@@ -177,7 +177,15 @@ def run_source(kind: str, values: dict[str, Any], context: SourceContext, *,
                ) -> RunReport:
     """Configure the source `kind` with `values` and run it through the ingest service."""
     source = load_source(kind)
-    config = source.configure(**values)
+    return run_configured(source, source.configure(**values), context, batch_size=batch_size,
+                          progress=progress)
+
+
+def run_configured(source: Source[Config], config: Config, context: SourceContext, *,
+                   batch_size: int = 1000, progress: Callable[[int], None] | None = None
+                   ) -> RunReport:
+    """Run a source already configured through the ingest service; the source's own figures
+    (`context.extra`) join the report."""
     report = ingest(context.store, source.records(config, context), source.label(config),
                     batch_size=batch_size, progress=progress)
     report.extra.update(context.extra)

@@ -23,6 +23,7 @@ from lineage.errors import (
     SourceUnavailableError,
     StoreUnavailableError,
     UserError,
+    one_line,
 )
 
 app = typer.Typer(
@@ -163,13 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="lineage")
     except (UserError, StoreUnavailableError, SourceUnavailableError) as exc:
-        stderr.print(f"lineage: error: {_one_line(exc)}", markup=False, soft_wrap=True)
+        stderr.print(f"lineage: error: {one_line(exc)}", markup=False, soft_wrap=True)
         sys.exit(2)
     except LineageError as exc:
-        stderr.print(f"lineage: error: {_one_line(exc)}", markup=False, soft_wrap=True)
+        stderr.print(f"lineage: error: {one_line(exc)}", markup=False, soft_wrap=True)
         sys.exit(1)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-

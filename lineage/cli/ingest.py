@@ -37,8 +37,8 @@ def run_source(ctx: typer.Context, kind: str, values: dict[str, Any], as_json: b
         store, context.settings.pseudonym_secret(),
         state_path=lambda name: _state_path(context.settings.store, name), stop=stop)
     with progress(f"ingesting {source.label(config)}", enabled=not as_json) as advance:
-        return sources.run_source(kind, config.model_dump(), source_context,
-                   batch_size=context.settings.batch_size, progress=advance)
+        return sources.run_configured(source, config, source_context,
+                                      batch_size=context.settings.batch_size, progress=advance)
 
 
 def print_report(report: RunReport, as_json: bool) -> None:

@@ -13,7 +13,7 @@ import networkx as nx
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import parse as safe_parse
 
-from lineage.errors import StoreUnavailableError, UserError
+from lineage.errors import StoreUnavailableError, UserError, one_line
 from lineage.merge import Conflict
 from lineage.model import Edge, Node
 from lineage.stores.base import GraphStore, Stats, UpsertResult, sort_conflicts
@@ -56,7 +56,7 @@ class ExportStore(GraphViewReads, GraphStore):
         except (OSError, ValueError, KeyError, TypeError, AttributeError, nx.NetworkXError,
                 ParseError) as exc:
             raise StoreUnavailableError(
-                f"cannot open exported graph {self.location}: {_short(exc)}") from None
+                f"cannot open exported graph {self.location}: {one_line(exc, 200)}") from None
         self._meta = dict(graph.graph.get("meta") or {})
         self._conflicts = [Conflict(**c) for c in graph.graph.get("conflicts") or []]
         self._graph = graph
@@ -111,10 +111,6 @@ class ExportStore(GraphViewReads, GraphStore):
         unresolved = sum(1 for _, a in graph.nodes(data=True) if a.get("unresolved"))
         return Stats(dict(sorted(nodes.items())), dict(sorted(edges.items())),
                      len(self._conflicts), unresolved)
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def _read_graphml(path: Path) -> nx.MultiDiGraph:
