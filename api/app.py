@@ -1,9 +1,11 @@
 """The HTTP API: `create_app(settings)` builds settings, tokens, audit log and store at start-up
 (never at import), the routers, one error mapping and the request audit.
 
-Errors, in one place: a user's mistake 400 (unknown key 404, validation 422 naming the field), a
-missing or wrong token 401, a role that may not 403, a body too large 413, the store unreachable
-503, a source unreachable 502; anything else 500 with no stack trace in the body.
+Errors, in one place and one shape, RFC 9457 problem details (`application/problem+json`:
+`type`, `title`, `status`, `detail`, and `errors` naming the fields for 422): a user's mistake 400
+(unknown key 404, validation 422), a missing or wrong token 401, a role that may not 403, a body
+too large 413, the store unreachable 503, a source unreachable 502, an unknown route 404 or method
+405; anything else 500 with no stack trace in the body. No error repeats a request's values.
 """
 
 from __future__ import annotations
@@ -11,15 +13,20 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import routes_admin, routes_ingest, routes_read
-from api.security import AuditLog, TokenBook
+from api import routes_admin, routes_explore, routes_ingest, routes_read, routes_ui
+from api.models import Health, Problem
+from api.security import PLACEHOLDER_TOKEN, AuditLog, TokenBook
 from api.state import ApiState
 from lineage import __version__
 from lineage.errors import (
@@ -36,6 +43,10 @@ from lineage.stores import GraphStore, make_store
 
 log = logging.getLogger("lineage.api")
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": HTTPStatus(status).phrase,
+             "content": {"application/problem+json": {}}}
+    for status in (400, 401, 403, 404, 413, 422, 500, 502, 503)}
 
 
 def create_app(
@@ -58,6 +69,7 @@ def create_app(
         audit = AuditLog(audit_path or settings.audit_log, settings.audit_max_bytes,
                          settings.audit_backups)
         app.state.lineage = ApiState(settings, opened, book, audit, folder, max_body)
+        log.warning("%s", startup_line(settings, book, audit.path))
         try:
             yield
         finally:
@@ -65,25 +77,42 @@ def create_app(
                 opened.close()
 
     app = FastAPI(
-        title="Image lineage API", version=__version__, lifespan=lifespan,
+        title="Image lineage API", version=__version__, lifespan=lifespan, docs_url=None,
+        redoc_url=None,
         description="Impact analysis, retention and compliance reports, lineage traces and "
                     "ingestion over the lineage graph of medical images. Bearer tokens map to "
                     "roles: ingest, architect, auditor, admin.")
     _errors(app)
     _middleware(app)
 
-    @app.get("/health", summary="Liveness: no token needed", tags=["service"])
+    @app.get("/health", response_model=Health, summary="Liveness: no token needed",
+             tags=["service"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    app.include_router(routes_read.router)
-    app.include_router(routes_ingest.router)
-    app.include_router(routes_admin.router)
+    for router in (routes_read.router, routes_explore.router, routes_ingest.router,
+                   routes_admin.router, routes_ui.router):
+        app.include_router(router, responses=PROBLEMS)
+    routes_ui.mount(app)
     return app
 
 
-def _error(status: int, kind: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": kind, "detail": message})
+PROBLEM_TYPE = "urn:image-lineage:problem:"
+
+
+def _error(status: int, kind: str, message: str, errors: list[dict[str, str]] | None = None,
+           headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An RFC 9457 problem details answer."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + kind, "title": HTTPStatus(status).phrase,
+                            "status": status, "detail": message}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(status_code=status, content=body, headers=dict(headers or {}),
+                        media_type="application/problem+json")
+
+
+HTTP_KINDS = {401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "too_large"}
 
 
 def _errors(app: FastAPI) -> None:
@@ -99,13 +128,38 @@ def _errors(app: FastAPI) -> None:
             return _error(status, name, " ".join(str(exc).split()))
         app.add_exception_handler(kind, handler)
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return _error(exc.status_code, HTTP_KINDS.get(exc.status_code, "http_error"), detail,
+                      headers=exc.headers)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        # where and what, never the value given (it may be a patient's data)
+        errors = [{"field": ".".join(str(part) for part in error.get("loc", ())),
+                   "message": str(error.get("msg", "invalid"))} for error in exc.errors()]
+        return _error(422, "validation", "the request is not valid: " + "; ".join(
+            f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # the kind and the frames, not the message: it may quote a request's patient data
         log.error("unexpected error on %s %s: %s\n%s", request.method, request.url.path,
                   type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
         return _error(500, "internal_error", "the server failed; the error is logged")
 
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Exception, unexpected)
+
+
+def startup_line(settings: Settings, tokens: TokenBook, audit: Path) -> str:
+    """What the server runs as: its mode (and the development token when that is how one gets
+    in), its store and where the audit log goes."""
+    mode = (f"{settings.environment} mode" + (
+        f", development token {PLACEHOLDER_TOKEN!r} is an admin (set LINEAGE_API_TOKENS)"
+        if tokens.principal(PLACEHOLDER_TOKEN) else ""))
+    return f"image-lineage API {__version__}: {mode}; store {settings.store}; audit log {audit}"
 
 
 def _middleware(app: FastAPI) -> None:
@@ -130,13 +184,14 @@ def _middleware(app: FastAPI) -> None:
         return response
 
 
-UNAUDITED = frozenset({"/openapi.json", "/docs", "/health"})
+UNAUDITED = frozenset({"/openapi.json", "/docs", "/health", "/ui"})
 
 
 def _audit(state: ApiState | None, request: Request, status: int, size: int,
            started: float) -> None:
     """One audit line for a request, whatever its status."""
-    if state is None or request.url.path in UNAUDITED:
+    path = request.url.path
+    if state is None or path in UNAUDITED or path.startswith(("/ui/static/", "/ui/vendor/")):
         return
     principal = getattr(request.state, "principal", None)
     state.audit.append({

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from api import models
 from api.deps import Architect, Auditor, StateDep, StoreDep
 from lineage.errors import UserError
 from lineage.export import FORMATS, export
@@ -20,7 +21,7 @@ from lineage.stores import Neo4jStore
 
 router = APIRouter(tags=["architects and auditors"])
 MEDIA = {"graphml": "application/graphml+xml", "node-link": "application/json",
-         "prov-json": "application/json"}
+         "prov-json": "application/json", "html": "text/html; charset=utf-8"}
 
 
 class CypherRequest(BaseModel):
@@ -32,7 +33,8 @@ class CypherRequest(BaseModel):
                            description="JSON bytes of rows at most; a larger row is refused")
 
 
-@router.post("/cypher", summary="Read-only Cypher on the Neo4j store: planned first, refused "
+@router.post("/cypher", response_model=models.Rows,
+             summary="Read-only Cypher on the Neo4j store: planned first, refused "
              "unless it only reads the graph; timeout, row and byte caps")
 def post_cypher(body: CypherRequest, request: Request, store: StoreDep,
                 _: Architect) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def post_cypher(body: CypherRequest, request: Request, store: StoreDep,
 @router.get("/export", summary="An auditor export, streamed; its manifest in X-Export-Manifest")
 def get_export(
     store: StoreDep, _: Auditor,
-    format: Annotated[str, Query(pattern="^(graphml|node-link|prov-json)$")] = "graphml",
+    format: Annotated[str, Query(pattern="^(graphml|node-link|prov-json|html)$")] = "graphml",
     scope: str | None = None, depth: Annotated[int, Query(ge=0, le=50)] = 3,
 ) -> StreamingResponse:
     if format not in FORMATS:
@@ -70,7 +72,8 @@ def get_export(
         "Content-Disposition": f'attachment; filename="{path.name}"'})
 
 
-@router.get("/audit", summary="The audit log of every request (auditors)")
+@router.get("/audit", response_model=models.AuditPage,
+            summary="The audit log of every request (auditors)")
 def get_audit(state: StateDep, _: Auditor,
               limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
               offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:

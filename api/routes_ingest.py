@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api import models
 from api.deps import Ingester, StateDep
 from api.state import ApiState
 from lineage.errors import TooLargeError, UserError
@@ -83,26 +84,29 @@ async def _run(state: ApiState, kind: str, body: bytes, **values: Any) -> RunRep
                                    batch_size=state.settings.batch_size)
 
 
-@router.post("/ingest/dicom-json", summary="DICOM headers as PS3.18 JSON (a list of datasets)")
+@router.post("/ingest/dicom-json", response_model=models.IngestReport,
+             summary="DICOM headers as PS3.18 JSON (a list of datasets)")
 async def ingest_dicom_json(request: Request, state: StateDep, _: Ingester, system: System,
                             region: str | None = None) -> dict[str, Any]:
     body = await _body(request, state)
     return (await _run(state, "dicom-json", body, system=system, region=region)).as_dict()
 
 
-@router.post("/ingest/hl7", summary="HL7 v2 messages (text, each starting at MSH)")
+@router.post("/ingest/hl7", response_model=models.IngestReport,
+             summary="HL7 v2 messages (text, each starting at MSH)")
 async def ingest_hl7(request: Request, state: StateDep, _: Ingester,
                      system: System) -> dict[str, Any]:
     return (await _run(state, "hl7", await _body(request, state), system=system)).as_dict()
 
 
-@router.post("/ingest/fhir", summary="FHIR R4 JSON: a resource, a Bundle, or Bulk Data ndjson")
+@router.post("/ingest/fhir", response_model=models.IngestReport,
+             summary="FHIR R4 JSON: a resource, a Bundle, or Bulk Data ndjson")
 async def ingest_fhir(request: Request, state: StateDep, _: Ingester,
                       system: System) -> dict[str, Any]:
     return (await _run(state, "fhir", await _body(request, state), system=system)).as_dict()
 
 
-@router.post("/ingest/storage-events/{provider}",
+@router.post("/ingest/storage-events/{provider}", response_model=models.IngestReport,
              summary="S3 records (SNS, EventBridge), GCS Pub/Sub push, Azure Event Grid")
 async def ingest_storage_events(provider: str, request: Request, state: StateDep,
                                 _: Ingester) -> Any:
@@ -128,7 +132,7 @@ def _azure_validation(document: Any) -> str | None:
     return None
 
 
-@router.post("/api/v1/lineage", status_code=201,
+@router.post("/api/v1/lineage", status_code=201, response_model=models.IngestReport,
              summary="OpenLineage RunEvent (the Marquez endpoint)")
 async def openlineage(request: Request, state: StateDep, _: Ingester) -> dict[str, Any]:
     body = await _body(request, state)

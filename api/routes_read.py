@@ -6,14 +6,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api import models
 from api.deps import Reader, StoreDep
 from lineage.errors import NotFoundError
 from lineage.impact import decommission, near_matches, trace
 from lineage.retention import reports
 
 router = APIRouter(tags=["reports"])
-AsOf = Annotated[str | None, Query(description="End of this day (YYYY-MM-DD); default today",
-                                   pattern=r"^\d{4}-\d{2}-\d{2}$")]
+AsOf = Annotated[str | None, Query(
+    description="A date (the end of that day) or a time (2026-11-30T14:00:00Z, any UTC offset); "
+                "default now", max_length=40,
+    pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$")]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Items per list")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items of each list to skip")]
 
@@ -28,13 +31,15 @@ def paged(
             "truncated": any(len(page[n]) < counts[n] for n in lists)}
 
 
-@router.get("/systems/{code}/decommission", summary="Readiness to switch a system off")
+@router.get("/systems/{code}/decommission", response_model=models.Decommission,
+            summary="Readiness to switch a system off")
 def get_decommission(code: str, store: StoreDep, _: Reader, as_of: AsOf = None,
                      limit: Limit = 1000, offset: Offset = 0) -> dict[str, Any]:
     return decommission(store, code, as_of, offset=offset, limit=limit)
 
 
-@router.get("/lineage/{key:path}", summary="Lineage trace of a node (breadth-first, capped)")
+@router.get("/lineage/{key:path}", response_model=models.Trace,
+            summary="Lineage trace of a node (breadth-first, capped)")
 def get_lineage(
     key: str, store: StoreDep, _: Reader,
     direction: Annotated[str, Query(pattern="^(up|down|both)$")] = "down",
@@ -46,28 +51,32 @@ def get_lineage(
     return {**result, "count": len(result["nodes"])}
 
 
-@router.get("/retention/drift", summary="Over-retention, premature disposal, drift, unknowns")
+@router.get("/retention/drift", response_model=models.Drift,
+            summary="Over-retention, premature disposal, drift, unknowns")
 def get_drift(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
               offset: Offset = 0) -> dict[str, Any]:
     return paged(reports.drift(store, as_of), ("over_retained", "premature_disposal",
                                                "policy_drift", "unknown"), offset, limit)
 
 
-@router.get("/retention/cross-region", summary="Cross-region conflicts and residency violations")
+@router.get("/retention/cross-region", response_model=models.CrossRegion,
+            summary="Cross-region conflicts and residency violations")
 def get_cross_region(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
                      offset: Offset = 0) -> dict[str, Any]:
     return paged(reports.cross_region(store, as_of), ("conflicts", "residency_violations"),
                  offset, limit)
 
 
-@router.get("/holds", summary="Active compliance events, their conflicts and restores")
+@router.get("/holds", response_model=models.Holds,
+            summary="Active compliance events, their conflicts and restores")
 def get_holds(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
               offset: Offset = 0) -> dict[str, Any]:
     return paged(reports.holds(store, as_of), ("holds", "conflicts", "restore_needed"),
                  offset, limit)
 
 
-@router.get("/nodes/{key:path}", summary="One node with its properties and edges")
+@router.get("/nodes/{key:path}", response_model=models.NodeDetail,
+            summary="One node with its properties and edges")
 def get_node(key: str, store: StoreDep, _: Reader, limit: Limit = 1000,
              offset: Offset = 0) -> dict[str, Any]:
     try:
@@ -85,8 +94,34 @@ def get_node(key: str, store: StoreDep, _: Reader, limit: Limit = 1000,
             "count": len(edges), "offset": offset, "limit": limit}
 
 
-@router.get("/stats", summary="Nodes by kind, edges by type")
+@router.get("/stats", response_model=models.Stats,
+            summary="Nodes by kind, edges by type")
 def get_stats(store: StoreDep, _: Reader) -> dict[str, Any]:
     stats = store.stats()
     return {"nodes": stats.nodes, "edges": stats.edges, "conflicts": stats.conflicts,
             "unresolved": stats.unresolved}
+
+
+@router.get("/catalogue", response_model=models.Catalogue,
+            summary="The architects' catalogue of documented queries")
+def get_catalogue(_: Reader) -> dict[str, Any]:
+    from queries.catalogue import describe
+
+    return {"queries": [{"name": name, "description": text}
+                        for name, text in describe().items()]}
+
+
+@router.get("/catalogue/{name}", response_model=models.Rows,
+            summary="Run a catalogue query on either store (key and as_of as it needs them)")
+def run_catalogue_query(
+    name: str, store: StoreDep, _: Reader, key: Annotated[str | None, Query(max_length=512)] = None,
+    as_of: AsOf = None, limit: Limit = 1000,
+) -> dict[str, Any]:
+    from queries.catalogue import CATALOGUE, run_catalogue
+
+    if name not in CATALOGUE:
+        raise NotFoundError(f"no catalogue query {name!r}; see /catalogue")
+    given = {k: v for k, v in {"key": key, "as_of": as_of}.items() if v is not None}
+    rows = run_catalogue(store, name, given)
+    return {"columns": list(rows[0]) if rows else [], "rows": rows[:limit], "count": len(rows),
+            "truncated": len(rows) > limit}

@@ -5,19 +5,19 @@ mammography — original series, a lossy derivative, a segmentation, a de-identi
 with its UID map; HL7 v2 messages (an order, a report, a death, a discharge); FHIR resources (the
 research copy's ImagingStudy, its Provenance, an access AuditEvent); S3 event notifications of a
 disaster-recovery bucket in London and an AI bucket in Virginia; and an estate file (systems,
-feeds, a research dataset, access profiles, a legal hold). Then it runs, each as a `lineage`
-process on a fresh local store in that folder, every ingest path, `retention apply`, and prints
-the decommission report of the PACS, the retention drift, cross-region and holds reports and a
-trace, and writes an auditor export.
+feeds, a research dataset, access profiles, a legal hold). Then it runs, in this process and
+through the same command-line code users run, every ingest path on a fresh local store in that
+folder, `retention apply`, and prints the decommission report of the PACS, the retention drift,
+cross-region and holds reports and a trace, and writes an auditor export. Each command is echoed
+as a line that can be pasted to run it again.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import shlex
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,37 +266,50 @@ def prepare_folder(folder: Path) -> None:
                                       "folder\n")
 
 
-def run_demo(folder: Path, echo: Callable[[str], None]) -> int:
-    """Build the demo in `folder` (emptied first when the demo made it); returns the exit
-    status of the first command that failed unexpectedly, else 0."""
+def run_demo(folder: Path, echo: Callable[[str], None],
+             run: Callable[[list[str]], int]) -> int:
+    """Build the demo in `folder` (emptied first when the demo made it), running each command
+    with `run` (the CLI, in this process) and echoing it as a line that can be pasted as it is;
+    returns the exit status of the first command that failed unexpectedly, else 0."""
     prepare_folder(folder)
     write_inputs(folder / "inputs")
+    place = _shown(folder)
+    inputs = f"{place}/inputs"
     study = STUDIES[5]
     steps: list[tuple[list[str], set[int]]] = [
-        (["ingest", "estate", "inputs/estate.yaml"], {0}),
-        *[(["ingest", "dicom", f"inputs/{system}", "--system", system, "--region", region]
-           + (["--uid-map", "inputs/uid-map.csv"] if system == "RESEARCH-EU" else []), {0, 1})
+        (["ingest", "estate", f"{inputs}/estate.yaml"], {0}),
+        *[(["ingest", "dicom", f"{inputs}/{system}", "--system", system, "--region", region]
+           + (["--uid-map", f"{inputs}/uid-map.csv"] if system == "RESEARCH-EU" else []),
+           {0, 1})
           for system, region in REGIONS.items()],
-        (["ingest", "storage-events", "inputs/s3-events.json", "--provider", "s3"], {0}),
-        (["ingest", "hl7", "inputs/ehr.hl7", "--system", "EHR"], {0}),
-        (["ingest", "fhir", "inputs/research.fhir.json", "--system", "RESEARCH-EU"], {0}),
+        (["ingest", "storage-events", f"{inputs}/s3-events.json", "--provider", "s3"], {0}),
+        (["ingest", "hl7", f"{inputs}/ehr.hl7", "--system", "EHR"], {0}),
+        (["ingest", "fhir", f"{inputs}/research.fhir.json", "--system", "RESEARCH-EU"], {0}),
         (["retention", "apply"], {0}),
         (["decommission", "PACS-NORTH"], {0, 1}),
         (["retention", "drift"], {0}),
         (["retention", "cross-region"], {0}),
         (["holds"], {0}),
         (["trace", f"series:{study.series}", "--direction", "both", "--depth", "2"], {0}),
-        (["export", "--format", "graphml", "-o", "estate.graphml"], {0}),
+        (["export", "--format", "graphml", "-o", f"{place}/estate.graphml"], {0}),
     ]
+    store = ["--store", f"{place}/lineage.db"]
     for args, accepted in steps:
-        echo(f"\n$ lineage {' '.join(args)}")
-        result = subprocess.run([sys.executable, "-m", "lineage", "--store", "lineage.db", *args],
-                                cwd=folder, capture_output=True, text=True)
-        echo(result.stdout.rstrip())
-        if result.returncode not in accepted:
-            echo(result.stderr.rstrip())
-            return result.returncode
-    echo(f"\nThe demo store is {folder / 'lineage.db'}; its auditor export "
-         f"{folder / 'estate.graphml'}. Try: cd {folder} && lineage trace "
-         f"series:{STUDIES[0].series} --direction down")
+        echo(f"\n$ {shlex.join(['lineage', *store, *args])}")
+        status = run([*store, *args])
+        if status not in accepted:
+            return status
+    echo(f"\nThe demo store is {place}/lineage.db; its auditor export {place}/estate.graphml."
+         "\nTry, from here:")
+    echo(f"  {shlex.join(['lineage', *store, 'trace', f'series:{STUDIES[0].series}'])} "
+         "--direction down")
     return 0
+
+
+def _shown(folder: Path) -> str:
+    """The folder as the user can type it from where they are: relative when it is below the
+    working directory, else absolute."""
+    try:
+        return str(folder.relative_to(Path.cwd()))
+    except ValueError:
+        return str(folder)

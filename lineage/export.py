@@ -1,4 +1,5 @@
-"""Auditor exports: GraphML, node-link JSON and W3C PROV-JSON, each with a manifest.
+"""Auditor exports: GraphML, node-link JSON, W3C PROV-JSON and a self-contained HTML report
+(`lineage.html_report`), each with a manifest.
 
 `export(store, format, path, scope=None, depth=3)` writes PATH and PATH.manifest.json (SHA-256
 of the file, counts by kind and type, time, source store, engine version). Both files are
@@ -36,7 +37,7 @@ from lineage.stores.exported import NODE_LINK_FIELDS
 from lineage.timefmt import utc_now
 from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
 
-FORMATS = ("graphml", "node-link", "prov-json")
+FORMATS = ("graphml", "node-link", "prov-json", "html")
 EXPORTED_META = (POLICY_META, FINGERPRINT_META)
 LINEAGE_TYPES = frozenset(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
@@ -169,11 +170,19 @@ def export(
     store: GraphStore, fmt: str, path: Path, scope: str | None = None, depth: int = 3
 ) -> dict[str, Any]:
     """Write the export and its manifest; returns the manifest."""
-    if fmt not in WRITERS:
+    if fmt not in FORMATS:
         raise UserError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     graph = snapshot(store, scope, depth)
     _writable(path)
-    _write_atomically(path, lambda tmp: WRITERS[fmt](graph, tmp))
+    extra: dict[str, Any] = {}
+    if fmt == "html":
+        from lineage import html_report
+
+        def write_html(tmp: Path) -> None:
+            extra["data_sha256"] = html_report.write(store, graph, tmp, scope)
+        _write_atomically(path, write_html)
+    else:
+        _write_atomically(path, lambda tmp: WRITERS[fmt](graph, tmp))
     content = path.read_bytes()
     manifest = {
         "file": path.name, "format": fmt, "sha256": hashlib.sha256(content).hexdigest(),
@@ -183,6 +192,7 @@ def export(
         "edges_by_type": dict(sorted(Counter(k for _, _, k in graph.edges(keys=True)).items())),
         "exported_at": utc_now(), "source_store": store.location,
         "engine_version": __version__, "scope": scope, "depth": depth if scope else None,
+        **extra,
     }
     manifest_path = path.with_name(path.name + ".manifest.json")
     text = json.dumps(manifest, indent=2) + "\n"

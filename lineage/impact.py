@@ -28,10 +28,12 @@ from lineage.model import KEY_PREFIX, NodeKind, kind_of, system_key
 from lineage.retention.apply import applied_policy
 from lineage.retention.reports import as_of_params
 from lineage.stores import GraphStore
+from lineage.wording import plural
 from queries.impact import (
     ACCESS,
     DOWNSTREAM,
     GAPS,
+    HOLDINGS,
     SOLE_COPIES,
     TRACE_HUB_STEP,
     TRACE_ROOT,
@@ -82,12 +84,14 @@ def decommission(
     }
     reasons = []
     if must:
-        reasons.append(f"{len(must)} sole copies must be migrated first")
+        reasons.append(f"{plural(len(must), 'sole copy', 'sole copies')} must be migrated first")
     if lists["downstream"]:
-        reasons.append(f"{len(lists['downstream'])} systems or datasets depend on it")
+        count = len(lists["downstream"])
+        reasons.append(f"{plural(count, 'system or dataset', 'systems or datasets')} "
+                       f"{'depends' if count == 1 else 'depend'} on it")
     end = None if limit is None else offset + limit
     result: dict[str, Any] = {
-        "system": key, "as_of": params["as_of_date"],
+        "system": key, "as_of": params["as_of_shown"],
         "verdict": "blocked" if reasons else "ready", "reasons": reasons,
         "policy_version": params["policy_version"] or None,
         "counts": {name: len(rows) for name, rows in lists.items()},
@@ -95,6 +99,8 @@ def decommission(
         "truncated": any(len(rows) > len(rows[offset:end]) for rows in lists.values()),
     }
     result |= {name: rows[offset:end] for name, rows in lists.items()}
+    held = run_query(store, HOLDINGS, params)
+    result["holdings"] = held[0] if held else {"copies": 0, "items": 0, "elsewhere": []}
     return result
 
 
@@ -157,7 +163,7 @@ def trace(
                 (hubs if row["kind"] == "System" else frontier).append(row["id"])
             edges[(row["src"], row["type"], row["dst"])] = row["edge"]
     return {
-        "root": key, "direction": direction, "depth": depth, "as_of": params["as_of_date"],
+        "root": key, "direction": direction, "depth": depth, "as_of": params["as_of_shown"],
         "nodes": [{"key": k, "kind": r["kind"], "properties": _public(r["properties"])}
                   for k, r in sorted(found.items())],
         "edges": [{"from": s, "type": t, "to": d, "properties": dict(p)}

@@ -35,6 +35,7 @@ from lineage.model import (
     Provenance,
     Value,
 )
+from lineage.timefmt import utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +48,9 @@ class Conflict:
     current_source: str
     reported_value: Value
     reported_source: str
-    first_seen: str
+    first_seen: str  # the source's times of the reports
     last_seen: str
+    recorded_at: str | None = None  # when the engine first learned of it (its clock)
 
     @builtins.property  # the field `property` shadows the builtin here
     def id(self) -> str:
@@ -57,12 +59,13 @@ class Conflict:
                  self.current_source, _canonical(self.reported_value), self.reported_source]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
-    def as_dict(self) -> dict[str, Value]:
+    def as_dict(self) -> dict[str, Value | None]:
         return {
             "element": self.element, "property": self.property,
             "current_value": self.current_value, "current_source": self.current_source,
             "reported_value": self.reported_value, "reported_source": self.reported_source,
             "first_seen": self.first_seen, "last_seen": self.last_seen,
+            "recorded_at": self.recorded_at,
         }
 
 
@@ -143,6 +146,7 @@ def merge(
                 current_value=current, current_source=owners.get(name, str(stored["source"])),
                 reported_value=value, reported_source=provenance.source,
                 first_seen=provenance.seen_at, last_seen=provenance.seen_at,
+                recorded_at=utc_now(),
             ))
     for name in removed:
         if name in result and newer and (name in mutable or owners.get(name) == provenance.source):
@@ -183,4 +187,5 @@ def merge_conflict(stored: Conflict | None, reported: Conflict) -> Conflict:
         reported_value=stored.reported_value, reported_source=stored.reported_source,
         first_seen=min(stored.first_seen, reported.first_seen),
         last_seen=max(stored.last_seen, reported.last_seen),
+        recorded_at=stored.recorded_at or reported.recorded_at,
     )

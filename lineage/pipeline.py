@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineage.errors import BatchRejectedError, SourceUnavailableError, StoreError, UserError
-from lineage.model import Edge, Node
+from lineage.model import Edge, Node, kind_of_valid
 from lineage.stores.base import GraphStore, UpsertResult
 from lineage.timefmt import utc_now
 
@@ -124,6 +124,10 @@ class RunReport:
     batches: int = 0
     nodes_by_kind: Counter[str] = field(default_factory=Counter)
     edges_by_type: Counter[str] = field(default_factory=Counter)
+    # nodes created or whose reported properties changed, and edges created or changed, by
+    # kind: each once per batch (the same node changed by two batches counts twice)
+    nodes_changed_by_kind: Counter[str] = field(default_factory=Counter)
+    edges_changed_by_type: Counter[str] = field(default_factory=Counter)
     written: UpsertResult = field(default_factory=UpsertResult)
     rejected: list[Rejected] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
@@ -140,6 +144,8 @@ class RunReport:
             "batches": self.batches,
             "nodes_by_kind": dict(sorted(self.nodes_by_kind.items())),
             "edges_by_type": dict(sorted(self.edges_by_type.items())),
+            "nodes_changed_by_kind": dict(sorted(self.nodes_changed_by_kind.items())),
+            "edges_changed_by_type": dict(sorted(self.edges_changed_by_type.items())),
             "nodes": {"created": written.nodes_created, "updated": written.nodes_updated,
                       "unchanged": written.nodes_unchanged},
             "edges": {"created": written.edges_created, "updated": written.edges_updated,
@@ -231,6 +237,9 @@ class Pipeline:
                 report.rejected.append(Rejected(culprit.location or str(exc.record), exc.reason))
                 continue
             report.written.add(result)
+            report.nodes_changed_by_kind.update(kind_of_valid(key).value
+                                                for key in result.changed_nodes)
+            report.edges_changed_by_type.update(kind for _, kind, _ in result.changed_edges)
             report.notices.extend(notice for b in bundles for notice in b.notices)
             report.nodes_by_kind.update(n.kind.value for _, n in nodes)
             report.edges_by_type.update(e.type.value for _, e in edges)

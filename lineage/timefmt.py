@@ -56,3 +56,31 @@ def to_date(value: date | str) -> str:
         return date.fromisoformat(text).isoformat()
     except ValueError:
         raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def as_of_moment(value: date | str | None) -> tuple[str, str]:
+    """(stored timestamp, date) of an "as of" a user gave: nothing means now, a date
+    (`2026-11-30`) the end of that day, a time (`2026-11-30T10:00:00Z`, any UTC offset) that
+    moment. Raises ValueError naming the value when it is neither."""
+    if value is None:
+        moment = utc_now()
+        return moment, moment[:10]
+    if isinstance(value, datetime):
+        moment = format_timestamp(value)
+        return moment, moment[:10]
+    if isinstance(value, date):
+        return f"{value.isoformat()}T23:59:59.999999Z", value.isoformat()
+    text = value.strip()
+    if len(text) == 10:
+        try:
+            return as_of_moment(date.fromisoformat(text))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or a time "
+                         "(YYYY-MM-DDTHH:MM:SSZ)") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone: end it with Z or an offset (+01:00)")
+    return as_of_moment(parsed)

@@ -212,3 +212,81 @@ def test_an_expired_token_is_refused(any_store: GraphStore, tmp_path: Path) -> N
         assert old.status_code == 401 and "expired" in old.json()["detail"]
         new = client.get("/stats", headers={"Authorization": "Bearer new-token-0123456789"})
         assert new.status_code == 200
+
+
+def assert_problem(response: Any, status: int, kind: str) -> dict[str, Any]:
+    """An RFC 9457 problem details answer of that status and kind."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"urn:image-lineage:problem:{kind}" and body["status"] == status
+    assert body["title"] and body["detail"]
+    return body
+
+
+def test_every_error_is_one_problem_details_shape(client: TestClient) -> None:
+    """401, 403, 404 (a key and a route), 405, 400 and 422 were three shapes before."""
+    assert_problem(client.get("/stats"), 401, "unauthorized")
+    assert client.get("/stats").headers["www-authenticate"] == "Bearer"
+    assert_problem(client.get("/stats", headers={"Authorization": "Bearer nope"}), 401,
+                   "unauthorized")
+    assert_problem(client.get("/audit", headers=auth("ingest")), 403, "forbidden")
+    assert_problem(client.get("/nodes/study:9.9", headers=auth("architect")), 404, "not_found")
+    assert_problem(client.get("/no/such/route", headers=auth("architect")), 404, "not_found")
+    assert_problem(client.delete("/stats", headers=auth("architect")), 405, "method_not_allowed")
+    assert_problem(client.post("/api/v1/lineage", content="{", headers=auth("ingest")), 400,
+                   "bad_request")
+    secret = "PATIENT^SECRET^NAME"
+    invalid = assert_problem(client.get("/lineage/series:1.5.1", params={
+        "depth": secret, "direction": "sideways"}, headers=auth("architect")), 422, "validation")
+    assert {e["field"] for e in invalid["errors"]} == {"query.depth", "query.direction"}
+    assert secret not in json.dumps(invalid) and "sideways" not in json.dumps(invalid)
+
+
+def test_as_of_takes_a_date_or_a_time_and_the_catalogue_runs(client: TestClient) -> None:
+    by_day = client.get("/retention/drift", params={"as_of": "2024-06-01"},
+                        headers=auth("auditor")).json()
+    by_time = client.get("/retention/drift", params={"as_of": "2024-06-01T23:59:59Z"},
+                         headers=auth("auditor")).json()
+    assert by_time["as_of"] == "2024-06-01T23:59:59.000000Z"
+    assert by_day["over_retained"] == by_time["over_retained"]
+    names = [q["name"] for q in client.get("/catalogue", headers=auth("architect")).json()[
+        "queries"]]
+    assert "copies_per_system_region" in names and "sole_copies" in names
+    rows = client.get("/catalogue/copies_per_system_region", params={"as_of": "2024-06-01"},
+                      headers=auth("architect")).json()
+    assert rows["count"] == 4 and rows["columns"] == ["system", "region", "copies", "bytes"]
+    paths = client.get("/catalogue/access_paths", params={"key": "study:1.3"},
+                       headers=auth("architect")).json()
+    assert [r["profile"] for r in paths["rows"]] == ["profile:readers"]
+    assert_problem(client.get("/catalogue/access_paths", headers=auth("architect")), 400,
+                   "bad_request")
+    assert_problem(client.get("/catalogue/nope", headers=auth("architect")), 404, "not_found")
+
+
+def test_every_endpoint_documents_its_answer_and_its_problems(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            success = next(code for code in answers if code.startswith("2"))
+            content = answers[success].get("content", {})
+            documented = [media.get("schema", {}) for media in content.values()]
+            if path == "/export":  # a file: GraphML or JSON, streamed
+                continue
+            assert any("$ref" in s for s in documented), (method, path, answers[success])
+            if path != "/health":
+                for status in ("400", "401", "422"):
+                    assert "#/components/schemas/Problem" in json.dumps(answers[status]), path
+
+
+def test_the_server_says_its_mode_store_and_audit_log_at_start(
+        impact_store: GraphStore, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(environment="development", store="bolt://db.example:7687")
+    app = create_app(settings, store=impact_store, tokens=TokenBook.from_entries({}, True),
+                     audit_path=tmp_path / "audit.jsonl", work_dir=tmp_path)
+    with caplog.at_level("INFO", logger="lineage.api"), TestClient(app):
+        pass
+    [line] = [r.getMessage() for r in caplog.records if "image-lineage API" in r.getMessage()]
+    assert "development mode" in line and "'dev-admin-token' is an admin" in line
+    assert "store bolt://db.example:7687" in line and str(tmp_path / "audit.jsonl") in line

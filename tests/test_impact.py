@@ -27,7 +27,7 @@ def test_decommission_of_the_pacs_is_blocked(estate: GraphStore) -> None:
     report = decommission(estate, "PACS-LON", AS_OF)
 
     assert report["verdict"] == "blocked"
-    assert report["reasons"] == ["1 sole copies must be migrated first",
+    assert report["reasons"] == ["1 sole copy must be migrated first",
                                  "2 systems or datasets depend on it"]
     assert keys(report["sole_copies"]) == ["series:1.3.1", "series:1.6.1"]
     assert report["must_migrate"] == [{"key": "series:1.3.1", "copies": [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from lineage.stores import LocalStore
@@ -29,7 +30,7 @@ def test_decommission_cli_json_and_exit_codes(tmp_path: Path) -> None:
     ready = lineage("decommission", "S3-US", "--as-of", "2024-06-01", cwd=folder)
     assert ready.returncode == 0 and ready.stdout.startswith("READY")
     human = lineage("decommission", "PACS-LON", "--as-of", "2024-06-01", cwd=folder).stdout
-    assert human.startswith("BLOCKED") and "Must migrate (1)" in human
+    assert human.startswith("BLOCKED") and "Must migrate: 1" in human
     assert human.index("Must migrate") < human.index("May dispose") < human.index("downstream")
 
 
@@ -55,10 +56,10 @@ def test_unknown_system_or_key_exit_2_with_suggestions(tmp_path: Path) -> None:
 def test_demo_runs_every_step_and_leaves_a_store_and_an_export(tmp_path: Path) -> None:
     result = lineage("demo", "--folder", "demo", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
-    for step in ("ingest estate", "ingest dicom inputs/PACS-NORTH", "--uid-map",
+    for step in ("ingest estate", "ingest dicom demo/inputs/PACS-NORTH", "--uid-map",
                  "ingest storage-events", "ingest hl7", "ingest fhir",
                  "retention apply", "decommission PACS-NORTH", "retention drift",
-                 "retention cross-region", "lineage trace", "lineage export"):
+                 "retention cross-region", "lineage.db trace", "lineage.db export"):
         assert step in result.stdout, step
     assert "BLOCKED: decommissioning system:PACS-NORTH" in result.stdout
     assert "residency violations: 1" in result.stdout
@@ -70,6 +71,23 @@ def test_demo_runs_every_step_and_leaves_a_store_and_an_export(tmp_path: Path) -
     assert stats["nodes"]["ArchiveObject"] == 25
 
 
+def test_the_demos_commands_can_be_pasted_as_they_are(tmp_path: Path) -> None:
+    """Every `$ lineage ...` line names the store and the folder, and the closing hint is one
+    line: pasted in the same shell, each runs (it wrapped inside `lineage trace` before)."""
+    output = lineage("demo", "--folder", "demo", cwd=tmp_path, env={"COLUMNS": "80"}).stdout
+    commands = [line[2:] for line in output.splitlines() if line.startswith("$ lineage ")]
+    assert len(commands) == 14 and all("--store demo/lineage.db" in c for c in commands)
+    decommission = next(c for c in commands if " decommission " in c)
+    again = lineage(*shlex.split(decommission)[1:], "--json", cwd=tmp_path)
+    assert json.loads(again.stdout)["verdict"] == "blocked"
+    lines = output.splitlines()
+    hint = lines[lines.index("Try, from here:") + 1].strip()
+    assert hint.startswith("lineage --store demo/lineage.db trace series:")
+    traced = lineage(*shlex.split(hint)[1:], "--json", cwd=tmp_path)
+    assert traced.returncode == 0, traced.stderr
+    assert json.loads(traced.stdout)["root"].startswith("series:")
+
+
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
@@ -77,3 +95,17 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     refused = lineage("demo", "--folder", ".", cwd=work)
     assert_one_line_error(refused, "not empty", ".lineage-demo")
     assert (work / "thesis.tex").read_text() == "months of work"
+
+
+def test_a_ready_decommission_says_what_the_system_holds_and_where_else(tmp_path: Path) -> None:
+    """S3-US holds copies of 1.1.1 and 1.4.1 (PACS-LON holds both too) and of 1.7.1 (nowhere
+    else, retention passed): ready, and the report says so instead of showing empty sections."""
+    folder = estate_folder(tmp_path)
+    ready = lineage("decommission", "S3-US", "--as-of", "2024-06-01", "--json", cwd=folder)
+    assert ready.returncode == 0, ready.stderr
+    assert json.loads(ready.stdout)["holdings"] == {
+        "copies": 3, "items": 3, "elsewhere": [{"system": "system:PACS-LON", "items": 2}]}
+    human = lineage("decommission", "S3-US", "--as-of", "2024-06-01", cwd=folder).stdout
+    assert human.splitlines()[1] == ("  It holds 3 live copies of 3 series or studies; also "
+                                     "held in system:PACS-LON (2 of 3).")
+    assert "Must migrate: none" in human.splitlines()

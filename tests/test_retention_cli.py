@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lineage.model import Edge, EdgeType, Node
 from lineage.retention.apply import affected_copies
 from lineage.stores import GraphStore, LocalStore
 from tests import dicom_factory as make
-from tests.retention_estate import fixed_estate, patient
+from tests.retention_estate import PROV, fixed_estate, patient
 from tests.test_cli import EXAMPLE, assert_one_line_error, lineage
 
 
@@ -91,3 +92,28 @@ def test_reports_without_an_applied_policy_say_so_and_exit_3(tmp_path: Path) -> 
     run_json("retention", "apply", cwd=tmp_path)
     applied = json.loads(lineage("retention", "drift", "--json", cwd=tmp_path).stdout)
     assert (applied["policy_applied"], applied["warnings"]) == (True, [])
+
+
+def test_copies_written_after_the_policy_and_never_recomputed_are_reported(
+        tmp_path: Path) -> None:
+    """An ingest killed between its store write and its retention recompute leaves copies with
+    no retention under the applied policy: the reports say how many and exit 3."""
+    with LocalStore(tmp_path / "lineage.db") as store:
+        fixed_estate().load(store)
+    run_json("retention", "apply", cwd=tmp_path)
+    with LocalStore(tmp_path / "lineage.db") as store:  # written as the killed ingest did
+        late = "object:PACS-LON:1.1.late"
+        store.upsert([Node(late, PROV, {"created_at": "2024-02-01T00:00:00Z"})],
+                     [Edge(late, EdgeType.COPY_OF, "series:1.1.1", PROV),
+                      Edge(late, EdgeType.STORED_IN, "system:PACS-LON", PROV)])
+    for command in (["retention", "drift"], ["retention", "cross-region"], ["holds"]):
+        machine = lineage(*command, "--as-of", "2041-01-01", "--json", cwd=tmp_path)
+        assert machine.returncode == 3, machine.stderr
+        report = json.loads(machine.stdout)
+        assert (report["policy_applied"], report["uncomputed_copies"]) == (True, 1)
+        assert "1 live copy has no retention" in report["warnings"][0]
+        human = lineage(*command, "--as-of", "2041-01-01", cwd=tmp_path)
+        assert human.stdout.splitlines()[0].startswith("warning: 1 live copy has no retention")
+    run_json("retention", "apply", cwd=tmp_path)
+    current = json.loads(lineage("holds", "--json", cwd=tmp_path).stdout)
+    assert (current["uncomputed_copies"], current["warnings"]) == (0, [])

@@ -1,5 +1,6 @@
 """Cypher and NetworkX give identical answers: the same estates in Neo4j and in the local store,
-the same retention applied, every retention query compared row for row."""
+the same retention applied, every retention query and every catalogue query compared row for
+row."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lineage.retention.apply import apply_retention
 from lineage.retention.policy import load_policy
 from lineage.retention.reports import _params
 from lineage.stores import LocalStore, Neo4jStore
+from queries.catalogue import ACCESS_PATHS, CATALOGUE
 from queries.library import run_query
 from queries.retention import ALL, RETENTION_INPUTS
 from tests.retention_estate import DIFFERENTIAL, EstateBuilder, fixed_estate, random_estates
@@ -30,6 +32,12 @@ def answers(store: LocalStore | Neo4jStore) -> dict[str, Any]:
         params |= {"after": "", "limit": 1000, "keys": None, "system": "system:PACS-LON"}
         for query in ALL:
             results[f"{query.name}@{as_of}"] = run_query(store, query, params)
+        for name, query in CATALOGUE.items():  # the architects' catalogue, on the same estates
+            key = "series:2.0.1" if name == "derivation_chain" else "study:2.0"
+            results[f"{query.name}@{as_of}"] = run_query(store, query, params | {"key": key})
+        for key in ("study:1.1", "study:1.2", "study:1.3"):  # the fixed estate's
+            results[f"access_paths {key}@{as_of}"] = run_query(store, ACCESS_PATHS,
+                                                               params | {"key": key})
     return results
 
 

@@ -7,6 +7,7 @@ stderr, never a traceback).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import typer
 from lineage import __version__
 from lineage.cli import export, impact, ingest, listen, query, reconcile, retention
 from lineage.cli.context import CliContext, cli_context
-from lineage.cli.output import counts_table, print_json, stderr, stdout
+from lineage.cli.output import print_counts, print_json, show_rows, stderr, stdout
 from lineage.errors import (
     LineageError,
     SourceUnavailableError,
@@ -25,6 +26,7 @@ from lineage.errors import (
     UserError,
     one_line,
 )
+from lineage.wording import plural
 
 app = typer.Typer(
     name="lineage",
@@ -87,8 +89,8 @@ def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
                     "conflicts": result.conflicts, "unresolved": result.unresolved})
         return
     stdout.print(f"store: {context.settings.store}")
-    stdout.print(counts_table("Nodes", result.nodes, "kind"))
-    stdout.print(counts_table("Edges", result.edges, "type"))
+    print_counts("Nodes", result.nodes, "kind")
+    print_counts("Edges", result.edges, "type")
     stdout.print(f"metadata conflicts: {result.conflicts:,}   "
                  f"unresolved references: {result.unresolved:,}")
 
@@ -114,18 +116,13 @@ def conflicts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"conflicts": [c.as_dict() for c in found], "count": len(found)})
         return
-    if not found:
-        stdout.print("no metadata conflicts")
-        return
-    from rich.table import Table
-
-    table = Table(title=f"{len(found)} metadata conflicts", title_justify="left")
-    for column in ("element", "property", "kept (source)", "reported (source)", "last seen"):
-        table.add_column(column, overflow="fold")
-    for c in found:
-        table.add_row(c.element, c.property, f"{c.current_value} ({c.current_source})",
-                      f"{c.reported_value} ({c.reported_source})", c.last_seen)
-    stdout.print(table)
+    show_rows(plural(len(found), "metadata conflict"),
+              ["element", "property", "kept (source)", "reported (source)", "source's time",
+               "engine learned it"],
+              [(c.element, c.property, f"{c.current_value} ({c.current_source})",
+                f"{c.reported_value} ({c.reported_source})", c.last_seen,
+                c.recorded_at or "not recorded")
+               for c in found], counted=False)
 
 
 @app.command()
@@ -152,9 +149,34 @@ def demo(
     from lineage.demo import run_demo
 
     status = run_demo(folder.resolve(), lambda text: stdout.print(text, markup=False,
-                                                                  highlight=False))
+                                                                  highlight=False, soft_wrap=True),
+                      run_in_process)
     if status:
         raise typer.Exit(status)
+
+
+def run_in_process(argv: list[str]) -> int:
+    """Run one command line here, as `lineage` would in a process of its own; its exit status."""
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def summaries_on_one_line(group: typer.Typer) -> None:
+    """Each command's summary in a listing is its docstring's first paragraph as one line (Typer
+    keeps the docstring's line breaks there, so listings broke mid-sentence)."""
+    for command in group.registered_commands:
+        if command.short_help is None and command.callback is not None:
+            text = inspect.cleandoc(command.help or command.callback.__doc__ or "")
+            command.short_help = " ".join(text.split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            summaries_on_one_line(sub.typer_instance)
+
+
+summaries_on_one_line(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from lineage.cli.output import print_json, stdout
 def export_command(
     ctx: typer.Context,
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="graphml | node-link | prov-json")
+    fmt: Annotated[str, typer.Option("--format", help="graphml | node-link | prov-json | html")
                        ] = "graphml",
     scope: Annotated[str | None, typer.Option(help="Export only the lineage of this key.")
                      ] = None,
@@ -22,7 +22,8 @@ def export_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Write FILE and FILE.manifest.json (SHA-256, counts, time, source store, engine version).
-    GraphML and node-link files open again as read-only stores: --store FILE."""
+    GraphML and node-link files open again as read-only stores: --store FILE; html is one
+    self-contained page (picture, tables, as-of, policy, data hash) that needs no network."""
     from lineage.export import export
 
     manifest = export(cli_context(ctx).store(), fmt, output, scope, depth)

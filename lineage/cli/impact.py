@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lineage.cli.context import cli_context
-from lineage.cli.output import print_json, stdout
+from lineage.cli.output import AsOfOption, print_json, show_rows, stdout
+from lineage.wording import plural
 
 if TYPE_CHECKING:
     from lineage.impact import Direction
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help="As of the end of this day "
-                                                "(YYYY-MM-DD); default: today.")]
 
 
 def decommission_command(
@@ -45,7 +44,7 @@ def _print_decommission(report: dict[str, Any]) -> None:
                  f"{report['system']} as of {report['as_of']}")
     for reason in report["reasons"]:
         stdout.print(f"  - {reason}", markup=False)
-    counts = report["counts"]
+    stdout.print(holdings_line(report["holdings"]), markup=False)
     sections: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
         ("Must migrate", "must_migrate", lambda r: f"{r['reason']}; copies: "
                                                    f"{', '.join(r['copies'])}"),
@@ -56,11 +55,25 @@ def _print_decommission(report: dict[str, Any]) -> None:
         ("Lineage gaps", "lineage_gaps", lambda r: "; ".join(r["reasons"])),
     ]
     for title, name, describe in sections:
-        stdout.print(f"\n[bold]{title}[/] ({counts[name]})")
-        for row in report[name]:
-            stdout.print(f"  {row['key']}  {describe(row)}", markup=False)
+        stdout.print()
+        show_rows(title, ["key", "why"],
+                  [(row["key"], describe(row)) for row in report[name]])
     if report["truncated"]:
         stdout.print("\n(lists cut to a page: see --offset, --limit, --json)")
+
+
+def holdings_line(holdings: dict[str, Any]) -> str:
+    """What the system holds, and how many of those series or studies each other system holds
+    too: a ready verdict says why it is ready."""
+    copies, items = holdings["copies"], holdings["items"]
+    if not copies:
+        return "  It holds no live copies."
+    held = f"  It holds {plural(copies, 'live copy', 'live copies')} of " \
+           f"{plural(items, 'series or study', 'series or studies')}"
+    if not holdings["elsewhere"]:
+        return held + "; none of them is held anywhere else."
+    return held + "; also held in " + ", ".join(
+        f"{row['system']} ({row['items']:,} of {items:,})" for row in holdings["elsewhere"]) + "."
 
 
 def trace_command(

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lineage.cli.context import cli_context
-from lineage.cli.output import counts_table, print_json, progress, stdout
+from lineage.cli.output import print_counts, print_json, progress, stdout
 from lineage.errors import UserError
 from lineage.store_location import is_neo4j_uri
+from lineage.wording import plural
 
 if TYPE_CHECKING:
     from lineage.pipeline import RunReport
@@ -54,13 +55,15 @@ def print_report(report: RunReport, as_json: bool) -> None:
             f"edges {written.edges_created:,} new, {written.edges_updated:,} updated, "
             f"{written.edges_unchanged:,} unchanged"
         )
-        stdout.print(counts_table("Nodes written", report.nodes_by_kind, "kind"))
-        stdout.print(counts_table("Edges written", report.edges_by_type, "type"))
+        print_counts("Nodes created or changed", report.nodes_changed_by_kind, "kind")
+        print_counts("Edges created or changed", report.edges_changed_by_type, "type")
         if "retention" in report.extra:
-            stdout.print(f"retention recomputed for {report.extra['retention']['recomputed']:,} "
-                         "affected copies")
+            recomputed = report.extra["retention"]["recomputed"]
+            copies = plural(recomputed, "affected copy", "affected copies")
+            stdout.print(f"retention recomputed for {copies}")
         if written.conflicts:
-            stdout.print(f"{len(written.conflicts)} metadata conflicts: see `lineage conflicts`")
+            stdout.print(f"{plural(len(written.conflicts), 'metadata conflict')}: see "
+                         "`lineage conflicts`")
         _print_some("notice", "yellow", [(n.location, n.message) for n in report.notices])
         _print_some("rejected", "red", [(r.location, r.reason) for r in report.rejected])
     if report.rejected:
@@ -72,7 +75,7 @@ def _print_some(label: str, colour: str, entries: list[tuple[str, str]], limit: 
         stdout.print(f"[{colour}]{label}[/{colour}] ", end="", markup=True)
         stdout.print(f"{location}: {text}", markup=False)
     if len(entries) > limit:
-        stdout.print(f"... and {len(entries) - limit} more {label} (see --json)")
+        stdout.print(f"... and {len(entries) - limit:,} more (see --json)")
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]

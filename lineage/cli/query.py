@@ -4,28 +4,14 @@ cap; or a documented query of the catalogue under queries/catalogue by name."""
 from __future__ import annotations
 
 import json
-from importlib import resources
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from lineage.cli.context import cli_context
-from lineage.cli.output import print_json, stdout
+from lineage.cli.context import CliContext, cli_context
+from lineage.cli.output import print_json, show_rows, stdout
 from lineage.errors import UserError
-
-
-def catalogue() -> dict[str, str]:
-    """Catalogue query name → its documentation (the leading `//` comment)."""
-    found = {}
-    for entry in resources.files("queries").joinpath("catalogue").iterdir():
-        if entry.name.endswith(".cypher"):
-            text = entry.read_text(encoding="utf-8")
-            name = entry.name.removesuffix(".cypher")
-            doc = " ".join(line[2:].strip() for line in text.splitlines()
-                           if line.startswith("//"))
-            found[name] = doc.removeprefix(f"{name}:").strip()
-    return dict(sorted(found.items()))
+from lineage.wording import plural
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -36,6 +22,30 @@ def _param(text: str) -> tuple[str, Any]:
         return name, json.loads(raw)
     except json.JSONDecodeError:
         return name, raw
+
+
+def _run_catalogue(context: CliContext, name: str, given: dict[str, Any],
+                   max_rows: int) -> tuple[list[str], list[dict[str, Any]], bool]:
+    """A catalogue query on either store (Cypher on Neo4j, its NetworkX twin locally)."""
+    from queries.catalogue import run_catalogue
+
+    rows = run_catalogue(context.store(), name, given)
+    columns = list(rows[0]) if rows else []
+    return columns, rows[:max_rows], len(rows) > max_rows
+
+
+def _run_cypher(context: CliContext, cypher: str, given: dict[str, Any], timeout: float,
+                max_rows: int) -> tuple[list[str], list[dict[str, Any]], bool]:
+    from lineage.store_location import is_neo4j_uri
+    from lineage.stores import Neo4jStore
+
+    if not is_neo4j_uri(context.settings.store):  # said before any store is opened
+        raise UserError(f"lineage query runs Cypher on a Neo4j store; {context.settings.store} "
+                        "is not one (use --store bolt://..., or --name for the catalogue, "
+                        "which runs on every store)")
+    store = context.store()
+    assert isinstance(store, Neo4jStore)
+    return store.run_user_query(cypher, given, timeout, max_rows)
 
 
 def query_command(
@@ -50,37 +60,27 @@ def query_command(
     list_catalogue: Annotated[bool, typer.Option("--list", help="List the catalogue.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Run Cypher on the Neo4j store in a read-only transaction (a write clause is refused)."""
+    """Run Cypher on the Neo4j store in a read-only transaction (a write clause is refused), or
+    a catalogue query by name on either store."""
     if list_catalogue:
-        for query_name, doc in catalogue().items():
+        from queries.catalogue import describe
+
+        for query_name, doc in describe().items():
             stdout.print(f"{query_name}: {doc}", markup=False)
         return
     if (cypher is None) == (name is None):
         raise UserError("give either Cypher text or --name NAME (see --list)")
-    if name is not None:
-        if name not in catalogue():
-            raise UserError(f"no catalogue query {name!r}; see lineage query --list")
-        cypher = resources.files("queries").joinpath("catalogue", f"{name}.cypher").read_text()
-    from lineage.store_location import is_neo4j_uri
-    from lineage.stores import Neo4jStore
-
+    given = dict(_param(p) for p in params or [])
     context = cli_context(ctx)
-    if not is_neo4j_uri(context.settings.store):  # said before any store is opened
-        raise UserError(f"lineage query runs Cypher on a Neo4j store; {context.settings.store} "
-                        "is not one (use --store bolt://...)")
-    store = context.store()
-    assert isinstance(store, Neo4jStore)
-    columns, rows, truncated = store.run_user_query(
-        str(cypher), dict(_param(p) for p in params or []), timeout, max_rows)
+    if name is not None:
+        columns, rows, truncated = _run_catalogue(context, name, given, max_rows)
+    else:
+        columns, rows, truncated = _run_cypher(context, str(cypher), given, timeout, max_rows)
     if as_json:
         print_json({"columns": columns, "rows": rows, "truncated": truncated,
                     "count": len(rows)})
         return
-    table = Table(title=f"{len(rows)} rows" + (" (cut at --max-rows)" if truncated else ""),
-                  title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(json.dumps(row[c]) if not isinstance(row[c], str) else row[c]
-                        for c in columns))
-    stdout.print(table)
+    title = plural(len(rows), "row") + (" (cut at --max-rows)" if truncated else "")
+    show_rows(title, columns, [[row[c] if isinstance(row[c], str) else json.dumps(row[c])
+                                for c in columns] for row in rows], cap=max_rows,
+              counted=False)

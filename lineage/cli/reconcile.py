@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lineage.cli.context import cli_context
-from lineage.cli.output import print_json, stdout
+from lineage.cli.output import AsOfOption, print_json, stdout
 
 SWEEP_HELP = ("The listing is everything the system holds: copies the graph believes live that "
               "it lacks are disposed (reason 'not found on rescan'), never deleted.")
@@ -61,7 +61,7 @@ def reconcile_s3_inventory(
                                              "beside it).")],
     key_pattern: Annotated[list[str] | None, typer.Option(
         "--key-pattern", help="Object key pattern (as for ingest storage-events).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Holds as of this day.")] = None,
+    as_of: AsOfOption = None,
     sweep: Annotated[bool, typer.Option("--sweep", help=SWEEP_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:

@@ -7,16 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from lineage.cli.context import cli_context
-from lineage.cli.output import print_json, progress, stdout
+from lineage.cli.output import AsOfOption, print_json, progress, show_rows, stdout
 
 app = typer.Typer(help="Retention: apply a policy, drift and cross-region reports.",
                   no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Report as of the end of this "
-                                                "day (YYYY-MM-DD); default: today.")]
 
 
 @app.command("apply")
@@ -44,37 +41,26 @@ def apply(
         stdout.print(f"  unknown: {count:,} x {reason}", markup=False)
 
 
-NO_POLICY_EXIT = 3  # documented: the report ran, but no policy was ever applied
+NO_POLICY_EXIT = 3  # documented: the report ran, but retention is not (all) computed
 
 
 def _finish(result: dict[str, Any], as_json: bool, body: Callable[[], None]) -> None:
-    """Print a report (its warnings first); exit 3 when no policy was ever applied, so that a
-    script cannot read the empty sections as compliant."""
+    """Print a report (its warnings first); exit 3 when no policy was ever applied or live
+    copies have no retention under it, so that a script cannot read the sections as complete."""
+    from lineage.retention.reports import needs_apply
+
     if as_json:
         print_json(result)
     else:
         for warning in result.get("warnings", []):
             stdout.print(f"[bold red]warning[/]: {warning}")
         body()
-    if not result.get("policy_applied", True):
+    if needs_apply(result):
         raise typer.Exit(NO_POLICY_EXIT)
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    table = Table(title=f"{title}: {len(rows)}", title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows[:200]:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    stdout.print(table)
-    if len(rows) > 200:
-        stdout.print(f"... {len(rows) - 200} more (see --json)")
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v.get("key", v)) if isinstance(v, dict) else str(v) for v in value)
-    return "" if value is None else str(value)
+    show_rows(title, columns, [[row.get(c) for c in columns] for row in rows])
 
 
 @app.command("rules")

@@ -4,7 +4,8 @@ Every report is as of the end of a day, and uses the policy last applied to the 
 version, residency map and tier prices), so that it agrees with the stored retention dates.
 On a store where no policy was ever applied, every report says so (`policy_applied: false` and
 a warning naming the command to run): empty sections there mean "not computed", never
-"compliant".
+"compliant". The same when a policy was applied but live copies were written after it and never
+recomputed (an interrupted ingest): `uncomputed_copies` counts them, and a warning says so.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from lineage.errors import UserError
 from lineage.retention.apply import applied_policy
 from lineage.retention.policy import Policy
 from lineage.stores import GraphStore
-from queries.library import Row, run_queries
+from lineage.timefmt import as_of_moment
+from queries.library import Row, run_queries, run_query
 from queries.retention import (
     CROSS_REGION_CONFLICTS,
     DRIFT_OVER_RETAINED,
@@ -28,6 +30,7 @@ from queries.retention import (
     HOLDS_CONFLICTS,
     HOLDS_RESTORE_NEEDED,
     RESIDENCY_VIOLATIONS,
+    UNCOMPUTED_COPIES,
 )
 
 ARCHIVE_TIERS = ["archive", "glacier", "deep_archive", "offline", "cold", "nearline_archive"]
@@ -35,17 +38,15 @@ GB = 1024**3
 
 
 def as_of_params(as_of: date | str | None) -> dict[str, str]:
-    """`as_of` (end of that day, as a stored timestamp) and `as_of_date`."""
-    if as_of is None:
-        day = date.today()
-    elif isinstance(as_of, date):
-        day = as_of
-    else:
-        try:
-            day = date.fromisoformat(as_of)
-        except ValueError:
-            raise UserError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
-    return {"as_of": f"{day.isoformat()}T23:59:59.999999Z", "as_of_date": day.isoformat()}
+    """`as_of` (a stored timestamp: the end of the day given, the time given, or now) and
+    `as_of_date`; `as_of_shown` is what reports print (the date, or the time when one was given).
+    """
+    try:
+        moment, day = as_of_moment(as_of)
+    except ValueError as error:
+        raise UserError(f"--as-of {error}") from None
+    shown = moment if isinstance(as_of, str) and len(as_of.strip()) > 10 else day
+    return {"as_of": moment, "as_of_date": day, "as_of_shown": shown}
 
 
 def _params(store: GraphStore, as_of: date | str | None) -> tuple[dict[str, Any], Policy | None]:
@@ -61,10 +62,26 @@ NO_POLICY = ("no retention policy was ever applied to this store: retention is n
              "so empty sections do not mean compliant; run `lineage retention apply`")
 
 
-def policy_state(policy: Policy | None) -> dict[str, Any]:
-    """`policy_applied` and the `warnings` every report carries."""
-    return {"policy_applied": policy is not None,
-            "warnings": [] if policy is not None else [NO_POLICY]}
+def uncomputed_warning(copies: int) -> str:
+    return (f"{copies:,} live {'copy has' if copies == 1 else 'copies have'} no retention "
+            "computed under the policy applied last (written after it was applied and never "
+            "recomputed, e.g. by an interrupted ingest), so the report leaves "
+            f"{'it' if copies == 1 else 'them'} out; run `lineage retention apply`")
+
+
+def policy_state(store: GraphStore, policy: Policy | None,
+                 params: dict[str, Any]) -> dict[str, Any]:
+    """`policy_applied`, `uncomputed_copies` and the `warnings` every report carries."""
+    if policy is None:
+        return {"policy_applied": False, "uncomputed_copies": None, "warnings": [NO_POLICY]}
+    uncomputed = int(run_query(store, UNCOMPUTED_COPIES, params)[0]["copies"])
+    return {"policy_applied": True, "uncomputed_copies": uncomputed,
+            "warnings": [uncomputed_warning(uncomputed)] if uncomputed else []}
+
+
+def needs_apply(report: dict[str, Any]) -> bool:
+    """A report whose answer is incomplete until `lineage retention apply` runs."""
+    return not report.get("policy_applied", True) or bool(report.get("uncomputed_copies"))
 
 
 def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
@@ -72,8 +89,9 @@ def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     found = run_queries(store, {"over_retained": DRIFT_OVER_RETAINED,
                                 "premature_disposal": DRIFT_PREMATURE,
                                 "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}, params)
-    return {"as_of": params["as_of_date"], "policy_version": params["policy_version"] or None,
-            **policy_state(policy), **found, "cost": cost(found["over_retained"], policy)}
+    return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
+            **policy_state(store, policy, params), **found,
+            "cost": cost(found["over_retained"], policy)}
 
 
 def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
@@ -104,13 +122,13 @@ def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
 
 def cross_region(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     params, policy = _params(store, as_of)
-    return {"as_of": params["as_of_date"], **policy_state(policy),
+    return {"as_of": params["as_of_shown"], **policy_state(store, policy, params),
             **run_queries(store, {"conflicts": CROSS_REGION_CONFLICTS,
                                   "residency_violations": RESIDENCY_VIOLATIONS}, params)}
 
 
 def holds(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     params, policy = _params(store, as_of)
-    return {"as_of": params["as_of_date"], **policy_state(policy),
+    return {"as_of": params["as_of_shown"], **policy_state(store, policy, params),
             **run_queries(store, {"holds": HOLDS_ACTIVE, "conflicts": HOLDS_CONFLICTS,
                                   "restore_needed": HOLDS_RESTORE_NEEDED}, params)}

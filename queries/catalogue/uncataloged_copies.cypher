@@ -8,4 +8,4 @@ OPTIONAL MATCH (o)-[:STORED_IN]->(s:System)
 RETURN o.key AS key, s.key AS system, item.key AS copy_of,
        CASE WHEN item IS NULL THEN 'no COPY_OF' ELSE 'COPY_OF an unresolved reference' END
          AS reason
-ORDER BY key
+ORDER BY key, system, copy_of

@@ -82,6 +82,25 @@ def _sole_copies(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     return rows
 
 
+def _holdings(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    system, as_of = params["system"], params["as_of"]
+    if system not in graph:
+        return []
+    copies = [obj for obj in into(graph, system, "STORED_IN", "ArchiveObject")
+              if live(graph.nodes[obj], as_of)]
+    if not copies:
+        return []
+    items = {item for obj in copies for item in out(graph, obj, "COPY_OF")}
+    elsewhere: dict[str, set[str]] = {}
+    for item in items:
+        for _, other in _copies_live(graph, item, as_of):
+            if other is not None and other != system:
+                elsewhere.setdefault(other, set()).add(item)
+    return [{"copies": len(copies), "items": len(items),
+             "elsewhere": [{"system": other, "items": len(held)}
+                           for other, held in sorted(elsewhere.items())]}]
+
+
 def _downstream(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     system, as_of = params["system"], params["as_of"]
     if system not in graph:
@@ -183,6 +202,7 @@ SOLE_COPIES = Query("impact/decommission_sole_copies", _sole_copies)
 DOWNSTREAM = Query("impact/decommission_downstream", _downstream)
 ACCESS = Query("impact/decommission_access", _access)
 GAPS = Query("impact/decommission_gaps", _gaps)
+HOLDINGS = Query("impact/decommission_holdings", _holdings)
 TRACE_ROOT = Query("impact/trace_root", _root)
 TRACE_STEP = Query("impact/trace_step", _step)
 TRACE_HUB_STEP = Query("impact/trace_hub_step", _hub_step)

@@ -124,6 +124,14 @@ def _unknown(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     return rows
 
 
+def _uncomputed(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    version = params["policy_version"]
+    return [{"copies": sum(1 for _, attrs in nodes(graph, "ArchiveObject")
+                           if live(attrs, params["as_of"])
+                           and (attrs.get("retention_status") is None
+                                or attrs.get("retention_policy_version") != version))}]
+
+
 def _live_by_study(graph: Graph, as_of: str) -> dict[str, list[str]]:
     by_study: dict[str, list[str]] = {}
     for key, attrs in nodes(graph, "ArchiveObject"):
@@ -239,7 +247,8 @@ HOLDS_ACTIVE = Query("retention/holds_active", _holds_active)
 HOLDS_CONFLICTS = Query("retention/holds_conflicts", _holds_conflicts)
 HOLDS_RESTORE_NEEDED = Query("retention/holds_restore_needed", _restore_needed)
 HELD_COPIES = Query("retention/held_copies", _held_copies)
+UNCOMPUTED_COPIES = Query("retention/uncomputed_copies", _uncomputed)
 
 ALL = [RETENTION_INPUTS, DRIFT_OVER_RETAINED, DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY,
        CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS,
-       HOLDS_RESTORE_NEEDED, HELD_COPIES]
+       HOLDS_RESTORE_NEEDED, HELD_COPIES, UNCOMPUTED_COPIES]

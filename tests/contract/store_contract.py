@@ -14,6 +14,7 @@ import pytest
 from lineage.errors import BatchRejectedError
 from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance
 from lineage.stores import GraphStore
+from lineage.timefmt import utc_now
 
 T0 = "2026-01-01T00:00:00Z"
 T1 = "2026-01-02T00:00:00Z"
@@ -120,6 +121,7 @@ class StoreContract:
         self, store: GraphStore
     ) -> None:
         store.upsert([Node(STUDY, PACS, {"study_date": "2024-01-05", "accession": "A1"})])
+        before = utc_now()
         store.upsert([Node(STUDY, at(EHR, T1), {"study_date": "2024-01-06", "accession": "A1"})])
 
         assert store.get_node(STUDY).properties["study_date"] == "2024-01-05"  # type: ignore[union-attr]
@@ -127,13 +129,15 @@ class StoreContract:
         assert (conflict.element, conflict.property) == (STUDY, "study_date")
         assert (conflict.current_value, conflict.current_source) == ("2024-01-05", "dicom:PACS1")
         assert (conflict.reported_value, conflict.reported_source) == ("2024-01-06", "hl7:EHR")
-        assert conflict.first_seen == "2026-01-02T00:00:00.000000Z"
+        assert conflict.first_seen == "2026-01-02T00:00:00.000000Z"  # the source's time
+        assert conflict.recorded_at is not None and before <= conflict.recorded_at <= utc_now()
 
         store.upsert([Node(STUDY, at(EHR, T2), {"study_date": "2024-01-06"})])
         [again] = store.conflicts()
         assert again.id == conflict.id
         assert (again.first_seen, again.last_seen) == (conflict.first_seen,
                                                        "2026-01-03T00:00:00.000000Z")
+        assert again.recorded_at == conflict.recorded_at  # first learned, kept
 
     def test_same_source_correction_updates_without_conflict(self, store: GraphStore) -> None:
         store.upsert([Node(STUDY, PACS, {"study_date": "2024-01-05"})])

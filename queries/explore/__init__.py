@@ -1,0 +1,50 @@
+"""Queries of the web explorer (`/ui`): the estate's systems and finding a node; each a Cypher
+file beside this module and its NetworkX twin here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from queries.graph import Graph, into, live, nodes, out
+from queries.library import Query, Row
+
+
+def _valid(attrs: Mapping[str, Any], as_of: str) -> bool:
+    start, end = attrs.get("valid_from"), attrs.get("valid_to")
+    return (start is None or start <= as_of) and (end is None or end > as_of)
+
+
+def _estate_systems(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    as_of = params["as_of"]
+    rows = []
+    for system, attrs in nodes(graph, "System"):
+        copies = [graph.nodes[c] for c in into(graph, system, "STORED_IN", "ArchiveObject")
+                  if live(graph.nodes[c], as_of)]
+        tiers = sorted({c["storage_tier"] for c in copies if c.get("storage_tier") is not None})
+        rows.append({
+            "key": system, "kind": attrs.get("kind"), "region": attrs.get("region_code"),
+            "status": attrs.get("status"), "vendor": attrs.get("vendor"),
+            "copies": len(copies), "bytes": sum(int(c.get("bytes") or 0) for c in copies),
+            "tiers": tiers,
+            "feeds": [t for t in out(graph, system, "FEEDS", "System")
+                      if _valid(graph.edges[system, t, "FEEDS"], as_of)],
+        })
+    return rows
+
+
+def _find_nodes(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    text = params["text"]
+    found = []
+    for key in graph.nodes:
+        attrs = graph.nodes[key]
+        if (text in key.lower() or str(attrs.get("accession") or "").lower() == text
+                or text in str(attrs.get("name") or "").lower()):
+            found.append((key.lower() != text, key))
+    return [{"key": key, "name": graph.nodes[key].get("name"),
+             "accession": graph.nodes[key].get("accession")}
+            for _, key in sorted(found)[:params["limit"]]]
+
+
+ESTATE_SYSTEMS = Query("explore/estate_systems", _estate_systems)
+FIND_NODES = Query("explore/find_nodes", _find_nodes)
