@@ -267,10 +267,11 @@ def prepare_folder(folder: Path) -> None:
 
 
 def run_demo(folder: Path, echo: Callable[[str], None],
-             run: Callable[[list[str]], int]) -> int:
+             run: Callable[[list[str]], int], store: str | None = None) -> int:
     """Build the demo in `folder` (emptied first when the demo made it), running each command
     with `run` (the CLI, in this process) and echoing it as a line that can be pasted as it is;
-    returns the exit status of the first command that failed unexpectedly, else 0."""
+    returns the exit status of the first command that failed unexpectedly, else 0. `store`: an
+    empty store to build it in instead of FOLDER/lineage.db (the tests' Neo4j)."""
     prepare_folder(folder)
     write_inputs(folder / "inputs")
     place = _shown(folder)
@@ -293,15 +294,15 @@ def run_demo(folder: Path, echo: Callable[[str], None],
         (["trace", f"series:{study.series}", "--direction", "both", "--depth", "2"], {0}),
         (["export", "--format", "graphml", "-o", f"{place}/estate.graphml"], {0}),
     ]
-    store = ["--store", f"{place}/lineage.db"]
+    store_args = ["--store", store or f"{place}/lineage.db"]
     for args, accepted in steps:
-        echo(f"\n$ {shlex.join(['lineage', *store, *args])}")
-        status = run([*store, *args])
+        echo(f"\n$ {shlex.join(['lineage', *store_args, *args])}")
+        status = run([*store_args, *args])
         if status not in accepted:
             return status
-    echo(f"\nThe demo store is {place}/lineage.db; its auditor export {place}/estate.graphml."
+    echo(f"\nThe demo store is {store_args[1]}; its auditor export {place}/estate.graphml."
          "\nTry, from here:")
-    echo(f"  {shlex.join(['lineage', *store, 'trace', f'series:{STUDIES[0].series}'])} "
+    echo(f"  {shlex.join(['lineage', *store_args, 'trace', f'series:{STUDIES[0].series}'])} "
          "--direction down")
     return 0
 

@@ -40,7 +40,8 @@ def _find_nodes(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
         attrs = graph.nodes[key]
         if (text in key.lower() or str(attrs.get("accession") or "").lower() == text
                 or text in str(attrs.get("name") or "").lower()):
-            found.append((key.lower() != text, key))
+            exact = text in (key.lower(), key.partition(":")[2].lower())
+            found.append((not exact, key))
     return [{"key": key, "name": graph.nodes[key].get("name"),
              "accession": graph.nodes[key].get("accession")}
             for _, key in sorted(found)[:params["limit"]]]

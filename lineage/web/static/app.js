@@ -219,8 +219,9 @@ async function systemView(code, params) {
     el("div", { class: "controls" },
       el("button", { type: "button", onclick: () => download(report, code) },
          "Download JSON"),
-      el("button", { type: "button", onclick: () => downloadHtml("system:" + code) },
-         "Download HTML report")),
+      state.session.may_export  // the HTML report is an export: auditors and admins
+        ? el("button", { type: "button", onclick: () => downloadHtml("system:" + code) },
+             "Download HTML report") : null),
     sections.map(([title, name, columns]) => [
       el("h3", {}, title + " (" + number(report.counts[name]) + ")"),
       table(title, report[name], columns)]),
@@ -326,8 +327,8 @@ async function traceView(key, params) {
          el("p", {}, "Give a key (e.g. a series or a system) to trace its lineage."));
     return;
   }
-  const result = await json("/lineage/" + encodeURIComponent(key),
-                            { direction: direction, depth: depth, limit: cap, as_of: asOf });
+  const result = await json("/lineage/" + encodeURIComponent(key), {
+    direction: direction, depth: depth, limit: cap, fanout: cap, as_of: asOf });
   const summary = el("p", { id: "trace-summary" });
   const graph = el("div", { class: "graph", id: "trace-graph", role: "img",
                             "aria-label": "Lineage graph of " + key });
@@ -349,8 +350,8 @@ async function traceView(key, params) {
   describe();
   cy.on("tap", "node", async (event) => {
     const id = event.target.id();
-    const more = await json("/lineage/" + encodeURIComponent(id),
-                            { direction: direction, depth: 1, limit: cap, as_of: asOf });
+    const more = await json("/lineage/" + encodeURIComponent(id), {
+      direction: direction, depth: 1, limit: cap, fanout: cap, as_of: asOf });
     truncated = truncated || more.truncated;
     const fresh = more.nodes.filter((n) => !seen.has(n.key));
     fresh.forEach((n) => seen.set(n.key, n.kind));
@@ -435,7 +436,7 @@ async function searchView(params) {
 
 /* -- routing -------------------------------------------------------------------------------- */
 
-async function route() {
+async function route(event) {
   const [path, query] = (location.hash.slice(1) || "/estate").split("?");
   const params = new URLSearchParams(query || "");
   const [, view, ...rest] = path.split("/");
@@ -458,7 +459,7 @@ async function route() {
     else if (view === "retention") await retentionView(params);
     else if (view === "search") await searchView(params);
     else await estateView(params);
-    document.getElementById("view").focus({ preventScroll: true });
+    if (event) document.getElementById("view").focus({ preventScroll: true });  // a navigation
   } catch (error) {
     status("");
     show(el("h2", {}, "Could not load this view"),
@@ -479,5 +480,5 @@ window.addEventListener("DOMContentLoaded", () => {
     document.getElementById("who").textContent = "";
     route();
   });
-  route();
+  route();  // the first view: focus stays at the start of the page
 });
