@@ -381,9 +381,12 @@ UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, bu
 def test_accessibility_labels_contrast_and_keyboard(watched: Watched,
                                                     demo_server: Server) -> None:
     page = signed_in(watched, demo_server)
-    for view in ("#/estate", "#/system/PACS-NORTH", "#/trace/system:PACS-NORTH", "#/retention"):
+    for view, heading in (("#/estate", "Estate as of"), ("#/system/PACS-NORTH", "Decommissioning"),
+                          ("#/trace/system:PACS-NORTH", "Trace of"),
+                          ("#/retention", "Retention as of")):
         page.goto(f"{demo_server.url}/ui{view}")
-        page.wait_for_selector("main h2")
+        page.wait_for_selector(f"main h2:has-text('{heading}')")
+        page.wait_for_load_state("networkidle")
         assert page.evaluate(UNLABELLED) == [], view
         assert page.evaluate(CONTRAST) == [], view
         for graph in page.locator(".graph").all():
