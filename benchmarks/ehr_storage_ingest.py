@@ -25,7 +25,8 @@ from typing import Any
 
 from connectors.hl7 import Hl7Source, message_records
 from connectors.hl7_message import frame, unframe
-from connectors.mllp import Hl7Listener, Inbox
+from connectors.inbox import Inbox
+from connectors.mllp import Hl7Listener
 from connectors.patients import current_studies
 from connectors.storage_events import (
     KeyPatterns,

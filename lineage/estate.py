@@ -60,6 +60,10 @@ class SystemKind(StrEnum):
     BACKUP = "backup"
 
 
+AeTitle = Annotated[str, StringConstraints(pattern=r"^[ -\[\]-~]{1,16}$", strip_whitespace=True)]
+HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:_-]{1,253}$")]
+
+
 class SystemDecl(StrictModel):
     code: Code
     kind: SystemKind
@@ -67,6 +71,9 @@ class SystemDecl(StrictModel):
     vendor: str | None = None
     name: str | None = None
     status: Literal["active", "decommissioning", "retired"] = "active"
+    # how the system appears in DICOM audit messages (ATNA) and associations
+    ae_titles: list[AeTitle] | None = None
+    hosts: list[HostName] | None = None
 
 
 class FeedDecl(StrictModel):

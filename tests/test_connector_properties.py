@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.hl7 import Hl7Source
-from connectors.mllp import Hl7Listener, Inbox
+from connectors.inbox import Inbox
+from connectors.mllp import Hl7Listener
 from connectors.patients import current_studies
 from lineage.pipeline import RunReport
 from lineage.sources import Payload, SourceContext, run_source

@@ -233,7 +233,7 @@ def test_a_message_that_fails_after_the_ack_is_a_dead_letter_and_restart_works(
 ) -> None:
     """A message accepted by an earlier version (or the store refusing it) cannot stop the
     worker: it is kept as a dead letter with the reason, and later messages are ingested."""
-    from connectors.mllp import Inbox
+    from connectors.inbox import Inbox
 
     poison = numbered(1)[0].replace("20240301090000||ADT", "20241345090000||ADT")
     inbox = Inbox(tmp_path / "hl7.inbox")
@@ -309,7 +309,8 @@ def test_the_listener_bounds_message_size_silence_and_connections(tmp_path: Path
 def test_dead_letters_lose_their_bodies_after_the_configured_days(tmp_path: Path) -> None:
     import sqlite3
 
-    from connectors.mllp import Hl7Listener, Inbox, Limits
+    from connectors.inbox import Inbox
+    from connectors.mllp import Hl7Listener, Limits
 
     poison = numbered(1)[0].replace("20240301090000||ADT", "20241345090000||ADT")
     inbox = Inbox(tmp_path / "hl7.inbox")

@@ -165,12 +165,14 @@ def run_in_process(argv: list[str]) -> int:
 
 
 def summaries_on_one_line(group: typer.Typer) -> None:
-    """Each command's summary in a listing is its docstring's first paragraph as one line (Typer
-    keeps the docstring's line breaks there, so listings broke mid-sentence)."""
+    """Each command's summary in a listing is its docstring's first sentence on one line (Typer
+    keeps the docstring's line breaks there, so listings broke mid-sentence); `--help` of the
+    command has the whole text."""
     for command in group.registered_commands:
         if command.short_help is None and command.callback is not None:
             text = inspect.cleandoc(command.help or command.callback.__doc__ or "")
-            command.short_help = " ".join(text.split("\n\n")[0].split())
+            paragraph = " ".join(text.split("\n\n")[0].split())
+            command.short_help = paragraph.split(". ", 1)[0].rstrip(".") + "."
     for sub in group.registered_groups:
         if sub.typer_instance is not None:
             summaries_on_one_line(sub.typer_instance)

@@ -234,3 +234,22 @@ def ingest_openlineage(
 ) -> None:
     """OpenLineage RunEvents: jobs, runs, and the datasets and series they read and wrote."""
     print_report(run_source(ctx, "openlineage", {"files": files}, as_json), as_json)
+
+
+SystemMapOption = Annotated[Path | None, typer.Option(
+    "--system-map", help="YAML mapping AE titles or host names to system codes "
+                         "(PACS_A: PACS-A); the estate's ae_titles and hosts also count.")]
+
+
+@app.command("atna")
+def ingest_atna(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="Files of DICOM audit messages (XML, one "
+                                                     "or many <AuditMessage> per file).")],
+    system_map: SystemMapOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """IHE ATNA audit messages replayed from files: transfers, exports and imports become
+    copies, study deletions dispose copies (see `lineage listen atna` for the live feed)."""
+    print_report(run_source(ctx, "atna", {"files": files, "system_map": system_map}, as_json),
+                 as_json)
