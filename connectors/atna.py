@@ -179,6 +179,52 @@ def _studies(root: Element) -> Iterator[tuple[str, int | None]]:
         yield uid, (sum(numbers) if numbers else None)
 
 
+DICOM_UID_SYSTEM = "urn:dicom:uid"
+
+
+def balp_event(body: Mapping[str, Any]) -> AuditEvent | None:
+    """A FHIR R4 AuditEvent (IHE BALP) as the same event, when its type is a DCM copy or
+    deletion event (110104, 110105, 110106, 110107); else None."""
+    kind = body.get("type") or {}
+    code = str(kind.get("code") or "") if isinstance(kind, dict) else ""
+    if code not in (TRANSFERRED, DELETED, EXPORT, IMPORT):
+        return None
+    recorded = body.get("recorded")
+    try:
+        at = to_timestamp(str(recorded))
+    except ValueError:
+        raise AuditError("AuditEvent.recorded is not an ISO-8601 time") from None
+    observer = ((body.get("source") or {}).get("observer") or {})
+    source_id = str(observer.get("display") or (observer.get("identifier") or {}).get("value")
+                    or "unknown")
+    studies = []
+    for entity in body.get("entity") or []:
+        identifier = (entity.get("what") or {}).get("identifier") or {}
+        types = {c.get("code") for c in ((identifier.get("type") or {}).get("coding") or [])}
+        if identifier.get("system") == DICOM_UID_SYSTEM or STUDY_UID_TYPE in types:
+            uid = str(identifier.get("value") or "").removeprefix("urn:oid:")
+            if not _UID.match(uid) or len(uid) > 64:
+                raise AuditError("an AuditEvent entity's Study Instance UID is not a DICOM UID")
+            studies.append((uid, None))
+    return AuditEvent(event_id=code, action=str(body.get("action") or ""), at=at,
+                      succeeded=str(body.get("outcome") or "0") == "0", source_id=source_id,
+                      participants=tuple(_agent(a) for a in body.get("agent") or []),
+                      studies=tuple(studies))
+
+
+def _agent(agent: Mapping[str, Any]) -> Participant:
+    who = agent.get("who") or {}
+    titles = [str(v) for v in ((who.get("identifier") or {}).get("value"), agent.get("altId"))
+              if v]
+    codings = [*((agent.get("type") or {}).get("coding") or []),
+               *(c for role in agent.get("role") or [] for c in role.get("coding") or [])]
+    return Participant(
+        user_id=str(who.get("display") or ""), ae_titles=tuple(titles),
+        host=str((agent.get("network") or {}).get("address") or "") or None,
+        requestor=bool(agent.get("requestor")),
+        roles=frozenset(str(c.get("code")) for c in codings if c.get("code")))
+
+
 class SystemMap:
     """AE titles and host names → system codes: a map file, then the estate's systems."""
 

@@ -1,5 +1,5 @@
 """DICOMweb QIDO-RS (PS3.18 JSON) → reconciliation of what a PACS holds with what the graph
-believes it holds.
+believes it holds (`compare` is shared with the DIMSE C-FIND reconciliation).
 
 - `lost`: copies the graph has as live in the system (not disposed, not rejected) whose series
   the PACS does not return;
@@ -10,7 +10,7 @@ Studies are listed page by page (`limit`/`offset`), then the series of each stud
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,8 +103,14 @@ class Reconciliation:
 
 
 def reconcile(qido: QidoClient, store: GraphStore, system: str) -> Reconciliation:
-    result = Reconciliation(system, qido.source.base_url)
-    pacs = {s.series_uid: s for s in qido.series()}
+    return compare(qido.series(), store, system, qido.source.base_url)
+
+
+def compare(listing: Iterable[PacsSeries], store: GraphStore, system: str,
+            where: str) -> Reconciliation:
+    """What a system's own listing (DICOMweb, DIMSE) says against the graph's live copies."""
+    result = Reconciliation(system, where)
+    pacs = {s.series_uid: s for s in listing}
     graph = {c.series_uid: c for c in live_copies(store, system)}
     result.pacs_series, result.graph_copies = len(pacs), len(graph)
     result.pacs_copies = frozenset(object_key(system, uid) for uid in pacs)

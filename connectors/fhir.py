@@ -9,7 +9,9 @@
   other (as ADT^A40 does).
 - Provenance: each entity of an ImagingStudy target becomes DERIVED_FROM (study → entity study)
   with the entity role as kind (derivation, revision, quotation, source, removal).
-- AuditEvent: who accessed a study (`accessed_by`, `last_accessed_at` on the study).
+- AuditEvent: who accessed a study (`accessed_by`, `last_accessed_at` on the study); an IHE BALP
+  AuditEvent of a DCM copy or deletion event (110104, 110105, 110106, 110107) becomes the same
+  lineage as the ATNA audit message would (connectors.atna).
 References between resources resolve across all the input (resources are read first, then
 transformed), so order does not matter. Patients are keyed by their identifier (the MR one,
 else the first) with its issuer: `--issuer SYSTEM_URI=NAMESPACE` maps an identifier system to
@@ -26,6 +28,7 @@ from typing import Any
 
 from pydantic import Field
 
+from connectors.atna import AtnaSource, SystemMap, balp_event
 from connectors.json_input import documents_of, read_documents
 from connectors.patients import StudiesOf, current_studies, merge_patients
 from lineage.errors import UserError
@@ -58,6 +61,7 @@ class FhirSource:
     system: str
     secret: bytes
     issuers: Mapping[str, str] = field(default_factory=dict)
+    audit: AtnaSource | None = None  # copy and deletion AuditEvents, as ATNA messages are read
 
     @property
     def connector(self) -> str:
@@ -306,6 +310,9 @@ def _provenance(resource: Resource, context: _Context, _: StudiesOf) -> list[Nod
 
 def _audit_event(resource: Resource, context: _Context, _: StudiesOf) -> list[Node | Edge]:
     body = resource.body
+    event = balp_event(body)
+    if event is not None and context.source.audit is not None:
+        return list(context.source.audit.facts(event).items)  # a copy or a deletion (BALP)
     prov = _prov(context, body.get("recorded"))
     who = sorted({str((a.get("who") or {}).get("display") or (a.get("who") or {}).get(
         "reference") or "") for a in body.get("agent") or []} - {""})
@@ -332,7 +339,8 @@ class FhirConfig(FileInputs):
 
 
 def _source_records(config: FhirConfig, context: SourceContext) -> Iterator[Record]:
-    source = FhirSource(config.system, context.secret, config.issuers)
+    audit = AtnaSource(SystemMap.load(None, context.store), context.store)
+    source = FhirSource(config.system, context.secret, config.issuers, audit)
     return fhir_records(resources_of(config.texts()), source, current_studies(context.store))
 
 

@@ -5,6 +5,7 @@ SysLogHandler and the rfc5424-logging-handler client), with a flood and a kill -
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import logging.handlers
 import os
@@ -37,7 +38,7 @@ ESTATE = """version: 1
 systems:
   - {code: CT-NORTH, kind: modality, region_code: onprem-london}
   - {code: VNA-CENTRAL, kind: vna, region_code: onprem-leeds, ae_titles: [VNA_CENTRAL]}
-  - {code: DR-VAULT, kind: backup, region_code: eu-west-2}
+  - {code: DR-VAULT, kind: backup, region_code: eu-west-2, hosts: [dr-vault.london.example]}
   - {code: PACS-NORTH, kind: pacs, region_code: onprem-london}
 """
 ORDER = ["cstore-into-vna", "move-to-dr", "rfc3881-move", "export-to-media",
@@ -358,3 +359,31 @@ def inbox_pending(path: Path) -> int:
 def test_the_registry_lists_the_atna_source() -> None:
     assert load_source("atna").kind == "atna"
     assert ssl.OPENSSL_VERSION  # TLS is available to the listener
+
+
+def test_a_balp_audit_event_becomes_the_same_lineage(any_store: GraphStore,
+                                                     tmp_path: Path) -> None:
+    """A FHIR AuditEvent (IHE BALP) of a transfer: the copy an ATNA message would give."""
+    with_estate(any_store, tmp_path)
+    event = {"resourceType": "AuditEvent", "recorded": "2026-03-02T22:40:05Z", "outcome": "0",
+             "action": "R",
+             "type": {"system": "http://dicom.nema.org/resources/ontology/DCM",
+                      "code": "110104", "display": "DICOM Instances Transferred"},
+             "source": {"observer": {"display": "VNA_CENTRAL"}},
+             "agent": [
+                 {"type": {"coding": [{"code": "110153"}]}, "requestor": False,
+                  "who": {"identifier": {"value": "VNA_CENTRAL"}}},
+                 {"type": {"coding": [{"code": "110152"}]}, "requestor": False,
+                  "network": {"address": "dr-vault.london.example", "type": "1"}}],
+             "entity": [{"what": {"identifier": {"system": "urn:dicom:uid",
+                                                 "value": "urn:oid:2.25.4242"}}},
+                        {"what": {"identifier": {"value": "MRN-55501"}}}]}
+    (tmp_path / "audit.json").write_text(json.dumps(event))
+    context = SourceContext(any_store, STRONG_KEY.encode(), state_path=lambda n: tmp_path / n)
+    report = run_source("fhir", {"files": [tmp_path / "audit.json"], "system": "EHR"}, context)
+    assert report.rejected == []
+    copy = any_store.get_node("object:DR-VAULT:2.25.4242")
+    assert copy is not None and copy.properties["created_at"] == "2026-03-02T22:40:05.000000Z"
+    assert [e.dst for e in any_store.edges("object:DR-VAULT:2.25.4242", "out",
+                                           ["COPIED_FROM"])] == [  # type: ignore[list-item]
+        "object:VNA-CENTRAL:2.25.4242"]

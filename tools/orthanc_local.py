@@ -54,6 +54,9 @@ class OrthancServer:
             "HttpPort": self.http_port,
             "DicomPort": self.dicom_port,
             "DicomAet": "LINEAGETEST",
+            "DicomCheckCalledAet": True,  # a wrong called AE title is refused, as archives do
+            "DicomAlwaysAllowFind": True,  # C-FIND from any calling AE (reconcile dimse)
+            "DicomAlwaysAllowEcho": True,
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": False,
             "StableAge": self.stable_age,

@@ -1,0 +1,111 @@
+"""`lineage reconcile dimse` against a real Orthanc (a C-FIND SCP) started by tools.orthanc_local:
+a known set of studies, then after deleting a series and adding one; refusals and unreachable
+archives are one clear line."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydicom.uid import generate_uid
+
+from connectors.dimse import parse_target, reconcile_target
+from lineage.stores import GraphStore, LocalStore
+from tests import dicom_factory as make
+from tests.test_cli import assert_one_line_error, lineage
+from tools.orthanc_local import OrthancServer
+
+SYSTEM = "PACS-ORTHANC"
+SINCE = date(2020, 1, 1)
+
+
+def target(orthanc: OrthancServer, called: str = "LINEAGETEST") -> Any:
+    return parse_target(f"127.0.0.1:{orthanc.dicom_port}", "LINEAGE-TEST", called, timeout=10,
+                        retries=1)
+
+
+def orthanc_id(orthanc: OrthancServer, series_uid: str) -> str:
+    found = httpx.post(f"{orthanc.url}/tools/lookup", content=series_uid).json()
+    return str(next(item["ID"] for item in found if item["Type"] == "Series"))
+
+
+def test_a_known_archive_then_a_deleted_and_an_added_series(
+        any_store: GraphStore, orthanc: OrthancServer, tmp_path: Path) -> None:
+    chain = make.write_chain(tmp_path / "dicom")
+    for path in chain.files["ct"] + chain.files["lossy"] + chain.files["seg"]:
+        orthanc.upload(path)
+
+    first = reconcile_target(any_store, target(orthanc), SYSTEM, since=SINCE, record=True)
+    assert (first["pacs_series"], first["studies"], first["graph_copies"]) == (3, 1, 0)
+    assert {u["key"] for u in first["uncataloged"]} == {
+        f"series:{chain.ct_series}", f"series:{chain.lossy_series}",
+        f"series:{chain.seg_series}"}
+    ct = any_store.get_node(f"object:{SYSTEM}:{chain.ct_series}")
+    assert ct is not None and ct.properties["instance_count"] == 3
+    assert (ct.properties["source"], ct.properties["confidence"]) == (
+        "dimse:LINEAGETEST", "observed")
+    again = reconcile_target(any_store, target(orthanc), SYSTEM, since=SINCE)
+    assert again["lost"] == again["uncataloged"] == again["instance_count_mismatch"] == []
+
+    httpx.delete(f"{orthanc.url}/series/{orthanc_id(orthanc, chain.seg_series)}"
+                 ).raise_for_status()
+    for path in chain.files["rtstruct"]:
+        orthanc.upload(path)
+    changed = reconcile_target(any_store, target(orthanc), SYSTEM, since=SINCE)
+    assert [lost["key"] for lost in changed["lost"]] == [f"object:{SYSTEM}:{chain.seg_series}"]
+    assert [new["key"] for new in changed["uncataloged"]] == [
+        f"series:{chain.rtstruct_series}"]
+
+
+def test_paging_by_study_date_finds_the_same_studies(any_store: GraphStore,
+                                                     orthanc: OrthancServer,
+                                                     tmp_path: Path) -> None:
+    """Three studies on three dates; a window of 1 day, and a window answered in full (one
+    result allowed) is halved until each holds one study: the same series as one query."""
+    for day in ("20240105", "20240220", "20250611"):
+        orthanc.upload(make.save(make.instance(make.CT, generate_uid(),
+                                               generate_uid(), "CT", study_date=day),
+                                 tmp_path / day, "i.dcm"))
+    whole = reconcile_target(any_store, target(orthanc), SYSTEM, since=SINCE, window_days=0)
+    paged = reconcile_target(any_store, target(orthanc), SYSTEM, since=date(2024, 1, 1),
+                             window_days=1000, max_results=1)
+    assert whole["studies"] == paged["studies"] == 3
+    assert sorted(u["key"] for u in whole["uncataloged"]) == sorted(
+        u["key"] for u in paged["uncataloged"])
+
+
+def test_refused_and_unreachable_archives_are_one_clear_line(orthanc: OrthancServer,
+                                                             tmp_path: Path) -> None:
+    with LocalStore(tmp_path / "lineage.db"):  # an empty store to compare with
+        pass
+    refused = lineage("reconcile", "dimse", f"127.0.0.1:{orthanc.dicom_port}", "--system",
+                      SYSTEM, "--called-ae", "NOT-ORTHANC", "--timeout", "5", cwd=tmp_path)
+    assert_one_line_error(refused, "refused the association",
+                          "does not know the called AE title 'NOT-ORTHANC'")
+    closed = lineage("reconcile", "dimse", "127.0.0.1:1", "--system", SYSTEM, "--called-ae",
+                     "LINEAGETEST", "--timeout", "2", "--retries", "1", cwd=tmp_path)
+    assert_one_line_error(closed, "could not reach the DICOM service at 127.0.0.1:1", "2 "
+                          "attempts")
+    assert_one_line_error(lineage("reconcile", "dimse", "nowhere", "--system", SYSTEM,
+                                  cwd=tmp_path), "'nowhere' is not HOST:PORT")
+    assert_one_line_error(lineage("reconcile", "dimse", "127.0.0.1:104", "--system", SYSTEM,
+                                  "--called-ae", "A" * 17, cwd=tmp_path), "--called-ae")
+
+
+def test_the_cli_reports_as_for_dicomweb(orthanc: OrthancServer, tmp_path: Path) -> None:
+    chain = make.write_chain(tmp_path / "dicom")
+    for path in chain.files["ct"]:
+        orthanc.upload(path)
+    with LocalStore(tmp_path / "lineage.db"):  # an empty store to compare with
+        pass
+    result = lineage("reconcile", "dimse", f"127.0.0.1:{orthanc.dicom_port}", "--system",
+                     SYSTEM, "--called-ae", "LINEAGETEST", "--since", "2020-01-01", "--json",
+                     cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # uncataloged: a difference
+    report = json.loads(result.stdout)
+    assert set(report) >= {"system", "url", "pacs_series", "graph_copies", "lost",
+                           "uncataloged", "instance_count_mismatch"}
+    assert report["uncataloged"][0]["instances"] == 3
