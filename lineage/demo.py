@@ -28,6 +28,7 @@ from pydicom.uid import JPEG2000, generate_uid
 from lineage.errors import UserError
 from lineage.synthetic import CT, MG, MR, SEG, code, instance, reference, save
 
+DEMO_ORTHANC = "http://127.0.0.1:8042"  # docker-compose.yml's Orthanc
 ESTATE = """\
 # The demo estate: written by `lineage demo`.
 version: 1
@@ -35,7 +36,8 @@ systems:
   - {code: CT-NORTH, kind: modality, region_code: onprem-london, vendor: Siemens}
   - {code: PACS-NORTH, kind: pacs, region_code: onprem-london, vendor: Sectra,
      status: decommissioning}
-  - {code: VNA-CENTRAL, kind: vna, region_code: onprem-leeds, vendor: Hyland}
+  - {code: VNA-CENTRAL, kind: vna, region_code: onprem-leeds, vendor: Hyland,
+     ae_titles: [VNA_CENTRAL], hosts: [vna-central.leeds.example]}
   - {code: dr-vault-london, kind: backup, region_code: eu-west-2, vendor: AWS S3}
   - {code: RESEARCH-EU, kind: research_archive, region_code: eu-west-1, vendor: AWS}
   - {code: ai-us-virginia, kind: ai_pipeline, region_code: us-east-1, vendor: AWS S3}
@@ -118,6 +120,7 @@ def write_inputs(folder: Path) -> dict[str, list[Path]]:
     _write_s3_events(folder, objects)
     _write_hl7(folder)
     _write_fhir(folder, deid_studies)
+    _write_audit(folder)
     (folder / "estate.yaml").write_text(
         ESTATE.replace("{deid_studies}", ", ".join(f"study:{uid}" for uid in deid_studies))
         .replace("{{", "{").replace("}}", "}"), encoding="utf-8")
@@ -224,6 +227,41 @@ def _write_hl7(folder: Path) -> None:
     (folder / "ehr.hl7").write_text("\n".join(m.replace("\r", "\n") for m in messages) + "\n")
 
 
+AUDIT_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<AuditMessage>
+  <EventIdentification EventActionCode="R" EventDateTime="2024-09-12T10:05:00Z"
+                       EventOutcomeIndicator="0">
+    <EventID csd-code="110106" codeSystemName="DCM" originalText="Export"/>
+  </EventIdentification>
+  <ActiveParticipant UserID="VNA_CENTRAL" UserIsRequestor="false"
+                     NetworkAccessPointID="vna-central.leeds.example"
+                     NetworkAccessPointTypeCode="1">
+    <RoleIDCode csd-code="110153" codeSystemName="DCM" originalText="Source Role ID"/>
+  </ActiveParticipant>
+  <ActiveParticipant UserID="CD-BURNER-2" UserIsRequestor="false">
+    <RoleIDCode csd-code="110152" codeSystemName="DCM" originalText="Destination Role ID"/>
+  </ActiveParticipant>
+  <AuditSourceIdentification AuditSourceID="VNA_CENTRAL"/>
+  <ParticipantObjectIdentification ParticipantObjectID="{study}" ParticipantObjectTypeCode="2"
+                                   ParticipantObjectTypeCodeRole="3">
+    <ParticipantObjectIDTypeCode csd-code="110180" codeSystemName="DCM"
+                                 originalText="Study Instance UID"/>
+    <ParticipantObjectDescription>
+      <SOPClass UID="{sop_class}" NumberOfInstances="4"/>
+    </ParticipantObjectDescription>
+  </ParticipantObjectIdentification>
+</AuditMessage>
+"""
+
+
+def _write_audit(folder: Path) -> None:
+    """An IHE ATNA audit message of the VNA: a study burned to CD for a patient (a copy that
+    leaves the estate)."""
+    study = STUDIES[2]
+    (folder / "audit-messages.xml").write_text(
+        AUDIT_EXPORT.format(study=study.study, sop_class=study.sop_class), encoding="utf-8")
+
+
 def _write_fhir(folder: Path, deid_studies: list[str]) -> None:
     """The research MR copy as the research PACS publishes it, its Provenance, and an access."""
     source = STUDIES[2]
@@ -267,13 +305,16 @@ def prepare_folder(folder: Path) -> None:
 
 
 def run_demo(folder: Path, echo: Callable[[str], None],
-             run: Callable[[list[str]], int], store: str | None = None) -> int:
+             run: Callable[[list[str]], int], store: str | None = None,
+             orthanc: str | None = DEMO_ORTHANC) -> int:
     """Build the demo in `folder` (emptied first when the demo made it), running each command
     with `run` (the CLI, in this process) and echoing it as a line that can be pasted as it is;
     returns the exit status of the first command that failed unexpectedly, else 0. `store`: an
-    empty store to build it in instead of FOLDER/lineage.db (the tests' Neo4j)."""
+    empty store to build it in instead of FOLDER/lineage.db (the tests' Neo4j). `orthanc`: the
+    REST URL of a demo Orthanc; when one answers there, the PACS's files are stored in it and
+    the demo reconciles the graph with its C-FIND listing."""
     prepare_folder(folder)
-    write_inputs(folder / "inputs")
+    files = write_inputs(folder / "inputs")
     place = _shown(folder)
     inputs = f"{place}/inputs"
     study = STUDIES[5]
@@ -286,11 +327,13 @@ def run_demo(folder: Path, echo: Callable[[str], None],
         (["ingest", "storage-events", f"{inputs}/s3-events.json", "--provider", "s3"], {0}),
         (["ingest", "hl7", f"{inputs}/ehr.hl7", "--system", "EHR"], {0}),
         (["ingest", "fhir", f"{inputs}/research.fhir.json", "--system", "RESEARCH-EU"], {0}),
+        (["ingest", "atna", f"{inputs}/audit-messages.xml"], {0}),
         (["retention", "apply"], {0}),
         (["decommission", "PACS-NORTH"], {0, 1}),
         (["retention", "drift"], {0}),
         (["retention", "cross-region"], {0}),
         (["holds"], {0}),
+        *_dimse_step(orthanc, files["PACS-NORTH"], echo),
         (["trace", f"series:{study.series}", "--direction", "both", "--depth", "2"], {0}),
         (["export", "--format", "graphml", "-o", f"{place}/estate.graphml"], {0}),
     ]
@@ -305,6 +348,29 @@ def run_demo(folder: Path, echo: Callable[[str], None],
     echo(f"  {shlex.join(['lineage', *store_args, 'trace', f'series:{STUDIES[0].series}'])} "
          "--direction down")
     return 0
+
+
+def _dimse_step(orthanc: str | None, files: list[Path], echo: Callable[[str], None]
+                ) -> list[tuple[list[str], set[int]]]:
+    """A C-FIND reconciliation of PACS-NORTH against the demo Orthanc, when one answers at
+    `orthanc` (its DICOM port and AE title read from its /system): the PACS's files are stored
+    in it first. Nothing when none answers."""
+    import httpx
+
+    if orthanc is None:
+        return []
+    try:
+        system = httpx.get(f"{orthanc}/system", timeout=1.0).json()
+        for path in files:
+            httpx.post(f"{orthanc}/instances", content=path.read_bytes(),
+                       timeout=30).raise_for_status()
+    except (httpx.HTTPError, ValueError):
+        echo(f"(no demo Orthanc at {orthanc}: the DIMSE C-FIND reconciliation is left out; "
+             "`docker compose up -d orthanc` starts one)")
+        return []
+    host = httpx.URL(orthanc).host
+    return [(["reconcile", "dimse", f"{host}:{system['DicomPort']}", "--system", "PACS-NORTH",
+              "--called-ae", str(system["DicomAet"]), "--since", "2000-01-01"], {0, 1})]
 
 
 def _shown(folder: Path) -> str:

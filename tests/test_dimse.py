@@ -109,3 +109,13 @@ def test_the_cli_reports_as_for_dicomweb(orthanc: OrthancServer, tmp_path: Path)
     assert set(report) >= {"system", "url", "pacs_series", "graph_copies", "lost",
                            "uncataloged", "instance_count_mismatch"}
     assert report["uncataloged"][0]["instances"] == 3
+
+
+def test_the_demo_reconciles_with_a_demo_orthanc(orthanc: OrthancServer, tmp_path: Path) -> None:
+    result = lineage("demo", "--folder", "demo", "--orthanc", orthanc.url, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    step = f"reconcile dimse 127.0.0.1:{orthanc.dicom_port} --system PACS-NORTH"
+    assert step in result.stdout
+    after = result.stdout[result.stdout.index(step):]
+    assert "PACS-NORTH at 127.0.0.1" in after and "8 series in the PACS" in after
+    assert "lost: 0" in after  # the graph and the archive agree on what PACS-NORTH holds

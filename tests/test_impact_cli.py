@@ -57,7 +57,7 @@ def test_demo_runs_every_step_and_leaves_a_store_and_an_export(tmp_path: Path) -
     result = lineage("demo", "--folder", "demo", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     for step in ("ingest estate", "ingest dicom demo/inputs/PACS-NORTH", "--uid-map",
-                 "ingest storage-events", "ingest hl7", "ingest fhir",
+                 "ingest storage-events", "ingest hl7", "ingest fhir", "ingest atna",
                  "retention apply", "decommission PACS-NORTH", "retention drift",
                  "retention cross-region", "lineage.db trace", "lineage.db export"):
         assert step in result.stdout, step
@@ -68,7 +68,9 @@ def test_demo_runs_every_step_and_leaves_a_store_and_an_export(tmp_path: Path) -
     folder = tmp_path / "demo"
     assert (folder / "estate.graphml").exists() and (folder / "estate.graphml.manifest.json")
     stats = json.loads(lineage("--store", "estate.graphml", "stats", "--json", cwd=folder).stdout)
-    assert stats["nodes"]["ArchiveObject"] == 25
+    assert stats["nodes"]["ArchiveObject"] == 26  # 25 from DICOM and storage events, 1 from ATNA
+    assert "system:OUTSIDE-ESTATE" in lineage("--store", "estate.graphml", "decommission",
+                                              "VNA-CENTRAL", cwd=folder).stdout
 
 
 def test_the_demos_commands_can_be_pasted_as_they_are(tmp_path: Path) -> None:
@@ -76,7 +78,7 @@ def test_the_demos_commands_can_be_pasted_as_they_are(tmp_path: Path) -> None:
     line: pasted in the same shell, each runs (it wrapped inside `lineage trace` before)."""
     output = lineage("demo", "--folder", "demo", cwd=tmp_path, env={"COLUMNS": "80"}).stdout
     commands = [line[2:] for line in output.splitlines() if line.startswith("$ lineage ")]
-    assert len(commands) == 14 and all("--store demo/lineage.db" in c for c in commands)
+    assert len(commands) == 15 and all("--store demo/lineage.db" in c for c in commands)
     decommission = next(c for c in commands if " decommission " in c)
     again = lineage(*shlex.split(decommission)[1:], "--json", cwd=tmp_path)
     assert json.loads(again.stdout)["verdict"] == "blocked"

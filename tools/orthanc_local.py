@@ -11,6 +11,7 @@ Run as a script it starts one and waits: `python -m tools.orthanc_local FOLDER`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -74,6 +75,7 @@ class OrthancServer:
         (config_dir / "orthanc.json").write_text(json.dumps(self.config(), indent=2))
         log = (self.folder / "orthanc.log").open("ab")
         self.process = subprocess.Popen([binary, str(config_dir)], stdout=log, stderr=log,
+                                        env={**os.environ, "TCP_NODELAY": "1"},
                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -143,6 +143,9 @@ def serve(
 def demo(
     folder: Annotated[Path, typer.Option(help="Folder for the demo's inputs, store and export "
                                          "(emptied first).")] = Path("lineage-demo"),
+    orthanc: Annotated[str, typer.Option(
+        help="REST URL of a demo Orthanc: when one answers, the PACS's files are stored in it "
+        "and reconciled over DICOM C-FIND.")] = "http://127.0.0.1:8042",
 ) -> None:
     """Build a realistic estate from generated DICOM files and an estate file, through the same
     commands users run, and print its decommission, retention, cross-region and trace reports."""
@@ -150,7 +153,7 @@ def demo(
 
     status = run_demo(folder.resolve(), lambda text: stdout.print(text, markup=False,
                                                                   highlight=False, soft_wrap=True),
-                      run_in_process)
+                      run_in_process, orthanc=orthanc.rstrip("/"))
     if status:
         raise typer.Exit(status)
 
