@@ -111,7 +111,7 @@ def frames(buffer: bytearray, limit: int) -> Iterator[bytes | int]:
 
 
 class AtnaListener(InboxWorker):
-    kind = "audit message"
+    kind = "ATNA"
 
     def __init__(self, store: GraphStore, atna: AtnaSource, inbox: Inbox,
                  limits: Limits | None = None, batch_size: int = 500,
@@ -121,7 +121,6 @@ class AtnaListener(InboxWorker):
                          retry_seconds, self.limits.dead_letter_days)
         self.atna = atna
         self.counts = Counts()
-        self.connections = 0
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
@@ -174,12 +173,8 @@ class AtnaListener(InboxWorker):
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = "{}:{}".format(*writer.get_extra_info("peername")[:2])
-        if self.connections >= self.limits.max_connections:
-            log.warning("syslog connection from %s refused: %d connections already", peer,
-                        self.connections)
-            writer.close()
+        if not self.admitted(peer, writer, self.limits.max_connections):
             return
-        self.connections += 1
         buffer = bytearray()
         try:
             while True:

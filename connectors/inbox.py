@@ -134,11 +134,23 @@ class InboxWorker:
         self.batch_size = batch_size
         self.retry_seconds = retry_seconds
         self.dead_letter_days = dead_letter_days
+        self.connections = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
 
     def records(self, rows: list[Row]) -> Iterator[Record]:
         raise NotImplementedError
+
+    def admitted(self, peer: str, writer: Any, max_connections: int) -> bool:
+        """Count a new connection in, unless `max_connections` are served already (then it is
+        closed and logged)."""
+        if self.connections >= max_connections:
+            log.warning("%s connection from %s refused: %d connections already", self.kind,
+                        peer, self.connections)
+            writer.close()
+            return False
+        self.connections += 1
+        return True
 
     def drain(self) -> int:
         """Ingest a page of what the inbox holds; returns how many messages it finished. A

@@ -64,7 +64,7 @@ class Limits:
 class Hl7Listener(InboxWorker):
     """`Hl7Listener(store, source, inbox, studies_of).serve(host, port)` until `stop()`."""
 
-    kind = "HL7 message"
+    kind = "MLLP"
 
     def __init__(self, store: GraphStore, source: Hl7Source, inbox: Inbox,
                  studies_of: StudiesOf, batch_size: int = 500, retry_seconds: float = 5.0,
@@ -72,7 +72,6 @@ class Hl7Listener(InboxWorker):
         self.limits = limits or Limits()
         super().__init__(store, inbox, RunReport(source=f"hl7:{source.system} (MLLP)"),
                          batch_size, retry_seconds, self.limits.dead_letter_days)
-        self.connections = 0
         self.source = source
         self.studies_of = studies_of
 
@@ -80,12 +79,8 @@ class Hl7Listener(InboxWorker):
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = "{}:{}".format(*writer.get_extra_info("peername")[:2])
         limits = self.limits
-        if self.connections >= limits.max_connections:
-            log.warning("MLLP connection from %s refused: %d connections already", peer,
-                        self.connections)
-            writer.close()
+        if not self.admitted(peer, writer, limits.max_connections):
             return
-        self.connections += 1
         buffer = bytearray()
         try:
             while not reader.at_eof():

@@ -94,7 +94,7 @@ def test_every_ingest_command_has_a_registered_source(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     kinds = {s["kind"]: s for s in json.loads(result.stdout)["sources"]}
     assert set(kinds) == {"estate", "dicom", "dicom-json", "orthanc", "hl7", "fhir",
-                          "storage-events", "openlineage"}
+                          "storage-events", "openlineage", "atna"}
     assert all("disabled" not in s["summary"] for s in kinds.values())
     commands = lineage("ingest", "--help", cwd=tmp_path).stdout
     assert all(kind in commands for kind in kinds if kind != "dicom-json")  # an API-only source
