@@ -104,7 +104,7 @@ def listen_atna(
     inbox_path = inbox or (Path(".lineage-atna.inbox") if is_neo4j_uri(location)
                            else Path(f"{location}.atna.inbox"))
     if dead_letters:
-        letters = load_plugin(LISTENERS_GROUP, "hl7-dead-letters")(inbox_path)
+        letters = load_plugin(LISTENERS_GROUP, "atna-dead-letters")(inbox_path)
         print_json({"inbox": str(inbox_path), "dead_letters": letters})
         return
     if udp is None and tcp is None and tls is None:

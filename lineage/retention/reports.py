@@ -1,7 +1,8 @@
 """The retention, residency and legal-hold reports, from the query library's rows.
 
-Every report is as of the end of a day, and uses the policy last applied to the store (its
-version, residency map and tier prices), so that it agrees with the stored retention dates.
+Every report is as of a moment (the end of a day given, a time given, or now), and uses the
+policy last applied to the store (its version, residency map and tier prices), so that it
+agrees with the stored retention dates.
 On a store where no policy was ever applied, every report says so (`policy_applied: false` and
 a warning naming the command to run): empty sections there mean "not computed", never
 "compliant". The same when a policy was applied but live copies were written after it and never
