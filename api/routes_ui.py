@@ -51,4 +51,6 @@ def mount(app: FastAPI) -> None:
         return get_swagger_ui_html(
             openapi_url="/openapi.json", title="Image lineage API",
             swagger_js_url="/ui/vendor/swagger-ui-bundle.js",
-            swagger_css_url="/ui/vendor/swagger-ui.css", swagger_favicon_url="data:,")
+            swagger_css_url="/ui/vendor/swagger-ui.css", swagger_favicon_url="data:,",
+            # no validator badge: Swagger UI would send the schema to validator.swagger.io
+            swagger_ui_parameters={"validatorUrl": None})

@@ -313,6 +313,8 @@ def test_docs_need_no_network(watched: Watched, demo_server: Server) -> None:
     page.goto(f"{demo_server.url}/docs")
     page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
     assert page.locator(".opblock").count() >= 20
+    # off loopback, Swagger UI would post the schema to validator.swagger.io: turned off
+    assert page.evaluate("() => ui.getConfigs().validatorUrl") is None
     watched.shot(f"{demo_server.kind}-docs")  # type: ignore[attr-defined]
 
 
