@@ -41,12 +41,15 @@ from defusedxml.common import DefusedXmlException
 
 from lineage.errors import UserError
 from lineage.model import (
+    DICOM_UID_SYSTEM,
+    STUDY_UID_CODE,
     Confidence,
     Edge,
     EdgeType,
     Node,
     NodeKind,
     Provenance,
+    is_dicom_uid,
     make_key,
     object_key,
     system_key,
@@ -61,11 +64,9 @@ from queries.library import run_query
 MAX_MESSAGE_BYTES = 256 * 1024
 TRANSFERRED, BEGIN, DELETED, EXPORT, IMPORT = "110104", "110102", "110105", "110106", "110107"
 SOURCE_ROLE, DESTINATION_ROLE = "110153", "110152"
-STUDY_UID_TYPE = "110180"
 OUTSIDE = "OUTSIDE-ESTATE"
 EVENT_NAMES = {TRANSFERRED: "DICOM Instances Transferred", BEGIN: "Begin Transferring DICOM "
                "Instances", DELETED: "DICOM Study Deleted", EXPORT: "Export", IMPORT: "Import"}
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
 class AuditError(UserError):
@@ -166,10 +167,10 @@ def _participant(element: Element) -> Participant:
 def _studies(root: Element) -> Iterator[tuple[str, int | None]]:
     for item in _children(root, "ParticipantObjectIdentification"):
         kind = _code(next(iter(_children(item, "ParticipantObjectIDTypeCode")), None))
-        if kind != STUDY_UID_TYPE:
+        if kind != STUDY_UID_CODE:
             continue  # patients and other objects are not read
         uid = (item.get("ParticipantObjectID") or "").strip()
-        if not _UID.match(uid) or len(uid) > 64:
+        if not is_dicom_uid(uid):
             raise AuditError("a Study Instance UID (ParticipantObjectID of type 110180) is not "
                              "a DICOM UID")
         counts = [sop.get("NumberOfInstances") for description in
@@ -177,9 +178,6 @@ def _studies(root: Element) -> Iterator[tuple[str, int | None]]:
                   for sop in _children(description, "SOPClass")]
         numbers = [int(c) for c in counts if c and c.isdigit()]
         yield uid, (sum(numbers) if numbers else None)
-
-
-DICOM_UID_SYSTEM = "urn:dicom:uid"
 
 
 def balp_event(body: Mapping[str, Any]) -> AuditEvent | None:
@@ -201,9 +199,9 @@ def balp_event(body: Mapping[str, Any]) -> AuditEvent | None:
     for entity in body.get("entity") or []:
         identifier = (entity.get("what") or {}).get("identifier") or {}
         types = {c.get("code") for c in ((identifier.get("type") or {}).get("coding") or [])}
-        if identifier.get("system") == DICOM_UID_SYSTEM or STUDY_UID_TYPE in types:
+        if identifier.get("system") == DICOM_UID_SYSTEM or STUDY_UID_CODE in types:
             uid = str(identifier.get("value") or "").removeprefix("urn:oid:")
-            if not _UID.match(uid) or len(uid) > 64:
+            if not is_dicom_uid(uid):
                 raise AuditError("an AuditEvent entity's Study Instance UID is not a DICOM UID")
             studies.append((uid, None))
     return AuditEvent(event_id=code, action=str(body.get("action") or ""), at=at,

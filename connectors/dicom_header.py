@@ -22,6 +22,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from lineage.errors import UserError
+from lineage.model import DICOM_UID, is_dicom_uid
 
 # Only these are read from files (pydicom `specific_tags`): the header module's whole appetite.
 TAGS = [
@@ -52,7 +53,6 @@ REJECTION_CODES = {
 }
 RETENTION_EXPIRED = "113039"
 OLDEST_BIRTH_YEAR = 1880  # '11111111' parses as a date; nobody alive was born then
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _AGE = re.compile(r"^(\d{3})([DWMY])$")
 
 
@@ -142,7 +142,7 @@ def _uid(ds: Dataset, keyword: str) -> str:
     value = str(ds.get(keyword, "") or "").strip().rstrip("\x00")
     if not value:
         raise HeaderError(f"{keyword} is missing")
-    if not _UID.match(value) or len(value) > 64:
+    if not is_dicom_uid(value):
         raise HeaderError(f"{keyword} {value[:70]!r} is not a valid UID")
     return value
 
@@ -260,12 +260,12 @@ def _references(ds: Dataset, header: DicomHeader) -> list[Reference]:
 
 def _series_refs(items: Any, kind: str) -> list[Reference]:
     found = (_text(item, "SeriesInstanceUID") for item in items)
-    return [Reference(kind, "", series_uid=uid) for uid in found if uid and _UID.match(uid)]
+    return [Reference(kind, "", series_uid=uid) for uid in found if uid and DICOM_UID.match(uid)]
 
 
 def _instance_refs(items: Any, kind: str) -> list[Reference]:
     found = (_text(item, "ReferencedSOPInstanceUID") for item in items)
-    return [Reference(kind, "", instance_uid=uid) for uid in found if uid and _UID.match(uid)]
+    return [Reference(kind, "", instance_uid=uid) for uid in found if uid and DICOM_UID.match(uid)]
 
 
 def _rejection_code(ds: Dataset) -> str | None:
@@ -282,7 +282,7 @@ def _rejection(ds: Dataset, header: DicomHeader) -> Rejection | None:
     for study in ds.get("CurrentRequestedProcedureEvidenceSequence") or []:
         for item in study.get("ReferencedSeriesSequence") or []:
             uid = _text(item, "SeriesInstanceUID")
-            if uid and _UID.match(uid):
+            if uid and DICOM_UID.match(uid):
                 series[uid] = series.get(uid, 0) + len(item.get("ReferencedSOPSequence") or [])
     when = _datetime(_text(ds, "ContentDate"), _text(ds, "ContentTime")) or _datetime(
         _text(ds, "InstanceCreationDate"), _text(ds, "InstanceCreationTime"))

@@ -34,6 +34,7 @@ from connectors.patients import StudiesOf, current_studies, merge_patients
 from lineage.errors import UserError
 from lineage.identity import patient_key
 from lineage.model import (
+    DICOM_UID_SYSTEM,
     Confidence,
     Edge,
     EdgeType,
@@ -47,7 +48,6 @@ from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
 from lineage.sources import FileInputs, Source, SourceContext, SystemCode
 from lineage.timefmt import utc_now
 
-DICOM_UID_SYSTEM = "urn:dicom:uid"
 SUPPORTED = {"ImagingStudy", "DiagnosticReport", "Patient", "Provenance", "AuditEvent",
              "Endpoint"}
 

@@ -26,7 +26,17 @@ from connectors.dicom_header import OLDEST_BIRTH_YEAR
 from connectors.hl7_message import HL7Error, Message, hl7_time, parse
 from connectors.patients import StudiesOf, current_studies, merge_patients
 from lineage.identity import patient_key
-from lineage.model import Confidence, Edge, EdgeType, Node, NodeKind, Provenance, make_key
+from lineage.model import (
+    STUDY_UID_CODE,
+    Confidence,
+    Edge,
+    EdgeType,
+    Node,
+    NodeKind,
+    Provenance,
+    is_dicom_uid,
+    make_key,
+)
 from lineage.pipeline import Bundle, Commit, Notice, Pending, Record, Rejected
 from lineage.sources import FileInputs, Source, SourceContext, SystemCode
 from lineage.timefmt import to_date, to_timestamp, utc_now
@@ -34,8 +44,6 @@ from lineage.timefmt import to_date, to_timestamp, utc_now
 PATIENT_UPDATES = {"ADT^A01", "ADT^A04", "ADT^A08", "ADT^A28", "ADT^A31", "ADT^A03"}
 ORDERS = {"ORM^O01", "OMI^O23"}
 SUPPORTED = PATIENT_UPDATES | ORDERS | {"ORU^R01", "ADT^A40"}
-STUDY_UID_CODE = "110180"
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
 
@@ -179,7 +187,7 @@ def _merge(message: Message, source: Hl7Source, prov: Provenance,
 def _study_key(uid: str) -> str | None:
     if not uid:
         return None
-    if not _UID.match(uid) or len(uid) > 64:
+    if not is_dicom_uid(uid):
         raise HL7Error(f"study instance UID {uid[:70]!r} is not a DICOM UID")
     return make_key(NodeKind.STUDY, uid)
 

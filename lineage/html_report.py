@@ -27,6 +27,7 @@ from lineage.model import NodeKind, kind_of
 from lineage.retention import reports
 from lineage.stores import GraphStore
 from lineage.timefmt import utc_now
+from lineage.wording import cell_text, holdings_sentence
 
 WEB = resources.files("lineage").joinpath("web")
 ROW_CAP = 5000
@@ -123,14 +124,10 @@ def _scope_tables(store: GraphStore, graph: nx.MultiDiGraph, scope: str | None,
     kind = kind_of(scope)
     if kind is NodeKind.SYSTEM:
         report = decommission(store, scope.partition(":")[2])
-        held = report["holdings"]
         parts = [f'<h2>Decommission</h2><p class="verdict {escape(report["verdict"])}">'
                  f'{escape(report["verdict"].upper())}</p>',
                  "<ul>" + "".join(f"<li>{escape(r)}</li>" for r in report["reasons"]) + "</ul>",
-                 f"<p>It holds {held['copies']:,} live copies of {held['items']:,} series or "
-                 "studies" + "".join(
-                     f"; {escape(e['system'])} holds {e['items']:,} of them"
-                     for e in held["elsewhere"]) + ".</p>"]
+                 f"<p>{escape(holdings_sentence(report['holdings']))}</p>"]
         for title, name, columns in (
                 ("Must migrate", "must_migrate", ["key", "reason", "copies", "retain_until"]),
                 ("May dispose", "may_dispose", ["key", "retain_until", "copies"]),
@@ -164,12 +161,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "<td></td>"
-    if isinstance(value, list):
-        text = ", ".join(str(v.get("key", v)) if isinstance(v, dict) else str(v) for v in value)
-    else:
-        text = str(value)
+    text = cell_text(value)
     css = ' class="key"' if ":" in text and " " not in text else ""
     return f"<td{css}>{escape(text)}</td>"
 

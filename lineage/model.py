@@ -202,6 +202,16 @@ def _check_code(code: str, key: str) -> None:
         )
 
 
+# DICOM UIDs as the sources carry them: digits and dots, at most 64 characters (PS3.5 9.1)
+DICOM_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+STUDY_UID_CODE = "110180"  # DCM "Study Instance UID", in HL7 OBX and in audit messages
+DICOM_UID_SYSTEM = "urn:dicom:uid"  # the FHIR identifier system of DICOM UIDs
+
+
+def is_dicom_uid(text: str) -> bool:
+    return len(text) <= 64 and DICOM_UID.match(text) is not None
+
+
 def make_key(kind: NodeKind, natural_id: str) -> str:
     """Build and validate the key of a node of `kind`."""
     key = f"{KEY_PREFIX[kind]}:{natural_id}"

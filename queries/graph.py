@@ -52,6 +52,12 @@ def live(attrs: dict[str, Any], as_of: str) -> bool:
     return (created is None or created <= as_of) and (disposed is None or disposed > as_of)
 
 
+def valid_at(attrs: dict[str, Any], as_of: str) -> bool:
+    """An edge valid at `as_of` (`valid_from` / `valid_to`, either open)."""
+    start, end = attrs.get("valid_from"), attrs.get("valid_to")
+    return (start is None or start <= as_of) and (end is None or end > as_of)
+
+
 def active_at(attrs: dict[str, Any], moment: str) -> bool:
     started, ended = attrs.get("started_at"), attrs.get("ended_at")
     return started is not None and started <= moment and (ended is None or ended > moment)

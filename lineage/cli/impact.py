@@ -9,7 +9,7 @@ import typer
 
 from lineage.cli.context import cli_context
 from lineage.cli.output import AsOfOption, print_json, show_rows, stdout
-from lineage.wording import plural
+from lineage.wording import holdings_sentence
 
 if TYPE_CHECKING:
     from lineage.impact import Direction
@@ -44,7 +44,7 @@ def _print_decommission(report: dict[str, Any]) -> None:
                  f"{report['system']} as of {report['as_of']}")
     for reason in report["reasons"]:
         stdout.print(f"  - {reason}", markup=False)
-    stdout.print(holdings_line(report["holdings"]), markup=False)
+    stdout.print("  " + holdings_sentence(report["holdings"]), markup=False)
     sections: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
         ("Must migrate", "must_migrate", lambda r: f"{r['reason']}; copies: "
                                                    f"{', '.join(r['copies'])}"),
@@ -60,20 +60,6 @@ def _print_decommission(report: dict[str, Any]) -> None:
                   [(row["key"], describe(row)) for row in report[name]])
     if report["truncated"]:
         stdout.print("\n(lists cut to a page: see --offset, --limit, --json)")
-
-
-def holdings_line(holdings: dict[str, Any]) -> str:
-    """What the system holds, and how many of those series or studies each other system holds
-    too: a ready verdict says why it is ready."""
-    copies, items = holdings["copies"], holdings["items"]
-    if not copies:
-        return "  It holds no live copies."
-    held = f"  It holds {plural(copies, 'live copy', 'live copies')} of " \
-           f"{plural(items, 'series or study', 'series or studies')}"
-    if not holdings["elsewhere"]:
-        return held + "; none of them is held anywhere else."
-    return held + "; also held in " + ", ".join(
-        f"{row['system']} ({row['items']:,} of {items:,})" for row in holdings["elsewhere"]) + "."
 
 
 def trace_command(

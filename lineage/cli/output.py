@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from lineage.wording import middle_cut
+from lineage.wording import cell_text, middle_cut
 
 AS_OF_HELP = ("A date (the end of that day) or a time (2026-11-30T14:00:00Z, any UTC offset); "
               "default: now.")
@@ -56,7 +56,7 @@ def show_rows(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
         stdout.print(f"{title}: none", markup=False)
         return
     terminal = stdout.is_terminal or "COLUMNS" in os.environ
-    texts = [[_cell(value) for value in row] for row in rows[:cap]]
+    texts = [[cell_text(value) for value in row] for row in rows[:cap]]
     widths = _shares(columns, texts, stdout.width) if terminal else None
     table = Table(box=box.SIMPLE_HEAD if terminal else None, show_edge=False, pad_edge=False)
     for index, column in enumerate(columns):
@@ -88,14 +88,6 @@ def _shares(columns: Sequence[str], texts: list[list[str]], width: int) -> list[
 
 def _fit(cell: str, width: int) -> str:
     return " ".join(middle_cut(token, width) for token in cell.split(" "))
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v.get("key", v)) if isinstance(v, dict) else str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return "" if value is None else str(value)
 
 
 @contextmanager

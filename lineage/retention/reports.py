@@ -20,7 +20,7 @@ from lineage.retention.apply import applied_policy
 from lineage.retention.policy import Policy
 from lineage.stores import GraphStore
 from lineage.timefmt import as_of_moment
-from queries.library import Row, run_queries, run_query
+from queries.library import Query, Row, run_queries
 from queries.retention import (
     CROSS_REGION_CONFLICTS,
     DRIFT_OVER_RETAINED,
@@ -59,6 +59,7 @@ def _params(store: GraphStore, as_of: date | str | None) -> tuple[dict[str, Any]
     return params, policy
 
 
+NOT_COMPUTED = ("retention not computed", "computed under another policy version")
 NO_POLICY = ("no retention policy was ever applied to this store: retention is not computed, "
              "so empty sections do not mean compliant; run `lineage retention apply`")
 
@@ -70,14 +71,22 @@ def uncomputed_warning(copies: int) -> str:
             f"{'it' if copies == 1 else 'them'} out; run `lineage retention apply`")
 
 
-def policy_state(store: GraphStore, policy: Policy | None,
-                 params: dict[str, Any]) -> dict[str, Any]:
+def policy_state(policy: Policy | None, uncomputed: int) -> dict[str, Any]:
     """`policy_applied`, `uncomputed_copies` and the `warnings` every report carries."""
     if policy is None:
         return {"policy_applied": False, "uncomputed_copies": None, "warnings": [NO_POLICY]}
-    uncomputed = int(run_query(store, UNCOMPUTED_COPIES, params)[0]["copies"])
     return {"policy_applied": True, "uncomputed_copies": uncomputed,
             "warnings": [uncomputed_warning(uncomputed)] if uncomputed else []}
+
+
+def _with_uncomputed(store: GraphStore, policy: Policy | None, queries: dict[str, Query],
+                     params: dict[str, Any]) -> tuple[dict[str, list[Row]], int]:
+    """The report's rows, and the count of live copies without retention under the applied
+    policy, read beside them (at once on Neo4j)."""
+    if policy is None:
+        return run_queries(store, queries, params), 0
+    found = run_queries(store, {**queries, "uncomputed": UNCOMPUTED_COPIES}, params)
+    return found, int(found.pop("uncomputed")[0]["copies"])
 
 
 def needs_apply(report: dict[str, Any]) -> bool:
@@ -90,8 +99,10 @@ def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     found = run_queries(store, {"over_retained": DRIFT_OVER_RETAINED,
                                 "premature_disposal": DRIFT_PREMATURE,
                                 "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}, params)
+    # the uncomputed copies are among the unknown ones, named by these two reasons
+    uncomputed = sum(1 for row in found["unknown"] if row["reason"] in NOT_COMPUTED)
     return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
-            **policy_state(store, policy, params), **found,
+            **policy_state(policy, uncomputed), **found,
             "cost": cost(found["over_retained"], policy)}
 
 
@@ -123,13 +134,15 @@ def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
 
 def cross_region(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     params, policy = _params(store, as_of)
-    return {"as_of": params["as_of_shown"], **policy_state(store, policy, params),
-            **run_queries(store, {"conflicts": CROSS_REGION_CONFLICTS,
-                                  "residency_violations": RESIDENCY_VIOLATIONS}, params)}
+    found, uncomputed = _with_uncomputed(store, policy, {
+        "conflicts": CROSS_REGION_CONFLICTS, "residency_violations": RESIDENCY_VIOLATIONS},
+        params)
+    return {"as_of": params["as_of_shown"], **policy_state(policy, uncomputed), **found}
 
 
 def holds(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     params, policy = _params(store, as_of)
-    return {"as_of": params["as_of_shown"], **policy_state(store, policy, params),
-            **run_queries(store, {"holds": HOLDS_ACTIVE, "conflicts": HOLDS_CONFLICTS,
-                                  "restore_needed": HOLDS_RESTORE_NEEDED}, params)}
+    found, uncomputed = _with_uncomputed(store, policy, {
+        "holds": HOLDS_ACTIVE, "conflicts": HOLDS_CONFLICTS,
+        "restore_needed": HOLDS_RESTORE_NEEDED}, params)
+    return {"as_of": params["as_of_shown"], **policy_state(policy, uncomputed), **found}

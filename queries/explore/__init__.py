@@ -6,13 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from queries.graph import Graph, into, live, nodes, out
+from queries.graph import Graph, into, live, nodes, out, valid_at
 from queries.library import Query, Row
-
-
-def _valid(attrs: Mapping[str, Any], as_of: str) -> bool:
-    start, end = attrs.get("valid_from"), attrs.get("valid_to")
-    return (start is None or start <= as_of) and (end is None or end > as_of)
 
 
 def _estate_systems(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
@@ -28,7 +23,7 @@ def _estate_systems(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
             "copies": len(copies), "bytes": sum(int(c.get("bytes") or 0) for c in copies),
             "tiers": tiers,
             "feeds": [t for t in out(graph, system, "FEEDS", "System")
-                      if _valid(graph.edges[system, t, "FEEDS"], as_of)],
+                      if valid_at(graph.edges[system, t, "FEEDS"], as_of)],
         })
     return rows
 

@@ -21,6 +21,7 @@ from queries.graph import (
     live,
     nodes,
     out,
+    valid_at,
 )
 from queries.library import Query, Row
 
@@ -37,11 +38,6 @@ def step_types(direction: str) -> dict[str, list[str]]:
         return {"out_types": UPSTREAM_IS_TARGET, "in_types": UPSTREAM_IS_SOURCE}
     every = sorted(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
     return {"out_types": every, "in_types": every}
-
-
-def _valid(attrs: Mapping[str, Any], as_of: str) -> bool:
-    start, end = attrs.get("valid_from"), attrs.get("valid_to")
-    return (start is None or start <= as_of) and (end is None or end > as_of)
 
 
 def _copies_live(graph: Graph, item: str, as_of: str) -> list[tuple[str, str | None]]:
@@ -107,7 +103,7 @@ def _downstream(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
         return []
     via: dict[str, set[str]] = {}
     for target in out(graph, system, "FEEDS", "System"):
-        if _valid(graph.edges[system, target, "FEEDS"], as_of):
+        if valid_at(graph.edges[system, target, "FEEDS"], as_of):
             via.setdefault(target, set()).add("feeds")
     for obj in into(graph, system, "STORED_IN", "ArchiveObject"):
         for copy in into(graph, obj, "COPIED_FROM", "ArchiveObject"):
@@ -128,7 +124,7 @@ def _access(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     return [{"key": profile, "role": graph.nodes[profile].get("role"),
              "actions": graph.edges[profile, system, "GRANTS"].get("actions")}
             for profile in into(graph, system, "GRANTS", "AccessProfile")
-            if _valid(graph.edges[profile, system, "GRANTS"], params["as_of"])]
+            if valid_at(graph.edges[profile, system, "GRANTS"], params["as_of"])]
 
 
 def _gaps(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
@@ -182,7 +178,7 @@ def _step(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
                  for dst, kind, attrs in adjacent(graph, node, outs, outgoing=True)]
         found += [(src, kind, src, node, attrs)
                   for src, kind, attrs in adjacent(graph, node, ins, outgoing=False)]
-        found = [f for f in found if _valid(f[4], as_of) and live(graph.nodes[f[0]], as_of)]
+        found = [f for f in found if valid_at(f[4], as_of) and live(graph.nodes[f[0]], as_of)]
         for other, kind, src, dst, attrs in sorted(found, key=lambda f: f[:3])[:probe]:
             properties = {k: v for k, v in graph.nodes[other].items() if k != "label"}
             rows.append({"from_key": node, "src": src, "type": kind, "dst": dst,
