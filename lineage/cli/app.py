@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from lineage import __version__
-from lineage.cli import export, impact, ingest, listen, query, reconcile, retention
+from lineage.cli import backfill, export, impact, ingest, listen, query, reconcile, retention
 from lineage.cli.context import CliContext, cli_context
 from lineage.cli.output import print_counts, print_json, show_rows, stderr, stdout
 from lineage.errors import (
@@ -45,6 +45,7 @@ app.command("decommission")(impact.decommission_command)
 app.command("trace")(impact.trace_command)
 app.command("export")(export.export_command)
 app.command("query")(query.query_command)
+app.command("backfill")(backfill.backfill_command)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 

@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +29,7 @@ from lineage.model import (
     EdgeType,
     Node,
     NodeKind,
+    Properties,
     Provenance,
     kind_of,
     make_key,
@@ -37,7 +40,7 @@ from lineage.retention.policy import Policy
 from lineage.stores import GraphStore, UpsertResult
 from lineage.timefmt import utc_now
 from queries.library import Row, run_query
-from queries.retention import RETENTION_INPUTS
+from queries.retention import COPY_KEYS, RETENTION_INPUTS
 
 POLICY_META = "retention_policy"
 RESULT_PROPERTIES = ("retain_until", "retention_policy_id", "retention_reason", "jurisdictions",
@@ -76,8 +79,8 @@ def inputs_of(row: Row) -> RetentionInputs:
     )
 
 
-def _object_records(result: RetentionResult, current_rule: str | None, version: str,
-                    prov: Provenance) -> tuple[Node, list[Edge]]:
+def result_properties(result: RetentionResult, version: str) -> tuple[Properties, set[str]]:
+    """What a copy reports after its retention is computed, and what it withdraws."""
     props: dict[str, Any] = {
         "retention_status": result.status, "retention_policy_version": version,
         "retain_until": result.retain_until, "retention_policy_id": result.rule_id,
@@ -85,13 +88,75 @@ def _object_records(result: RetentionResult, current_rule: str | None, version: 
         "jurisdictions": list(result.jurisdictions) or None, "country": result.country,
     }
     removed = {name for name in RESULT_PROPERTIES if props[name] is None}
-    edges = []
+    return {name: value for name, value in props.items() if value is not None}, removed
+
+
+def governed_edges(result: RetentionResult, current_rule: str | None, at: str
+                   ) -> list[tuple[str, Properties]]:
+    """(policy key, properties) of the GOVERNED_BY edges a computed copy reports: to its rule,
+    and `valid_to` on the edge to the rule that governed it until now."""
+    edges: list[tuple[str, Properties]] = []
     if result.rule_id:
-        edges.append(Edge(result.key, EdgeType.GOVERNED_BY, policy_key(result.rule_id), prov))
+        edges.append((policy_key(result.rule_id), {}))
     if current_rule and current_rule != result.rule_id:
-        edges.append(Edge(result.key, EdgeType.GOVERNED_BY, policy_key(current_rule), prov,
-                          {"valid_to": prov.seen_at}))
-    return Node(result.key, prov, props, removed=removed), edges
+        edges.append((policy_key(current_rule), {"valid_to": at}))
+    return edges
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One copy's computed retention, as reports to merge."""
+
+    key: str
+    properties: Properties
+    removed: set[str]
+    edges: list[tuple[str, Properties]]
+
+
+def compute_page(rows: list[Row], policy: Policy, version: str, at: str, report: ApplyReport,
+                 studies: dict[str, tuple[str, set[str], str | None]],
+                 sources: dict[str, str]) -> list[Outcome]:
+    """The outcomes of a page of `retention_inputs` rows; counts go to the report, each study's
+    earliest copies and source study to `studies` and `sources`."""
+    outcomes = []
+    for row in rows:
+        result = compute(inputs_of(row), policy)
+        props, removed = result_properties(result, version)
+        outcomes.append(Outcome(result.key, props, removed,
+                                governed_edges(result, row.get("current_rule"), at)))
+        _count(report, result)
+        if row.get("study"):
+            _earliest(studies, row)
+            if row.get("source_study"):
+                sources[row["study"]] = row["source_study"]
+    return outcomes
+
+
+def write_outcomes(store: GraphStore, outcomes: list[Outcome], prov: Provenance) -> None:
+    """Merge and write a page of outcomes through the store's batch (any store)."""
+    nodes = [Node(o.key, prov, o.properties, removed=o.removed) for o in outcomes]
+    edges = [Edge(o.key, EdgeType.GOVERNED_BY, policy, prov, props)
+             for o in outcomes for policy, props in o.edges]
+    store.upsert(nodes, edges)
+
+
+def copy_pages(store: GraphStore, only: Collection[str] | None, size: int
+               ) -> Iterator[list[str]]:
+    """Keys of the copies to recompute, a page at a time: `only` (in pages), else every stored
+    copy, read page by page by key."""
+    if only is not None:
+        keys = sorted(only)
+        for start in range(0, len(keys), size):
+            yield keys[start:start + size]
+        return
+    after = ""
+    while page := [r["key"] for r in run_query(store, COPY_KEYS, {"after": after,
+                                                                  "limit": size})]:
+        yield page
+        after = page[-1]
+
+
+WORKERS = 3  # pages at once on a server store: one is read, one computed, one written
 
 
 def apply_retention(
@@ -108,34 +173,55 @@ def apply_retention(
                   for rule_id, (name, _) in sorted(policy.rules_by_id().items())])
     studies: dict[str, tuple[str, set[str], str | None]] = {}
     sources: dict[str, str] = {}
-    after = ""
-    while True:
-        keys = sorted(only) if only is not None else None
-        rows = run_query(store, RETENTION_INPUTS, {"after": after, "limit": batch_size,
-                                                   "keys": keys})
-        if not rows:
-            break
-        nodes, edges = [], []
-        for row in rows:
-            result = compute(inputs_of(row), policy)
-            node, governed = _object_records(result, row.get("current_rule"), version, prov)
-            nodes.append(node)
-            edges += governed
-            _count(report, result)
-            if row.get("study"):
-                _earliest(studies, row)
-                if row.get("source_study"):
-                    sources[row["study"]] = row["source_study"]
-        store.upsert(nodes, edges)
-        after = rows[-1]["key"]
+    lock = threading.Lock()
+    write_page = _page_writer(store, prov)
+
+    def one_page(keys: list[str]) -> int:
+        rows = run_query(store, RETENTION_INPUTS, {"keys": keys})
+        with lock:
+            outcomes = compute_page(rows, policy, version, prov.seen_at, report, studies,
+                                    sources)
+        write_page(outcomes)
+        return len(rows)
+
+    for done in _in_parallel(one_page, copy_pages(store, only, batch_size),
+                             WORKERS if store.concurrent_reads else 1):
         if progress is not None:
-            progress(len(rows))
+            progress(done)
     _write_origins(store, policy, studies, sources, prov, batch_size)
     report.studies = len(studies)
     if only is None:
         store.set_meta(POLICY_META, policy.model_dump_json())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _page_writer(store: GraphStore, prov: Provenance) -> Callable[[list[Outcome]], None]:
+    """How a page is written: on Neo4j merged in the client under the copies' locks
+    (`neo4j_writes`), elsewhere through the store's batch."""
+    from lineage.stores.neo4j import Neo4jStore
+
+    if isinstance(store, Neo4jStore):
+        from lineage.retention.neo4j_writes import write_merged
+
+        return lambda outcomes: write_merged(store, outcomes, prov)
+    return lambda outcomes: write_outcomes(store, outcomes, prov)
+
+
+def _in_parallel(work: Callable[[list[str]], int], pages: Iterator[list[str]],
+                 workers: int) -> Iterator[int]:
+    """`work` on each page, `workers` pages at a time; yields what each returned."""
+    if workers == 1:
+        yield from map(work, pages)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="retention") as pool:
+        running: list[Future[int]] = []
+        for page in pages:
+            running.append(pool.submit(work, page))
+            if len(running) >= workers * 2:
+                yield running.pop(0).result()
+        for future in running:
+            yield future.result()
 
 
 def _earliest(studies: dict[str, tuple[str, set[str], str | None]], row: Row) -> None:

@@ -83,6 +83,26 @@ def write_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind, new: bool) ->
     )
 
 
+SPECIAL_LABELS = (CONFLICT_LABEL, META_LABEL, INSTANCE_LABEL)
+# Lock copies for a read-merge-write in one transaction, returning their properties and their
+# GOVERNED_BY edges by policy key (`lineage.retention.neo4j_writes`).
+LOCK_COPIES = query(
+    f"UNWIND $keys AS key MATCH (o:`ArchiveObject` {{key: key}}) "
+    f"SET o.{_LOCK} = true REMOVE o.{_LOCK} "
+    "RETURN key, properties(o) AS props, "
+    "[(o)-[g:`GOVERNED_BY`]->(p:`RetentionPolicy`) | [p.key, properties(g)]] AS governed"
+)
+
+
+@cache
+def create_nodes(label: str) -> LiteralString:
+    """Create nodes with exactly these properties (a backfill's leftovers): `label` is a node
+    kind or one of the store's own labels, never anything else."""
+    if label not in SPECIAL_LABELS:
+        label = NodeKind(label).value
+    return query(f"UNWIND $rows AS row CREATE (n:`{label}`) SET n = row.props")
+
+
 READ_CONFLICTS = query(
     f"UNWIND $ids AS id MATCH (c:`{CONFLICT_LABEL}` {{key: id}}) RETURN properties(c) AS props"
 )

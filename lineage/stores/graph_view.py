@@ -11,13 +11,14 @@ from typing import Any, TypeAlias
 
 import networkx as nx
 
-from lineage.model import EdgeType, NodeKind
+from lineage.model import EdgeType, NodeKind, kind_of_valid
 from lineage.stores.base import (
     Direction,
     QueryDefinition,
     Row,
     StoredEdge,
     StoredNode,
+    WritePlan,
     check_depth,
     sorted_edges,
 )
@@ -55,6 +56,19 @@ def adjacent(graph: Graph, key: str, types: frozenset[str] | set[str], outgoing:
 def forget_indexes(graph: Graph) -> None:
     """Drop the per-type indexes `adjacent` made: call after adding edges to the graph."""
     graph.graph.pop(_TYPED, None)
+
+
+def apply_plan(graph: Graph, plan: WritePlan) -> None:
+    """Bring a graph view up to date with a batch a store has just committed."""
+    for key, props in (*plan.new_nodes.items(), *plan.nodes.items()):
+        graph.add_node(key)
+        graph.nodes[key].clear()
+        graph.nodes[key].update(props, label=kind_of_valid(key).value)
+    for (src, edge_type, dst), props in (*plan.new_edges.items(), *plan.edges.items()):
+        if graph.has_edge(src, dst, key=edge_type):
+            graph.edges[src, dst, edge_type].clear()
+        graph.add_edge(src, dst, key=edge_type, **props)
+    forget_indexes(graph)
 
 
 class GraphViewReads:

@@ -33,7 +33,7 @@ from lineage.stores.base import (
     locate_unstorable,
     sort_conflicts,
 )
-from lineage.stores.graph_view import GraphViewReads, forget_indexes
+from lineage.stores.graph_view import GraphViewReads, apply_plan
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (key TEXT PRIMARY KEY, kind TEXT NOT NULL, props TEXT NOT NULL)
@@ -213,16 +213,7 @@ class LocalStore(GraphViewReads, GraphStore):
             raise
         db.execute("COMMIT")
         self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
-        plan = batch.plan
-        for key, props in (*plan.new_nodes.items(), *plan.nodes.items()):
-            graph.add_node(key)
-            graph.nodes[key].clear()
-            graph.nodes[key].update(props, label=kind_of_valid(key).value)
-        for (src, edge_type, dst), props in (*plan.new_edges.items(), *plan.edges.items()):
-            if graph.has_edge(src, dst, key=edge_type):
-                graph.edges[src, dst, edge_type].clear()
-            graph.add_edge(src, dst, key=edge_type, **props)
-        forget_indexes(graph)
+        apply_plan(graph, batch.plan)
         return result
 
     def get_meta(self, name: str) -> str | None:

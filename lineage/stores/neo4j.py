@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, LiteralString
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, LiteralString, TypeVar
 
 import neo4j
 from neo4j import Driver, GraphDatabase, ManagedTransaction
@@ -42,7 +42,8 @@ from lineage.stores.base import (
 )
 from lineage.stores.cypher_guard import refusal
 
-DEFAULT_BYTE_CAP = 10 * 1024 * 1024  # JSON bytes of an ad-hoc query's rows
+DEFAULT_BYTE_CAP = 10 * 1024 * 1024
+Written = TypeVar("Written")  # JSON bytes of an ad-hoc query's rows
 
 
 class _Neo4jBatch:
@@ -83,7 +84,7 @@ class _Neo4jBatch:
                 self.tx.run(cypher.write_edges(src_kind, edge_type, dst_kind, new),
                             rows=rows).consume()
         if plan.conflicts:
-            rows = [{"key": c.id, "props": {**_conflict_props(c), "key": c.id}}
+            rows = [{"key": c.id, "props": conflict_properties(c)}
                     for c in plan.conflicts.values()]
             self.tx.run(cypher.WRITE_CONFLICTS, rows=rows).consume()
 
@@ -107,12 +108,14 @@ def _without_key(props: dict[str, Any]) -> Properties:
     return {name: value for name, value in props.items() if name != "key"}
 
 
-# Conflict values may be lists or scalars of any type: stored JSON-encoded in the conflict node.
-def _conflict_props(conflict: Conflict) -> dict[str, Any]:
+def conflict_properties(conflict: Conflict) -> dict[str, Any]:
+    """A conflict as its node keeps it: `key` = its id, the values JSON-encoded (they may be
+    lists or scalars of any type), no null properties."""
     props: dict[str, Any] = conflict.as_dict()
     props["current_value"] = json.dumps(conflict.current_value)
     props["reported_value"] = json.dumps(conflict.reported_value)
-    return props
+    props["key"] = conflict.id
+    return {name: value for name, value in props.items() if value is not None}
 
 
 def _conflict(props: dict[str, Any]) -> Conflict:
@@ -253,6 +256,31 @@ class Neo4jStore(GraphStore):
                 f"lost Neo4j at {self.uri} during a write (nothing of the batch was committed): "
                 f"{_first_line(exc)}"
             ) from None
+
+    def create_exactly(self, nodes: Sequence[tuple[str, Properties]],
+                       edges: Sequence[tuple[str, str, str, Properties]]) -> None:
+        """Create nodes (label, properties with `key`) and then edges (source key, type, target
+        key, properties) exactly as given, in one transaction: a backfill's leftovers, already
+        merged. Not for anything else: it bypasses the merge."""
+        def work(tx: ManagedTransaction) -> None:
+            by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for label, props in nodes:
+                by_label[label].append({"props": props})
+            for label, rows in by_label.items():
+                tx.run(cypher.create_nodes(label), rows=rows).consume()
+            groups = _group_edges([(src, edge_type, dst) for src, edge_type, dst, _ in edges])
+            props_of = {(src, edge_type, dst): props for src, edge_type, dst, props in edges}
+            for (src_kind, edge_type, dst_kind), group in groups.items():
+                rows = [{"src": e[0], "dst": e[2], "props": props_of[e]} for e in group]
+                tx.run(cypher.write_edges(src_kind, edge_type, dst_kind, True), rows=rows).consume()
+
+        with self._session() as session:
+            session.execute_write(work)
+
+    def execute_write(self, work: Callable[[ManagedTransaction], Written]) -> Written:
+        """Run `work` in one write transaction (retried on transient errors)."""
+        with self._session() as session:
+            return session.execute_write(work)
 
     def get_meta(self, name: str) -> str | None:
         records = self._read(cypher.GET_META, name=name)

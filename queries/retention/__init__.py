@@ -3,7 +3,8 @@ NetworkX twin here. Rows are sorted by key (and hold); lists inside rows are sor
 
 Parameters: `as_of` (a stored timestamp: the end of the day asked), `as_of_date` (YYYY-MM-DD),
 `policy_version` (the fingerprint of the policy whose retention is current), `allowed` (origin
-jurisdiction → countries), `archive_tiers`, and for the input pages `after` and `limit`.
+jurisdiction → countries), `archive_tiers`, for the pages of copies `after` and `limit`, and
+for their inputs `keys`.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ from queries.graph import (
 from queries.library import Query, Row
 
 
+def _copy_keys(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    keys = (key for key, _ in nodes(graph, "ArchiveObject") if key > params["after"])
+    return [{"key": key} for key, _ in zip(keys, range(params["limit"]), strict=False)]
+
+
 def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     rows: list[Row] = []
-    only = params.get("keys")
-    for key, attrs in nodes(graph, "ArchiveObject"):
-        if key <= params["after"] or (only is not None and key not in only):
+    for key in sorted(set(params["keys"])):
+        attrs = graph.nodes.get(key) if key in graph else None
+        if attrs is None or attrs.get("label") != "ArchiveObject":
             continue
-        if len(rows) >= params["limit"]:
-            break
         series_modality = minimum(graph.nodes[s].get("modality")
                                   for s in out(graph, key, "COPY_OF", "Series")
                                   if out(graph, s, "PART_OF", "Study"))
@@ -236,6 +240,7 @@ def _held_copies(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     return [{"key": key, "holds": sorted(events)} for key, events in sorted(held.items())]
 
 
+COPY_KEYS = Query("retention/copy_keys", _copy_keys)
 RETENTION_INPUTS = Query("retention/retention_inputs", _inputs)
 DRIFT_OVER_RETAINED = Query("retention/drift_over_retained", _over_retained)
 DRIFT_PREMATURE = Query("retention/drift_premature_disposal", _premature)
@@ -249,6 +254,6 @@ HOLDS_RESTORE_NEEDED = Query("retention/holds_restore_needed", _restore_needed)
 HELD_COPIES = Query("retention/held_copies", _held_copies)
 UNCOMPUTED_COPIES = Query("retention/uncomputed_copies", _uncomputed)
 
-ALL = [RETENTION_INPUTS, DRIFT_OVER_RETAINED, DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY,
-       CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS,
+ALL = [COPY_KEYS, RETENTION_INPUTS, DRIFT_OVER_RETAINED, DRIFT_PREMATURE, DRIFT_UNKNOWN,
+       DRIFT_POLICY, CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS,
        HOLDS_RESTORE_NEEDED, HELD_COPIES, UNCOMPUTED_COPIES]

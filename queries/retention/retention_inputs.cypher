@@ -1,14 +1,13 @@
-// retention_inputs: what the retention engine needs of each stored copy, a page at a time.
-// Params: $after (key to continue after, '' to start), $limit (page size), $keys (null for
-// every copy, else only these).
+// retention_inputs: what the retention engine needs of each of the copies $keys (a page of
+// `copy_keys`, or the copies an ingest touched); keys of no stored copy are left out.
 // Rows: key, current_rule (the rule stored now), region (the copy's, else its system's), created_at, study, study_date, modality
 // (the series', else the study's first), institution, age_at_study, patient, birth_year_month,
 // death_date, patient_last_encounter, latest_study_date (latest study of the patient),
 // source_study (a study this study was derived from, e.g. by de-identification). A merged
 // patient's ended OF_PATIENT links do not count.
-MATCH (o:ArchiveObject)
-WHERE o.key > $after AND ($keys IS NULL OR o.key IN $keys)
-WITH o ORDER BY o.key LIMIT $limit
+UNWIND $keys AS wanted
+MATCH (o:ArchiveObject {key: wanted})
+WITH DISTINCT o
 OPTIONAL MATCH (o)-[:STORED_IN]->(sys:System)
 WITH o, min(sys.region_code) AS system_region
 OPTIONAL MATCH (o)-[:COPY_OF]->(series:Series)-[:PART_OF]->(parent:Study)

@@ -1,0 +1,133 @@
+"""Bulk first load: the same connectors and merge rules as `lineage ingest`, written to Neo4j by
+its offline importer instead of transaction by transaction.
+
+1. **Stage**: every source runs through the ingest service (`lineage.ingest.ingest`) into a
+   `StagingStore` in memory: the same pipeline, batches and `apply_batch`, so conflicts,
+   placeholders and provenance come out as they would in Neo4j.
+2. **Files**: the staged graph becomes node and relationship CSV files (`import_files`).
+3. **Import**: `neo4j-admin database import full` writes the database's store files directly
+   (the server of that home must be stopped: the import is offline).
+4. **Finish**: once the server is up (`start_with` starts it, else the server is waited for),
+   the store is opened — which creates the constraints and indexes it expects — and the few
+   values CSV cannot carry are written over Bolt.
+
+A backfilled database equals one loaded by `ingest` with the same batch size (a test compares
+them by `canonical_digest`); afterwards `ingest`, listeners and followers keep it current.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lineage.backfill.import_files import write_import_files
+from lineage.backfill.neo4j_admin import run_import, start_server, wait_for_store
+from lineage.backfill.staging import StagingStore
+from lineage.pipeline import RunReport
+from lineage.timefmt import utc_now
+
+BACKFILL_META = "backfilled_at"  # when the database was loaded by a backfill
+# One source of a backfill: runs into the staging store through the ingest service.
+StagedSource = Callable[[StagingStore], RunReport]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a backfill goes: a Neo4j home and database, and the server that will serve it."""
+
+    home: Path
+    uri: str
+    database: str = "neo4j"
+    auth: tuple[str, str] | None = None
+    overwrite: bool = False
+    start_with: str | None = None  # a command that starts the server of `home`
+    wait_seconds: float = 300.0
+    work: Path | None = None  # where the files go (default: <home>/import/backfill-<database>)
+
+    @property
+    def folder(self) -> Path:
+        return self.work or self.home / "import" / f"backfill-{self.database}"
+
+
+@dataclass(slots=True)
+class BackfillReport:
+    runs: list[RunReport] = field(default_factory=list)
+    nodes: int = 0
+    relationships: int = 0
+    conflicts: int = 0
+    files: int = 0
+    leftovers: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    folder: str = ""
+
+    @property
+    def records(self) -> int:
+        return sum(sum(r.nodes_by_kind.values()) + sum(r.edges_by_type.values())
+                   for r in self.runs)
+
+    @property
+    def rejected(self) -> int:
+        return sum(len(r.rejected) for r in self.runs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records, "nodes": self.nodes, "relationships": self.relationships,
+            "conflicts": self.conflicts, "files": self.files, "leftovers": self.leftovers,
+            "rejected": self.rejected, "folder": self.folder,
+            "seconds": {name: round(value, 3) for name, value in self.seconds.items()},
+            "runs": [r.as_dict() for r in self.runs],
+        }
+
+
+def stage(sources: Sequence[StagedSource], staging: StagingStore | None = None,
+          ) -> tuple[StagingStore, list[RunReport]]:
+    """Run the sources, in order, into a staging store."""
+    staging = staging if staging is not None else StagingStore()
+    return staging, [run(staging) for run in sources]
+
+
+def backfill(sources: Sequence[StagedSource], target: Target,
+             staging: StagingStore | None = None,
+             say: Callable[[str], None] = lambda _: None) -> BackfillReport:
+    """Stage the sources, write the import files, import them, and finish on the server."""
+    report = BackfillReport(folder=str(target.folder))
+    started = clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.seconds[name] = now - clock
+        clock = now
+
+    staging, report.runs = stage(sources, staging)
+    staging.set_meta(BACKFILL_META, utc_now())  # also: the import never has nothing to load
+    lap("stage")
+    say(f"staged {report.records:,} records: {len(staging.nodes):,} nodes, "
+        f"{len(staging.edges_by_id):,} edges")
+    target.folder.mkdir(parents=True, exist_ok=True)
+    files = write_import_files(staging, target.folder)
+    report.nodes, report.relationships = files.nodes, files.relationships
+    report.conflicts, report.files = len(staging.conflict_by_id), len(files.files)
+    report.leftovers = len(files.leftovers)
+    staging.clear()  # the files hold it now; the import wants the memory
+    lap("files")
+    say(f"wrote {len(files.files)} files to {target.folder}; importing into "
+        f"{target.database!r} at {target.home}")
+    run_import(target.home, target.database, files, target.overwrite, target.folder)
+    lap("import")
+    if target.start_with:
+        say(f"starting the server: {target.start_with}")
+        start_server(target.start_with, target.home)
+    else:
+        say(f"waiting for Neo4j at {target.uri} (start the server of {target.home})")
+    store = wait_for_store(target.uri, target.auth, target.database, target.wait_seconds)
+    try:
+        store.create_exactly(files.leftovers.nodes, files.leftovers.edges)
+    finally:
+        store.close()
+    lap("finish")
+    report.seconds["total"] = time.perf_counter() - started
+    return report

@@ -1,0 +1,165 @@
+"""The staging store of a backfill: the whole graph in memory, written by the same batch
+algorithm as every store (`lineage.stores.base.apply_batch`, so `lineage.merge`'s rules), then
+written out as the files `neo4j-admin database import full` reads.
+
+It is a complete `GraphStore`: connectors that read while they ingest (a sweep's live copies, an
+ADT merge's current links, the instance index, the pseudonym key binding) read it as they would
+read Neo4j. The NetworkX view those reads need is built on the first read only, so a source that
+never reads costs the dicts alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import networkx as nx
+
+from lineage.errors import BatchRejectedError
+from lineage.merge import Conflict
+from lineage.model import Edge, Node, Properties, kind_of_valid
+from lineage.stores.base import (
+    EdgeId,
+    GraphStore,
+    Stats,
+    UpsertResult,
+    WritePlan,
+    apply_batch,
+    locate_unstorable,
+    sort_conflicts,
+)
+from lineage.stores.graph_view import GraphViewReads, apply_plan
+
+
+class Instance:
+    """One entry of the instance index, as the Neo4j store keeps it (`LineageInstance`)."""
+
+    __slots__ = ("series", "waiters")
+
+    def __init__(self) -> None:
+        self.series: str | None = None
+        self.waiters: list[str] | None = None
+
+
+class _MemoryBatch:
+    """BatchAccess over the staging dicts. Nothing is changed before `write`, so a batch that
+    fails half-way leaves the store as it was."""
+
+    def __init__(self, store: StagingStore):
+        self.store = store
+        self.plan: WritePlan | None = None
+
+    def lock_nodes(self, if_new: Mapping[str, Properties]) -> dict[str, Properties]:
+        nodes = self.store.nodes
+        return {key: nodes[key] for key in if_new if key in nodes}
+
+    def read_edges(self, ids: Sequence[EdgeId]) -> dict[EdgeId, Properties]:
+        edges = self.store.edges_by_id
+        return {edge_id: edges[edge_id] for edge_id in ids if edge_id in edges}
+
+    def read_conflicts(self, ids: Sequence[str]) -> dict[str, Conflict]:
+        conflicts = self.store.conflict_by_id
+        return {cid: conflicts[cid] for cid in ids if cid in conflicts}
+
+    def write(self, plan: WritePlan) -> None:
+        self.plan = plan
+
+
+class StagingStore(GraphViewReads, GraphStore):
+    """`StagingStore()`: an empty graph in this process's memory."""
+
+    location = "backfill staging (memory)"
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Properties] = {}
+        self.edges_by_id: dict[EdgeId, Properties] = {}
+        self.conflict_by_id: dict[str, Conflict] = {}
+        self.meta: dict[str, str] = {}
+        self.instances: dict[str, Instance] = {}
+        self._graph: nx.MultiDiGraph | None = None
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._graph = None
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        if self._graph is None:
+            graph = nx.MultiDiGraph()
+            for key, props in self.nodes.items():
+                graph.add_node(key, label=kind_of_valid(key).value, **props)
+            for (src, edge_type, dst), props in self.edges_by_id.items():
+                graph.add_edge(src, dst, key=edge_type, **props)
+            self._graph = graph
+        return self._graph
+
+    # -- writes -----------------------------------------------------------------------------
+    def upsert(self, nodes: Sequence[Node], edges: Sequence[Edge] = ()) -> UpsertResult:
+        culprit = locate_unstorable(nodes, edges)  # what Neo4j would refuse, refused here
+        if culprit:
+            raise BatchRejectedError(culprit[2], culprit[0], culprit[1])
+        batch = _MemoryBatch(self)
+        result = apply_batch(batch, nodes, edges)
+        plan = batch.plan
+        assert plan is not None  # apply_batch always writes its plan
+        self.nodes.update(plan.new_nodes)
+        self.nodes.update(plan.nodes)
+        self.edges_by_id.update(plan.new_edges)
+        self.edges_by_id.update(plan.edges)
+        self.conflict_by_id.update(plan.conflicts)
+        if self._graph is not None:
+            apply_plan(self._graph, plan)
+        return result
+
+    def get_meta(self, name: str) -> str | None:
+        return self.meta.get(name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.meta[name] = value
+
+    # The instance index behaves as the Neo4j store's queries do (RECORD_INSTANCES,
+    # AWAIT_INSTANCES, ...), waiters in the same order, so that the imported index equals it.
+    def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
+        released: dict[str, list[str]] = {}
+        for sop, series in members.items():
+            entry = self.instances.setdefault(sop, Instance())
+            if entry.waiters is not None:
+                released[sop] = list(entry.waiters)
+            entry.series = series
+        return released
+
+    def forget_waiters(self, sops: Sequence[str]) -> None:
+        for sop in sops:
+            if sop in self.instances:
+                self.instances[sop].waiters = None
+
+    def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
+        known = {sop: entry.series for sop in waiters
+                 if (entry := self.instances.get(sop)) is not None and entry.series is not None}
+        for sop, new in waiters.items():
+            if sop in known:
+                continue
+            entry = self.instances.setdefault(sop, Instance())
+            current = entry.waiters or []
+            entry.waiters = current + [w for w in sorted(set(new)) if w not in current]
+        return known
+
+    def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    # -- reads beside the graph view --------------------------------------------------------
+    def conflicts(self) -> list[Conflict]:
+        return sort_conflicts(list(self.conflict_by_id.values()))
+
+    def stats(self) -> Stats:
+        nodes: dict[str, int] = {}
+        for key in self.nodes:
+            kind = kind_of_valid(key).value
+            nodes[kind] = nodes.get(kind, 0) + 1
+        edges: dict[str, int] = {}
+        for _, edge_type, _ in self.edges_by_id:
+            edges[edge_type] = edges.get(edge_type, 0) + 1
+        unresolved = sum(1 for props in self.nodes.values() if props.get("unresolved"))
+        return Stats(dict(sorted(nodes.items())), dict(sorted(edges.items())),
+                     len(self.conflict_by_id), unresolved)

@@ -1,0 +1,73 @@
+"""`lineage backfill PLAN…`: a first load of Neo4j through its offline importer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lineage.cli.context import cli_context
+from lineage.cli.output import print_json, stderr, stdout
+from lineage.errors import UserError
+from lineage.wording import plural
+
+
+def backfill_command(
+    ctx: typer.Context,
+    plans: Annotated[list[Path], typer.Argument(help="Plan files (YAML): the sources to load, "
+                                                "in order.")],
+    neo4j_home: Annotated[Path, typer.Option("--neo4j-home", help="The Neo4j home whose "
+                                             "database is written (its server stopped).")],
+    database: Annotated[str, typer.Option(help="The database to create.")] = "neo4j",
+    overwrite: Annotated[bool, typer.Option(help="Replace the database if it exists.")] = False,
+    start_with: Annotated[str | None, typer.Option(
+        "--start-with", help="A command that starts the server after the import (run with "
+        "NEO4J_HOME set to the home); without it, the server is waited for.")] = None,
+    wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the server after "
+                                        "the import.")] = 300.0,
+    work: Annotated[Path | None, typer.Option(help="Folder for the import files (default: "
+                                              "<home>/import/backfill-<database>).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Load an empty Neo4j database from sources in bulk, much faster than `ingest`.
+
+    The same connectors and merge rules as `lineage ingest` (conflicts, provenance), staged in
+    memory, written as CSV and imported by `neo4j-admin database import full`; then the server
+    is started (or waited for) and the store's constraints and indexes are created. The store
+    (--store) must be the bolt:// URI of the server of --neo4j-home. Use it for a first load;
+    `ingest` keeps the database current afterwards.
+    """
+    from lineage.backfill import Target, backfill
+    from lineage.backfill.plan import load_plan, plan_sources
+    from lineage.store_location import is_neo4j_uri
+
+    context = cli_context(ctx)
+    settings = context.settings
+    if not is_neo4j_uri(settings.store):
+        raise UserError(f"backfill loads Neo4j: --store must be the server's bolt:// or neo4j:// "
+                        f"URI, not {settings.store}")
+    configured = [entry for plan in plans for entry in load_plan(plan)]
+    target = Target(home=neo4j_home.resolve(), uri=settings.store, database=database,
+                    auth=settings.neo4j_auth(), overwrite=overwrite, start_with=start_with,
+                    wait_seconds=wait, work=work.resolve() if work else None)
+    sources = plan_sources(configured, settings.pseudonym_secret(), target.folder / "state",
+                           settings.batch_size)
+    say = (lambda text: None) if as_json else (
+        lambda text: stderr.print(f"backfill: {text}", markup=False, soft_wrap=True))
+    report = backfill(sources, target, say=say)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        seconds = report.seconds
+        stdout.print(
+            f"backfilled {report.records:,} records into {database!r} at {target.home}: "
+            f"{report.nodes:,} nodes, {report.relationships:,} relationships, "
+            f"{plural(report.conflicts, 'metadata conflict')}, in {seconds['total']:.1f} s "
+            f"(stage {seconds['stage']:.1f} s, files {seconds['files']:.1f} s, import "
+            f"{seconds['import']:.1f} s, finish {seconds['finish']:.1f} s)", markup=False)
+        for run in report.runs:
+            for rejected in run.rejected[:20]:
+                stdout.print(f"rejected {rejected.location}: {rejected.reason}", markup=False)
+    if report.rejected:
+        raise typer.Exit(1)

@@ -1,0 +1,255 @@
+"""`lineage backfill`: a database loaded through neo4j-admin's offline importer equals one loaded
+by the pipeline, node for node and property for property (canonical digests), on the scale
+benchmark's size-S estate and on the demo's real sources; its errors are clear.
+
+A second, real Neo4j home is made for the imports (its jars are those of tools/neo4j), served
+on a free port; the pipeline side is the suite's Neo4j server.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmarks.estate import EstateShape
+from lineage.backfill import Target, backfill
+from lineage.backfill.digest import canonical_digest
+from lineage.backfill.import_files import write_import_files
+from lineage.backfill.plan import load_plan, plan_sources
+from lineage.backfill.staging import StagingStore
+from lineage.cli.app import app
+from lineage.demo import REGIONS, write_inputs
+from lineage.errors import UserError
+from lineage.ingest import ingest
+from lineage.model import Confidence, Edge, EdgeType, Node, Provenance
+from lineage.pipeline import Bundle, Record
+from lineage.stores import Neo4jStore
+
+pytestmark = pytest.mark.neo4j
+REPO = Path(__file__).resolve().parents[1]
+NEO4J_LOCAL = REPO / "tools" / "neo4j" / "neo4j-local"
+SECRET = "test-pseudonym-key-0123456789abcdef"
+BATCH = 5000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class SecondHome:
+    """A Neo4j home beside the suite's server: imports go here, served on `port`."""
+
+    home: Path
+    port: int
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.port}"
+
+    @property
+    def start_command(self) -> str:
+        return shlex.join(["env", f"NEO4J_BOLT_PORT={self.port}", "NEO4J_HEAP=768m",
+                           "NEO4J_PAGECACHE=256m", str(NEO4J_LOCAL), "start"])
+
+    def local(self, action: str) -> None:
+        subprocess.run([str(NEO4J_LOCAL), action], check=True, capture_output=True,
+                       env={**os.environ, "NEO4J_HOME": str(self.home),
+                            "NEO4J_BOLT_PORT": str(self.port)})
+
+
+@pytest.fixture(scope="module")
+def second_home(tmp_path_factory: pytest.TempPathFactory,
+                neo4j_store: Neo4jStore) -> Iterator[SecondHome]:
+    jars = REPO / ".neo4j"
+    subprocess.run([str(NEO4J_LOCAL), "install"], check=True, capture_output=True,
+                   env={**os.environ, "NEO4J_HOME": str(jars)})
+    home = tmp_path_factory.mktemp("backfill-home")
+    (home / "lib").symlink_to(jars / "lib")
+    second = SecondHome(home, _free_port())
+    yield second
+    second.local("stop")
+
+
+def _prov(source: str, at: str, confidence: Confidence = Confidence.OBSERVED) -> Provenance:
+    return Provenance(source, at, confidence)
+
+
+def awkward_records() -> list[Record]:
+    """What the merge and the CSV format must both get right: a conflict between sources, a
+    correction by the same source, an out-of-order update of a mutable state, a placeholder
+    resolved in a later batch, union lists, and values CSV files carry badly (quotes, commas,
+    new lines, Unicode, empty text, floats, booleans, an empty list, a list item holding the
+    array delimiter) — and a record no store can hold (rejected by both, the rest goes on)."""
+    pacs, vna = _prov("pacs", "2026-02-01T10:00:00Z"), _prov("vna", "2026-02-02T10:00:00Z")
+    late = _prov("pacs", "2026-03-01T10:00:00Z")
+    early = _prov("pacs", "2026-01-15T10:00:00Z")
+    study, series = "study:2.25.4242424242", "series:2.25.4242424242.1"
+    copy = "object:AWKWARD:2.25.4242424242.1"
+    filler = [Bundle((Node(f"system:FILL-{n}", pacs, {"kind": "pacs"}),), f"filler {n}")
+              for n in range(BATCH)]  # pushes what follows into a later batch
+    return [
+        Bundle((Node(study, pacs, {"institution": "North \"General\", Ward 3\nannex",
+                                   "modalities": ["CT"], "weight": 72.5, "anonymised": False,
+                                   "note": "", "tags": ["a,b", "c;d", "é漢字"],
+                                   "sizes": [1, 2, 3], "empty": [],
+                                   "odd": ["x\x1fy"]}),), "study from pacs"),
+        Bundle((Edge(copy, EdgeType.COPY_OF, series, pacs),
+                Edge(copy, EdgeType.STORED_IN, "system:AWKWARD", pacs)), "copy before series"),
+        *filler,
+        Bundle((Node(series, vna, {"modality": "CT"}),
+                Edge(series, EdgeType.PART_OF, study, vna)), "series later"),
+        Bundle((Node(study, vna, {"institution": "South", "modalities": ["SEG"]}),),
+               "vna disagrees"),
+        Bundle((Node(study, late, {"description": "first"}),), "pacs adds"),
+        Bundle((Node(copy, late, {"storage_tier": "cold"}),
+                Node(copy, early, {"storage_tier": "hot"})), "tier out of order"),
+        Bundle((Node("system:HUGE", pacs, {"capacity": 2**70}),), "too big"),
+        Bundle((Node("system:AFTER", pacs, {"kind": "vna"}),), "after the bad one"),
+    ]
+
+
+def test_backfill_equals_the_pipeline_on_size_s(neo4j_store: Neo4jStore,
+                                                second_home: SecondHome,
+                                                tmp_path: Path) -> None:
+    def records() -> Iterator[Record]:
+        yield from EstateShape(10_000).records()
+        yield from awkward_records()
+
+    neo4j_store.clear()
+    piped = ingest(neo4j_store, records(), "benchmark", batch_size=BATCH)
+    second_home.local("stop")
+    target = Target(home=second_home.home, uri=second_home.uri, overwrite=True,
+                    start_with=second_home.start_command, wait_seconds=120,
+                    work=tmp_path / "files")
+    report = backfill([lambda staging: ingest(staging, records(), "benchmark",
+                                              batch_size=BATCH)], target)
+    assert [r.location for r in report.runs[0].rejected] == ["too big"]
+    assert [r.location for r in piped.rejected] == ["too big"]
+    assert report.leftovers == 2  # a study with an empty list and a delimiter in an item, and
+    # the edge to it
+    with Neo4jStore(second_home.uri) as loaded:
+        pipeline_digest, backfill_digest = canonical_digest(neo4j_store), canonical_digest(loaded)
+        study = loaded.get_node("study:2.25.4242424242")
+        assert loaded.get_node("system:AFTER") is not None
+        constraints = {r["name"] for r in loaded.read_rows("SHOW CONSTRAINTS YIELD name", {})}
+    assert backfill_digest.nodes > 100_000 and backfill_digest.edges > 170_000
+    assert backfill_digest.conflicts == 1
+    assert backfill_digest == pipeline_digest
+    assert study is not None and study.properties["empty"] == []
+    assert study.properties["institution"] == "North \"General\", Ward 3\nannex"
+    assert {"study_key", "archiveobject_key", "lineageconflict_key"} <= constraints
+
+
+def test_a_different_graph_gives_a_different_digest(neo4j_store: Neo4jStore) -> None:
+    neo4j_store.clear()
+    ingest(neo4j_store, awkward_records(), "benchmark", batch_size=BATCH)
+    before = canonical_digest(neo4j_store)
+    neo4j_store.upsert([Node("system:AFTER", _prov("pacs", "2026-04-01T00:00:00Z"),
+                             {"kind": "tape"})])
+    assert canonical_digest(neo4j_store).sha256 != before.sha256
+
+
+def _demo_plan(folder: Path) -> Path:
+    write_inputs(folder)
+    dicom = "\n".join(
+        f"  - {{kind: dicom, paths: [{system}], system: {system}, region: {region}"
+        + (", uid_map: uid-map.csv}" if system == "RESEARCH-EU" else "}")
+        for system, region in REGIONS.items())
+    plan = folder / "plan.yaml"
+    plan.write_text(
+        "sources:\n  - {kind: estate, file: estate.yaml}\n" + dicom + "\n"
+        "  - {kind: storage-events, files: [s3-events.json], provider: s3}\n"
+        "  - {kind: hl7, files: [ehr.hl7], system: EHR}\n"
+        "  - {kind: fhir, files: [research.fhir.json], system: RESEARCH-EU}\n"
+        "  - {kind: atna, files: [audit-messages.xml]}\n", encoding="utf-8")
+    return plan
+
+
+# Times the connectors take from the clock of the run (a scan's sighting), not from the data.
+RUN_TIMES = frozenset({"recorded_at", "first_seen", "last_seen"})
+
+
+def test_cli_backfills_the_demo_sources_as_ingest_does(
+        neo4j_store: Neo4jStore, second_home: SecondHome, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINEAGE_PSEUDONYM_KEY", SECRET)
+    plan = _demo_plan(tmp_path / "inputs")
+    neo4j_store.clear()
+    for run in plan_sources(load_plan(plan), SECRET.encode(), tmp_path / "state", 1000):
+        run(neo4j_store)  # type: ignore[arg-type]  # what `lineage ingest` runs, on Neo4j
+    second_home.local("stop")
+    result = CliRunner().invoke(app, [
+        "--store", second_home.uri, "backfill", str(plan), "--neo4j-home",
+        str(second_home.home), "--overwrite", "--start-with", second_home.start_command,
+        "--wait", "120"])
+    assert result.exit_code == 0, result.output
+    assert "backfilled" in result.stdout and "into 'neo4j'" in result.stdout
+    with Neo4jStore(second_home.uri) as loaded:
+        assert canonical_digest(loaded, RUN_TIMES) == canonical_digest(neo4j_store, RUN_TIMES)
+        fingerprint = loaded.get_meta("pseudonym_key_fingerprint")
+    assert fingerprint == neo4j_store.get_meta("pseudonym_key_fingerprint") is not None
+
+
+def test_the_import_refuses_a_running_server_and_an_existing_database(
+        second_home: SecondHome, tmp_path: Path) -> None:
+    staged = [lambda staging: ingest(staging, awkward_records()[:1], "t")]
+    second_home.local("start")  # the server makes its database if it had none
+    target = Target(home=second_home.home, uri=second_home.uri, overwrite=True, wait_seconds=0,
+                    work=tmp_path / "files")
+    with pytest.raises(UserError, match=r"(?s)stop the Neo4j server of this home"):
+        backfill(staged, target)
+    second_home.local("stop")
+    kept = Target(home=second_home.home, uri=second_home.uri, wait_seconds=0,
+                  work=tmp_path / "files")
+    with pytest.raises(UserError, match="--overwrite replaces it"):
+        backfill(staged, kept)
+
+
+def test_not_a_neo4j_home(tmp_path: Path) -> None:
+    target = Target(home=tmp_path, uri="bolt://127.0.0.1:1", wait_seconds=0)
+    with pytest.raises(UserError, match="is not a Neo4j home"):
+        backfill([lambda staging: ingest(staging, awkward_records()[:1], "t")], target)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("sources: [", "is not valid YAML"),
+    ("- kind: estate", "a plan is a mapping"),
+    ("sources: []", "lists no source"),
+    ("sources: [{file: x.yaml}]", r"sources\[1\]: each source needs a `kind`"),
+    ("sources: [{kind: nope}]", "no source 'nope' is registered"),
+    ("sources: [{kind: hl7, files: [a.hl7], colour: red}]", r"sources\[1\]: .*colour"),
+    ("sources: [{kind: estate, file: &a [*a]}]", "sources"),
+])
+def test_bad_plans_are_named(tmp_path: Path, text: str, message: str) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        load_plan(plan)
+
+
+def test_a_huge_plan_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_bytes(b"#" * (2 * 1024 * 1024))
+    with pytest.raises(UserError, match="at most"):
+        load_plan(plan)
+
+
+def test_files_say_what_the_csv_cannot_carry(tmp_path: Path) -> None:
+    staging = StagingStore()
+    ingest(staging, awkward_records(), "t", batch_size=BATCH)
+    files = write_import_files(staging, tmp_path)
+    assert [props["key"] for _, props in files.leftovers.nodes] == ["study:2.25.4242424242"]
+    assert files.multiline is False  # the only new line is in the leftover study
+    assert sum(f.rows for f in files.files) + len(files.leftovers) == files.nodes + \
+        files.relationships
