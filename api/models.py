@@ -141,6 +141,9 @@ class PolicyState(Paging):
                                              "are not computed, never read them as compliant")
     uncomputed_copies: int | None = Field(description="Live copies with no retention under "
                                                       "the applied policy")
+    study_facts_current: bool | None = Field(
+        default=None, description="false: the policy was applied by an engine without the "
+        "per-study facts drift and cross-region read; apply it again")
     warnings: list[str]
     counts: dict[str, int]
 

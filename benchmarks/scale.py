@@ -136,6 +136,8 @@ def query_latencies(store: GraphStore, shape: EstateShape, runs: int,
     }
     if drift:
         actions["retention_drift"] = lambda: reports.drift(store)
+        actions["cross_region"] = lambda: reports.cross_region(store)
+        actions["holds"] = lambda: reports.holds(store)
     return {name: latencies(name, action, runs) for name, action in actions.items()}
 
 

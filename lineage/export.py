@@ -31,14 +31,14 @@ from prov.model import ProvDocument
 from lineage import __version__
 from lineage.errors import UserError
 from lineage.identity import FINGERPRINT_META
-from lineage.retention.apply import POLICY_META
+from lineage.retention.apply import POLICY_META, STUDY_FACTS_META
 from lineage.stores import GraphStore
 from lineage.stores.exported import NODE_LINK_FIELDS
 from lineage.timefmt import utc_now
 from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
 
 FORMATS = ("graphml", "node-link", "prov-json", "html")
-EXPORTED_META = (POLICY_META, FINGERPRINT_META)
+EXPORTED_META = (POLICY_META, STUDY_FACTS_META, FINGERPRINT_META)
 LINEAGE_TYPES = frozenset(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
 

@@ -80,22 +80,25 @@ class _Retention:
         self.last = time.monotonic()
         self.applied = False
         self.copies = self.unknown = 0
+        self.seconds = 0.0
 
     def due(self) -> None:
         if time.monotonic() - self.last >= self.every:
             self.recompute()
 
     def recompute(self) -> None:
-        self.last = time.monotonic()
+        self.last = started = time.monotonic()
         written = self.report.written
         result = recompute_affected(self.store, written)
         written.changed_nodes.clear()  # consumed: a later change is recomputed again
         written.changed_edges.clear()
+        self.seconds += time.monotonic() - started
         if result is not None:
             self.applied = True
             self.copies += result.objects
             self.unknown += result.unknown
-            self.report.extra["retention"] = {"recomputed": self.copies, "unknown": self.unknown}
+            self.report.extra["retention"] = {"recomputed": self.copies, "unknown": self.unknown,
+                                              "seconds": round(self.seconds, 3)}
 
 
 def _service_records(records: Iterable[SourceRecord], store: GraphStore, report: RunReport,

@@ -151,7 +151,9 @@ MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
          "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code",
          "rejection_reason", "rejected_instance_count", "lossy_instance_count", "image_type"}
     ),
-    NodeKind.STUDY: frozenset({"origin_jurisdiction", "last_accessed_at"}),
+    NodeKind.STUDY: frozenset({"origin_jurisdiction", "last_accessed_at",
+                               "retention_rule_count", "obligation_count",
+                               "foreign_country_count"}),
     NodeKind.RUN: frozenset({"state", "ended_at"}),
     NodeKind.COMPLIANCE_EVENT: frozenset({"ended_at", "status"}),
 }

@@ -282,7 +282,7 @@ def test_malformed_and_oversized_messages_are_kept_or_dropped(running: Running) 
 
 def test_a_flood_is_bounded_per_sender(any_store: GraphStore, tmp_path: Path) -> None:
     with_estate(any_store, tmp_path)
-    server = Running(any_store, tmp_path, Limits(rate_per_second=500, burst=1000))
+    server = Running(any_store, tmp_path, Limits(rate_per_second=50, burst=1000))
     try:
         message = (FIXTURES / "query.xml").read_bytes()
         frame = f"{len(message)} ".encode() + message

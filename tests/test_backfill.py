@@ -229,7 +229,7 @@ def test_not_a_neo4j_home(tmp_path: Path) -> None:
     ("sources: [{file: x.yaml}]", r"sources\[1\]: each source needs a `kind`"),
     ("sources: [{kind: nope}]", "no source 'nope' is registered"),
     ("sources: [{kind: hl7, files: [a.hl7], colour: red}]", r"sources\[1\]: .*colour"),
-    ("sources: [{kind: estate, file: &a [*a]}]", "sources"),
+    ("sources: [{kind: estate, file: &a [*a]}]", r"sources\[1\]: estate source: file"),
 ])
 def test_bad_plans_are_named(tmp_path: Path, text: str, message: str) -> None:
     plan = tmp_path / "plan.yaml"

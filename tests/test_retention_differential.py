@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from lineage.retention.apply import apply_retention
 from lineage.backfill.digest import canonical_digest
-from lineage.model import EdgeType
+from lineage.ingest import ingest
+from lineage.model import EdgeType, NodeKind
+from lineage.pipeline import Bundle
+from lineage.retention import reports
+from lineage.retention.apply import apply_retention
 from lineage.retention.policy import Policy, load_policy
 from lineage.retention.reports import _params
 from lineage.stores import LocalStore, Neo4jStore
@@ -35,6 +38,10 @@ def answers(store: LocalStore | Neo4jStore) -> dict[str, Any]:
         params |= {"after": "", "limit": 1000, "system": "system:PACS-LON"}
         copies = [row["key"] for row in run_query(store, COPY_KEYS, params)]
         params["keys"] = [*copies, "study:1.1", "object:NOT-STORED:1", copies[0] if copies else ""]
+        patients = [node.key for node in store.iter_nodes(NodeKind.PATIENT)]
+        params |= {"copies": [*copies[:2], "object:NOT-STORED:1"], "series": ["series:2.0.1"],
+                   "studies": ["study:1.3", "study:2.0", "study:9.9"], "patients": patients[:1],
+                   "systems": ["system:PACS-LON"]}
         for query in ALL:
             results[f"{query.name}@{as_of}"] = run_query(store, query, params)
         for name, query in CATALOGUE.items():  # the architects' catalogue, on the same estates
@@ -102,3 +109,31 @@ def test_both_stores_write_the_same_graph(neo4j_store: Neo4jStore, tmp_path: Pat
             digests.append((canonical_digest(store), len(ended)))
     assert digests[0] == digests[1]
     assert digests[0][1] > 0  # the second policy ended some links
+
+
+def test_reports_follow_an_ingest_after_the_apply(neo4j_store: Neo4jStore,
+                                                  tmp_path: Path) -> None:
+    """The study facts drift and cross-region seek by are kept by the recompute that follows an
+    ingest: a study that gains a copy in another jurisdiction enters both reports (Neo4j reads
+    the facts, the local store scans), and one whose other copy is disposed leaves them."""
+    later = fixed_estate()
+    later.nodes, later.edges = [], []
+    later.copy("S3-US", "1.2", "2023-01-01")  # 1.2 was live in ARCHIVE-GB only
+    later.copy("S3-US", "1.4", "2018-01-01", disposed="2024-01-01")  # 1.4 leaves the US
+    answers_of = []
+    for store in (neo4j_store, LocalStore(tmp_path / "l.db")):
+        with nullcontext() if store is neo4j_store else store:
+            store.clear()
+            fixed_estate().load(store)
+            apply_retention(store, POLICY)
+            before = (reports.drift(store, "2024-06-01"), reports.cross_region(store, "2024-06-01"))
+            ingest(store, [Bundle((*later.nodes, *later.edges), "later")], "later")
+            after = (reports.drift(store, "2024-06-01"), reports.cross_region(store, "2024-06-01"))
+            answers_of.append((before, after))
+    assert answers_of[0] == answers_of[1]
+    for before, after in zip(*answers_of[0], strict=True):
+        section = "policy_drift" if "policy_drift" in before else "conflicts"
+        keys_before = [row["key"] for row in before[section]]
+        keys_after = [row["key"] for row in after[section]]
+        assert "study:1.2" in keys_after and "study:1.2" not in keys_before
+        assert "study:1.4" in keys_before and "study:1.4" not in keys_after

@@ -7,7 +7,9 @@
    `retention_policy_version`, and GOVERNED_BY to the deciding rule (the previous rule's edge gets
    `valid_to`). Values that no longer hold (a date that became unknown) are withdrawn.
 3. Each study gets its `origin_jurisdiction` (institution, else the place of its earliest copy;
-   a study derived from another inherits the origin of its source).
+   a study derived from another inherits the origin of its source), and the facts the reports
+   seek by (`retention_rule_count`, `obligation_count`, `foreign_country_count`: query
+   `study_facts`).
 4. Only then does the store record the policy as applied (meta `retention_policy`): queries read
    the version from there, so a run that fails half-way leaves the copies it already rewrote
    flagged as "computed under another policy version", never silently mixed.
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from lineage.model import (
     Confidence,
@@ -40,9 +42,12 @@ from lineage.retention.policy import Policy
 from lineage.stores import GraphStore, UpsertResult
 from lineage.timefmt import utc_now
 from queries.library import Row, run_query
-from queries.retention import COPY_KEYS, RETENTION_INPUTS
+from queries.retention import AFFECTED_COPIES, COPY_KEYS, RETENTION_INPUTS, STUDY_FACTS
 
 POLICY_META = "retention_policy"
+# Set by a whole apply that wrote every study's facts (`study_facts`), which drift and
+# cross-region read; a store applied by an engine without them must be applied again.
+STUDY_FACTS_META, STUDY_FACTS_VERSION = "retention_study_facts", "1"
 RESULT_PROPERTIES = ("retain_until", "retention_policy_id", "retention_reason", "jurisdictions",
                      "country")
 
@@ -188,10 +193,11 @@ def apply_retention(
                              WORKERS if store.concurrent_reads else 1):
         if progress is not None:
             progress(done)
-    _write_origins(store, policy, studies, sources, prov, batch_size)
+    _write_study_facts(store, policy, studies, sources, prov, batch_size)
     report.studies = len(studies)
     if only is None:
         store.set_meta(POLICY_META, policy.model_dump_json())
+        store.set_meta(STUDY_FACTS_META, STUDY_FACTS_VERSION)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -245,11 +251,12 @@ def _count(report: ApplyReport, result: RetentionResult) -> None:
         report.unknown_reasons[reason] = report.unknown_reasons.get(reason, 0) + 1
 
 
-def _write_origins(store: GraphStore, policy: Policy,
-                   studies: dict[str, tuple[str, set[str], str | None]],
-                   sources: dict[str, str], prov: Provenance, batch_size: int) -> None:
-    """Each study's origin jurisdiction; a study derived from another (a de-identified copy)
-    originates where its source does, when that is known."""
+def _write_study_facts(store: GraphStore, policy: Policy,
+                       studies: dict[str, tuple[str, set[str], str | None]],
+                       sources: dict[str, str], prov: Provenance, batch_size: int) -> None:
+    """Each study's origin jurisdiction (a study derived from another, a de-identified copy,
+    originates where its source does, when that is known), and its facts (query
+    `study_facts`), read once its copies are written."""
     own: dict[str, str | None] = {study: origin_of(policy, institution, regions)
                                   for study, (_, regions, institution) in studies.items()}
 
@@ -260,19 +267,33 @@ def _write_origins(store: GraphStore, policy: Policy,
             own[study] = str(stored) if stored is not None else None
         return own[study]
 
-    nodes = []
-    for study in sorted(studies):
-        origin, seen, current = own[study], {study}, study
-        while current in sources and sources[current] not in seen:
-            current = sources[current]
-            seen.add(current)
-            inherited = origin_of_study(current)
-            if inherited is not None:
-                origin = inherited
-        nodes.append(Node(study, prov, {"origin_jurisdiction": origin},
-                          removed={"origin_jurisdiction"} if origin is None else set()))
-    for start in range(0, len(nodes), batch_size):
-        store.upsert(nodes[start:start + batch_size])
+    allowed = policy.allowed_countries()
+    keys = sorted(studies)
+    for start in range(0, len(keys), batch_size):
+        chunk = keys[start:start + batch_size]
+        facts = {row["key"]: row for row in run_query(store, STUDY_FACTS, {"studies": chunk})}
+        nodes = []
+        for study in chunk:
+            origin, seen, current = own[study], {study}, study
+            while current in sources and sources[current] not in seen:
+                current = sources[current]
+                seen.add(current)
+                inherited = origin_of_study(current)
+                if inherited is not None:
+                    origin = inherited
+            counts = _facts(facts[study], allowed.get(origin) if origin else None) \
+                if study in facts else {}
+            nodes.append(Node(study, prov, {"origin_jurisdiction": origin, **counts},
+                              removed={"origin_jurisdiction"} if origin is None else set()))
+        store.upsert(nodes)
+
+
+def _facts(row: Row, allowed: list[str] | None) -> dict[str, int]:
+    """A study's facts from its `study_facts` row and the countries its origin allows."""
+    foreign = [] if allowed is None or "*" in allowed else [
+        country for country in row["countries"] if country not in allowed]
+    return {"retention_rule_count": row["retention_rule_count"],
+            "obligation_count": row["obligation_count"], "foreign_country_count": len(foreign)}
 
 
 def _policy_node(jurisdiction: str, rule_id: str, policy: Policy, prov: Provenance) -> Node:
@@ -292,43 +313,27 @@ def applied_policy(store: GraphStore) -> Policy | None:
 
 
 def affected_copies(store: GraphStore, touched: Iterable[str]) -> set[str]:
-    """The copies whose retention may change when these nodes changed: every copy of every study
-    of a patient touched directly or through a study, series or copy (a new encounter moves the
-    clock of all of them, and a study's origin depends on all its copies), and the copies of
-    touched systems."""
-    copies: set[str] = set()
-    studies: set[str] = set()
-    patients: set[str] = set()
-
-    def linked(key: str, direction: Literal["out", "in"], edge: EdgeType) -> list[str]:
-        return store.neighbours(key, direction, [edge])
-
-    for key in set(touched):
+    """The copies whose retention may change when these nodes changed (query
+    `affected_copies`: every copy of every study of a patient touched directly or through a
+    study, series or copy, and the copies of touched systems), in one query per chunk."""
+    by_kind: dict[NodeKind, list[str]] = {kind: [] for kind in _TOUCHING}
+    for key in sorted(set(touched)):
         kind = kind_of(key)
-        if kind is NodeKind.ARCHIVE_OBJECT:
-            copies.add(key)
-            for item in linked(key, "out", EdgeType.COPY_OF):
-                if kind_of(item) is NodeKind.STUDY:
-                    studies.add(item)
-                else:
-                    studies.update(linked(item, "out", EdgeType.PART_OF))
-        elif kind is NodeKind.SERIES:
-            studies.update(linked(key, "out", EdgeType.PART_OF))
-        elif kind is NodeKind.STUDY:
-            studies.add(key)
-        elif kind is NodeKind.PATIENT:
-            patients.add(key)
-        elif kind is NodeKind.SYSTEM:
-            copies.update(linked(key, "in", EdgeType.STORED_IN))
-    for study in list(studies):
-        patients.update(linked(study, "out", EdgeType.OF_PATIENT))
-    for patient in patients:
-        studies.update(linked(patient, "in", EdgeType.OF_PATIENT))
-    for study in studies:
-        copies.update(linked(study, "in", EdgeType.COPY_OF))
-        for series in linked(study, "in", EdgeType.PART_OF):
-            copies.update(linked(series, "in", EdgeType.COPY_OF))
-    return {key for key in copies if kind_of(key) is NodeKind.ARCHIVE_OBJECT}
+        if kind in by_kind:
+            by_kind[kind].append(key)
+    found: set[str] = set()  # a union over the keys: chunks are exact
+    longest = max(len(keys) for keys in by_kind.values())
+    for start in range(0, longest, AFFECTED_CHUNK):
+        params = {name: by_kind[kind][start:start + AFFECTED_CHUNK]
+                  for kind, name in _TOUCHING.items()}
+        found.update(row["key"] for row in run_query(store, AFFECTED_COPIES, params))
+    return found
+
+
+_TOUCHING = {NodeKind.ARCHIVE_OBJECT: "copies", NodeKind.SERIES: "series",
+             NodeKind.STUDY: "studies", NodeKind.PATIENT: "patients",
+             NodeKind.SYSTEM: "systems"}
+AFFECTED_CHUNK = 20_000
 
 
 # Edges whose creation or change moves the retention inputs of the copies at their source end.

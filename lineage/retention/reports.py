@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from lineage.errors import UserError
-from lineage.retention.apply import applied_policy
+from lineage.retention.apply import STUDY_FACTS_META, STUDY_FACTS_VERSION, applied_policy
 from lineage.retention.policy import Policy
 from lineage.stores import GraphStore
 from lineage.timefmt import as_of_moment
@@ -31,7 +31,6 @@ from queries.retention import (
     HOLDS_CONFLICTS,
     HOLDS_RESTORE_NEEDED,
     RESIDENCY_VIOLATIONS,
-    UNCOMPUTED_COPIES,
 )
 
 ARCHIVE_TIERS = ["archive", "glacier", "deep_archive", "offline", "cold", "nearline_archive"]
@@ -71,12 +70,25 @@ def uncomputed_warning(copies: int) -> str:
             f"{'it' if copies == 1 else 'them'} out; run `lineage retention apply`")
 
 
-def policy_state(policy: Policy | None, uncomputed: int) -> dict[str, Any]:
+STALE_FACTS = ("the policy was applied by an engine that did not keep the per-study facts "
+               "drift and cross-region read, so those sections may miss studies; run "
+               "`lineage retention apply` once")
+
+
+def policy_state(policy: Policy | None, uncomputed: int, facts_current: bool = True
+                 ) -> dict[str, Any]:
     """`policy_applied`, `uncomputed_copies` and the `warnings` every report carries."""
     if policy is None:
         return {"policy_applied": False, "uncomputed_copies": None, "warnings": [NO_POLICY]}
+    warnings = [uncomputed_warning(uncomputed)] if uncomputed else []
+    if not facts_current:
+        warnings.append(STALE_FACTS)
     return {"policy_applied": True, "uncomputed_copies": uncomputed,
-            "warnings": [uncomputed_warning(uncomputed)] if uncomputed else []}
+            "study_facts_current": facts_current, "warnings": warnings}
+
+
+def _facts_current(store: GraphStore) -> bool:
+    return store.get_meta(STUDY_FACTS_META) == STUDY_FACTS_VERSION
 
 
 def _with_uncomputed(store: GraphStore, policy: Policy | None, queries: dict[str, Query],
@@ -85,13 +97,19 @@ def _with_uncomputed(store: GraphStore, policy: Policy | None, queries: dict[str
     policy, read beside them (at once on Neo4j)."""
     if policy is None:
         return run_queries(store, queries, params), 0
-    found = run_queries(store, {**queries, "uncomputed": UNCOMPUTED_COPIES}, params)
-    return found, int(found.pop("uncomputed")[0]["copies"])
+    found = run_queries(store, {**queries, "unknown": DRIFT_UNKNOWN}, params)
+    return found, _uncomputed(found.pop("unknown"))
+
+
+def _uncomputed(unknown: list[Row]) -> int:
+    """The uncomputed copies are among the unknown ones, named by these two reasons."""
+    return sum(1 for row in unknown if row["reason"] in NOT_COMPUTED)
 
 
 def needs_apply(report: dict[str, Any]) -> bool:
     """A report whose answer is incomplete until `lineage retention apply` runs."""
-    return not report.get("policy_applied", True) or bool(report.get("uncomputed_copies"))
+    return (not report.get("policy_applied", True) or bool(report.get("uncomputed_copies"))
+            or not report.get("study_facts_current", True))
 
 
 def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
@@ -99,10 +117,9 @@ def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     found = run_queries(store, {"over_retained": DRIFT_OVER_RETAINED,
                                 "premature_disposal": DRIFT_PREMATURE,
                                 "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}, params)
-    # the uncomputed copies are among the unknown ones, named by these two reasons
-    uncomputed = sum(1 for row in found["unknown"] if row["reason"] in NOT_COMPUTED)
+    uncomputed = _uncomputed(found["unknown"])
     return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
-            **policy_state(policy, uncomputed), **found,
+            **policy_state(policy, uncomputed, _facts_current(store)), **found,
             "cost": cost(found["over_retained"], policy)}
 
 
@@ -137,7 +154,8 @@ def cross_region(store: GraphStore, as_of: date | str | None = None) -> dict[str
     found, uncomputed = _with_uncomputed(store, policy, {
         "conflicts": CROSS_REGION_CONFLICTS, "residency_violations": RESIDENCY_VIOLATIONS},
         params)
-    return {"as_of": params["as_of_shown"], **policy_state(policy, uncomputed), **found}
+    return {"as_of": params["as_of_shown"],
+            **policy_state(policy, uncomputed, _facts_current(store)), **found}
 
 
 def holds(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:

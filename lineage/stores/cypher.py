@@ -32,14 +32,28 @@ def _rel(edge_type: EdgeType) -> str:
     return f"`{EdgeType(edge_type).value}`"
 
 
+# Range indexes on what the reports filter by: over-retained copies seek by retain_until,
+# disposals by disposed_at, unknown retention by status and version, drift and cross-region
+# by the study facts `retention apply` keeps, legal holds by event type.
+INDEXED = {
+    NodeKind.ARCHIVE_OBJECT: ("retain_until", "disposed_at", "retention_status",
+                              "retention_policy_version"),
+    NodeKind.STUDY: ("retention_rule_count", "obligation_count", "foreign_country_count"),
+    NodeKind.COMPLIANCE_EVENT: ("event_type",),
+}
+
+
 @cache
 def constraints() -> tuple[LiteralString, ...]:
+    """The schema the store expects: a uniqueness constraint on `key` for every label, and the
+    range indexes of `INDEXED`; each created if missing."""
     labels = [kind.value for kind in NodeKind] + [CONFLICT_LABEL, META_LABEL, INSTANCE_LABEL]
-    return tuple(
-        query(f"CREATE CONSTRAINT `{label.lower()}_key` IF NOT EXISTS "
-              f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE")
-        for label in labels
-    )
+    unique = [query(f"CREATE CONSTRAINT `{label.lower()}_key` IF NOT EXISTS "
+                    f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE") for label in labels]
+    indexes = [query(f"CREATE INDEX `{kind.value.lower()}_{name}` IF NOT EXISTS "
+                     f"FOR (n:{_label(kind)}) ON (n.`{name}`)")
+               for kind, names in INDEXED.items() for name in names]
+    return (*unique, *indexes)
 
 
 @cache

@@ -1,7 +1,8 @@
 """The Neo4j store: official driver over Bolt, one transaction function per batch.
 
 - `open()` checks connectivity (a clear error naming the URI otherwise) and creates a uniqueness
-  constraint on `key` for every label, idempotently.
+  constraint on `key` for every label and the range indexes the reports seek by
+  (`cypher.INDEXED`), idempotently.
 - Writes: `apply_batch` inside `session.execute_write`, which retries transient errors; nodes and
   edges are grouped by label / (label, type, label) and sent as `UNWIND $rows` queries from
   `lineage.stores.cypher`.
@@ -182,8 +183,17 @@ class Neo4jStore(GraphStore):
         return self.read_rows(query.cypher(), dict(params))
 
     def read_rows(self, statement: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Rows of a read-only query (the query library's Cypher), as dicts."""
-        return [record.data() for record in self._read(statement, **params)]
+        """Rows of a read-only query (the query library's Cypher), as dicts. Library queries
+        return plain values (their NetworkX twins return the same rows), so the driver's
+        conversion of graph values (`Record.data`) is not needed: a third of the client's time
+        on a report of 100,000s of rows."""
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            result = tx.run(statement, params)
+            keys = result.keys()
+            return [dict(zip(keys, values, strict=True)) for values in result.values()]
+
+        with self._session(neo4j.READ_ACCESS) as session:
+            return session.execute_read(work)
 
     def run_user_query(
         self, text: str, params: dict[str, Any], timeout: float, row_cap: int,

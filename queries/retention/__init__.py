@@ -36,6 +36,53 @@ def _copy_keys(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     return [{"key": key} for key, _ in zip(keys, range(params["limit"]), strict=False)]
 
 
+def _affected(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    def stored(keys: Any, label: str) -> list[str]:
+        return [k for k in keys if k in graph and graph.nodes[k].get("label") == label]
+
+    touched = set(stored(params["studies"], "Study"))
+    for series in stored(params["series"], "Series"):
+        touched.update(out(graph, series, "PART_OF", "Study"))
+    for copy in stored(params["copies"], "ArchiveObject"):
+        touched.update(out(graph, copy, "COPY_OF", "Study"))
+        for series in out(graph, copy, "COPY_OF", "Series"):
+            touched.update(out(graph, series, "PART_OF", "Study"))
+    patients = set(stored(params["patients"], "Patient"))
+    for study in touched:
+        patients.update(out(graph, study, "OF_PATIENT", "Patient"))
+    studies = set(touched)
+    for patient in patients:
+        studies.update(into(graph, patient, "OF_PATIENT", "Study"))
+    copies = set(stored(params["copies"], "ArchiveObject"))
+    for study in studies:
+        copies.update(into(graph, study, "COPY_OF", "ArchiveObject"))
+        for series in into(graph, study, "PART_OF", "Series"):
+            copies.update(into(graph, series, "COPY_OF", "ArchiveObject"))
+    for system in stored(params["systems"], "System"):
+        copies.update(into(graph, system, "STORED_IN", "ArchiveObject"))
+    return [{"key": key} for key in sorted(copies)]
+
+
+def _study_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    rows = []
+    for key in sorted(set(params["studies"])):
+        if key not in graph or graph.nodes[key].get("label") != "Study":
+            continue
+        copies = set(into(graph, key, "COPY_OF", "ArchiveObject"))
+        for series in into(graph, key, "PART_OF", "Series"):
+            copies.update(into(graph, series, "COPY_OF", "ArchiveObject"))
+        attrs = [graph.nodes[c] for c in copies]
+        rules = {(a.get("retention_policy_id"), a.get("retain_until")) for a in attrs
+                 if a.get("retention_status") == "computed"}
+        duties = {(tuple(a.get("jurisdictions") or ()), a.get("retain_until") or "")
+                  for c, a in zip(copies, attrs, strict=True) if region_of(graph, c) is not None}
+        rows.append({"key": key, "retention_rule_count": len(rules),
+                     "obligation_count": len(duties),
+                     "countries": sorted({a["country"] for a in attrs
+                                          if a.get("country") is not None})})
+    return rows
+
+
 def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for key in sorted(set(params["keys"])):
@@ -126,14 +173,6 @@ def _unknown(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
             reason = attrs.get("retention_reason")
         rows.append({"key": key, "reason": reason})
     return rows
-
-
-def _uncomputed(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
-    version = params["policy_version"]
-    return [{"copies": sum(1 for _, attrs in nodes(graph, "ArchiveObject")
-                           if live(attrs, params["as_of"])
-                           and (attrs.get("retention_status") is None
-                                or attrs.get("retention_policy_version") != version))}]
 
 
 def _live_by_study(graph: Graph, as_of: str) -> dict[str, list[str]]:
@@ -241,6 +280,8 @@ def _held_copies(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
 
 
 COPY_KEYS = Query("retention/copy_keys", _copy_keys)
+AFFECTED_COPIES = Query("retention/affected_copies", _affected)
+STUDY_FACTS = Query("retention/study_facts", _study_facts)
 RETENTION_INPUTS = Query("retention/retention_inputs", _inputs)
 DRIFT_OVER_RETAINED = Query("retention/drift_over_retained", _over_retained)
 DRIFT_PREMATURE = Query("retention/drift_premature_disposal", _premature)
@@ -252,8 +293,7 @@ HOLDS_ACTIVE = Query("retention/holds_active", _holds_active)
 HOLDS_CONFLICTS = Query("retention/holds_conflicts", _holds_conflicts)
 HOLDS_RESTORE_NEEDED = Query("retention/holds_restore_needed", _restore_needed)
 HELD_COPIES = Query("retention/held_copies", _held_copies)
-UNCOMPUTED_COPIES = Query("retention/uncomputed_copies", _uncomputed)
 
-ALL = [COPY_KEYS, RETENTION_INPUTS, DRIFT_OVER_RETAINED, DRIFT_PREMATURE, DRIFT_UNKNOWN,
-       DRIFT_POLICY, CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS,
-       HOLDS_RESTORE_NEEDED, HELD_COPIES, UNCOMPUTED_COPIES]
+ALL = [COPY_KEYS, AFFECTED_COPIES, STUDY_FACTS, RETENTION_INPUTS, DRIFT_OVER_RETAINED,
+       DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY, CROSS_REGION_CONFLICTS,
+       RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS, HOLDS_RESTORE_NEEDED, HELD_COPIES]
