@@ -131,9 +131,9 @@ def test_reports_follow_an_ingest_after_the_apply(neo4j_store: Neo4jStore,
             after = (reports.drift(store, "2024-06-01"), reports.cross_region(store, "2024-06-01"))
             answers_of.append((before, after))
     assert answers_of[0] == answers_of[1]
-    for before, after in zip(*answers_of[0], strict=True):
-        section = "policy_drift" if "policy_drift" in before else "conflicts"
-        keys_before = [row["key"] for row in before[section]]
-        keys_after = [row["key"] for row in after[section]]
+    for report_before, report_after in zip(*answers_of[0], strict=True):
+        section = "policy_drift" if "policy_drift" in report_before else "conflicts"
+        keys_before = [row["key"] for row in report_before[section]]
+        keys_after = [row["key"] for row in report_after[section]]
         assert "study:1.2" in keys_after and "study:1.2" not in keys_before
         assert "study:1.4" in keys_before and "study:1.4" not in keys_after
