@@ -45,11 +45,12 @@ class Target:
     overwrite: bool = False
     start_with: str | None = None  # a command that starts the server of `home`
     wait_seconds: float = 300.0
-    work: Path | None = None  # where the files go (default: <home>/import/backfill-<database>)
+    work: Path | None = None  # where the files go (default: <home>/backfill-<database>)
 
     @property
     def folder(self) -> Path:
-        return self.work or self.home / "import" / f"backfill-{self.database}"
+        # beside the home's import folder, not in it: that one stays empty (LOAD CSV)
+        return self.work or self.home / f"backfill-{self.database}"
 
 
 @dataclass(slots=True)

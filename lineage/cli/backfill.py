@@ -27,7 +27,7 @@ def backfill_command(
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the server after "
                                         "the import.")] = 300.0,
     work: Annotated[Path | None, typer.Option(help="Folder for the import files (default: "
-                                              "<home>/import/backfill-<database>).")] = None,
+                                              "<home>/backfill-<database>).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Load an empty Neo4j database from sources in bulk, much faster than `ingest`.
