@@ -7,8 +7,7 @@ has one Neo4j type: `key:ID(<Label>)`, `name:string`, `name:long`, `name:double`
 string); array items are separated by U+001F. The few values the CSV format cannot carry
 exactly (an empty list; a list item that is empty or holds U+001F; a NUL character) are left
 out of the files, with the edges of such a node, and written over Bolt once the server is up
-(`Leftovers`), so the imported
-graph equals what the pipeline writes, value for value.
+(`Leftovers`), so the imported graph equals what the pipeline writes, value for value.
 
 Besides the graph: metadata conflicts (`LineageConflict`), the store's settings
 (`LineageMeta`) and the instance index (`LineageInstance`), as the Neo4j store keeps them.
