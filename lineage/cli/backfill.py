@@ -30,7 +30,7 @@ def backfill_command(
                                               "<home>/backfill-<database>).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Load an empty Neo4j database from sources in bulk, much faster than `ingest`.
+    """Load an empty Neo4j database through its offline importer, with `ingest`'s merge rules.
 
     The same connectors and merge rules as `lineage ingest` (conflicts, provenance), staged in
     memory, written as CSV and imported by `neo4j-admin database import full`; then the server
