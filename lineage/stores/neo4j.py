@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, LiteralString, TypeVar
@@ -44,7 +45,8 @@ from lineage.stores.base import (
 from lineage.stores.cypher_guard import refusal
 
 DEFAULT_BYTE_CAP = 10 * 1024 * 1024
-Written = TypeVar("Written")  # JSON bytes of an ad-hoc query's rows
+Written = TypeVar("Written")
+log = logging.getLogger("lineage.store")  # JSON bytes of an ad-hoc query's rows
 
 
 class _Neo4jBatch:
@@ -160,7 +162,13 @@ class Neo4jStore(GraphStore):
         with self._session() as session:
             for statement in cypher.constraints():
                 session.run(statement).consume()
-            session.run(cypher.query("CALL db.awaitIndexes(300)")).consume()
+            try:
+                session.run(cypher.query("CALL db.awaitIndexes(300)")).consume()
+            except ClientError as exc:
+                # A large store that gets new indexes (an upgrade) populates them for minutes:
+                # reads work meanwhile, by scans; the uniqueness constraints hold already.
+                log.warning("Neo4j at %s is still building indexes after 300 s: %s", self.uri,
+                            _first_line(exc))
 
     def close(self) -> None:
         if self._driver is not None:
