@@ -123,8 +123,14 @@ EXTERNAL = """<?xml version="1.0"?>
 <node id="&secret;"/></graph></graphml>"""
 
 
-@pytest.mark.parametrize("text", [BOMB, EXTERNAL, "<graphml><graph>", "[" * 100_000],
-                         ids=["entity-bomb", "external-entity", "truncated", "deep-json"])
+UNLABELLED = """<?xml version="1.0"?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns"><graph edgedefault="directed">
+<node id="study:1"/></graph></graphml>"""
+
+
+@pytest.mark.parametrize("text", [BOMB, EXTERNAL, "<graphml><graph>", "[" * 100_000, UNLABELLED],
+                         ids=["entity-bomb", "external-entity", "truncated", "deep-json",
+                              "node-without-kind"])
 def test_hostile_export_files_are_refused_with_one_line(tmp_path: Path, text: str) -> None:
     suffix = ".json" if text.startswith("[") else ".graphml"
     path = tmp_path / f"audit{suffix}"

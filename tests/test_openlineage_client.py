@@ -5,8 +5,11 @@ run id reused under another job (issue "Protocol fidelity")."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+import uuid
+from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import (
@@ -28,6 +31,7 @@ from openlineage.client.transport.http import (
 )
 
 from lineage.impact import trace
+from lineage.model import EdgeType
 from lineage.stores import GraphStore
 from tests.test_api import TOKENS
 
@@ -84,3 +88,58 @@ def test_a_run_id_reused_under_another_job_is_a_conflict(client: OpenLineageClie
     assert [(c.property, c.reported_value) for c in conflicts if c.property == "job"] == [
         ("job", "job:ai/segment-liver")]
     assert json.dumps([c.as_dict() for c in conflicts])  # reported as any conflict
+
+
+def test_senders_at_once_are_all_accepted_while_lineage_is_read(any_api_server: str,
+                                                                any_store: GraphStore) -> None:
+    """Four producers at once, their jobs sharing datasets, and a reader tracing meanwhile:
+    every event is accepted and every edge stored (found by the Marquez peer benchmark: the
+    local store's API answered 500 and 503 to concurrent senders)."""
+    config = HttpConfig(url=any_api_server, timeout=120, retry={"total": 0},
+                        auth=ApiKeyTokenProvider({"apiKey": TOKENS["ingest"]}))
+    jobs = [f"step-{n}" for n in range(40)]
+    failures: list[BaseException] = []
+
+    def send(share: list[str]) -> None:
+        client = OpenLineageClient(transport=HttpTransport(config))
+        for job in share:
+            run_id = str(uuid.uuid4())
+            for state in (RunState.START, RunState.COMPLETE):
+                client.emit(RunEvent(
+                    eventType=state, eventTime="2025-01-10T08:00:00Z", producer=PRODUCER,
+                    run=Run(runId=run_id), job=Job(namespace="ai", name=job),
+                    inputs=[InputDataset(namespace="s3://shared", name=f"in-{int(job[5:]) % 3}")],
+                    outputs=[OutputDataset(namespace="s3://shared", name=f"out-{job}")]))
+
+    def read(stop: threading.Event) -> None:
+        with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {TOKENS['auditor']}"}
+                          ) as reader:
+            while not stop.is_set():
+                answer = reader.get(f"{any_api_server}/lineage/dataset:s3:%2F%2Fshared%2Fin-0",
+                                    params={"direction": "both", "depth": 4})
+                assert answer.status_code in (200, 404), answer.text
+
+    def guarded(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    stop = threading.Event()
+    reader = threading.Thread(target=guarded, args=(lambda: read(stop),))
+    reader.start()
+    senders = [threading.Thread(target=guarded, args=(lambda share=jobs[n::4]: send(share),))
+               for n in range(4)]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    stop.set()
+    reader.join()
+    assert not failures, failures
+    for n, job in enumerate(jobs):
+        assert any_store.get_node(f"job:ai/{job}") is not None
+        runs = [e.src for e in any_store.edges(f"job:ai/{job}", "in", [EdgeType.RUN_OF])]
+        assert len(runs) == 1
+        assert any_store.get_edge(runs[0], EdgeType.READ, f"dataset:s3://shared/in-{n % 3}")
+        assert any_store.get_edge(runs[0], EdgeType.WROTE, f"dataset:s3://shared/out-{job}")

@@ -4,7 +4,7 @@ store: the offline queries run on it exactly as on the local store."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import ParseError
@@ -17,6 +17,7 @@ from lineage.errors import StoreUnavailableError, UserError, one_line
 from lineage.merge import Conflict
 from lineage.model import Edge, Node
 from lineage.stores.base import GraphStore, Stats, UpsertResult, sort_conflicts
+from lineage.stores.compact import CompactGraphBuilder
 from lineage.stores.graph_view import GraphViewReads
 
 EXPORT_SUFFIXES = (".graphml", ".json")
@@ -45,8 +46,11 @@ class ExportStore(GraphViewReads, GraphStore):
                 graph = _read_graphml(self.path)
             else:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
-                graph = nx.node_link_graph(data, directed=True, multigraph=True,
-                                           **NODE_LINK_FIELDS)
+                raw = nx.node_link_graph(data, directed=True, multigraph=True,
+                                         **NODE_LINK_FIELDS)
+                del data
+                graph = _compact(raw.nodes(data=True), raw.edges(keys=True, data=True))
+                graph.graph.update(raw.graph)
         except DefusedXmlException:
             raise UserError(f"{self.location}: the GraphML declares a DTD or entities, which an "
                             "export never does (an XML bomb or an external entity): refused"
@@ -118,17 +122,32 @@ def _read_graphml(path: Path) -> nx.MultiDiGraph:
     safe_parse(path, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     raw = nx.read_graphml(path, force_multigraph=True)
     lists = set(json.loads(raw.graph.get("list_properties", "[]")))
-    graph = nx.MultiDiGraph()
+    graph = _compact(((key, _unflatten(attrs, "node", lists))
+                      for key, attrs in raw.nodes(data=True)),
+                     ((src, dst, kind, _unflatten(attrs, "edge", lists))
+                      for src, dst, kind, attrs in raw.edges(keys=True, data=True)))
     graph.graph.update(meta=json.loads(raw.graph.get("meta", "{}")),
                        conflicts=json.loads(raw.graph.get("conflicts", "[]")),
                        source_store=raw.graph.get("source_store"))
-    for key, attrs in raw.nodes(data=True):
-        graph.add_node(key, **_unflatten(attrs, "node", lists))
-    for src, dst, kind, attrs in raw.edges(keys=True, data=True):
-        graph.add_edge(src, dst, key=kind, **_unflatten(attrs, "edge", lists))
     return graph
 
 
 def _unflatten(attrs: dict[str, Any], domain: str, lists: set[str]) -> dict[str, Any]:
     return {name: json.loads(value) if f"{domain}:{name}" in lists else value
             for name, value in attrs.items()}
+
+
+def _compact(nodes: Iterable[tuple[str, dict[str, Any]]],
+             edges: Iterable[tuple[str, str, str, dict[str, Any]]]) -> nx.MultiDiGraph:
+    """The view of an export, with what repeats held once (`lineage.stores.compact`)."""
+    builder = CompactGraphBuilder()
+    for key, attrs in nodes:
+        properties = dict(attrs)
+        label = properties.pop("label", None)
+        if not isinstance(label, str):
+            raise ValueError(f"node {str(key)[:80]!r} has no label (its kind)")
+        builder.add_node(key, label, properties)
+    for src, dst, kind, attrs in edges:
+        builder.add_edge(src, kind, dst, attrs,
+                         text=json.dumps(attrs, sort_keys=True, separators=(",", ":")))
+    return builder.build()

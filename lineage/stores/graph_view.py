@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeAlias
 
 import networkx as nx
@@ -22,6 +23,7 @@ from lineage.stores.base import (
     check_depth,
     sorted_edges,
 )
+from lineage.stores.compact import set_edge, set_node
 
 Graph: TypeAlias = nx.MultiDiGraph  # untyped library: Any to mypy
 
@@ -61,42 +63,52 @@ def forget_indexes(graph: Graph) -> None:
 def apply_plan(graph: Graph, plan: WritePlan) -> None:
     """Bring a graph view up to date with a batch a store has just committed."""
     for key, props in (*plan.new_nodes.items(), *plan.nodes.items()):
-        graph.add_node(key)
-        graph.nodes[key].clear()
-        graph.nodes[key].update(props, label=kind_of_valid(key).value)
+        set_node(graph, key, {**props, "label": kind_of_valid(key).value})
     for (src, edge_type, dst), props in (*plan.new_edges.items(), *plan.edges.items()):
-        if graph.has_edge(src, dst, key=edge_type):
-            graph.edges[src, dst, edge_type].clear()
-        graph.add_edge(src, dst, key=edge_type, **props)
+        set_edge(graph, src, edge_type, dst, props)
     forget_indexes(graph)
 
 
 class GraphViewReads:
-    """The GraphStore reads, over `self.graph`."""
+    """The GraphStore reads, over `self.graph`. Each read runs inside `self.reading()`: a store
+    whose view changes while other threads read it (the local store under the API) returns its
+    lock there, so that no read walks a dict a write is changing."""
 
     @property
     @abstractmethod
     def graph(self) -> nx.MultiDiGraph: ...
 
+    def reading(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
     def run(self, query: QueryDefinition, params: Mapping[str, Any]) -> list[Row]:
-        return query.networkx(self.graph, params)
+        with self.reading():
+            return query.networkx(self.graph, params)
 
     # -- reads ------------------------------------------------------------------------------
     def get_node(self, key: str) -> StoredNode | None:
-        graph = self.graph
-        if key not in graph:
-            return None
-        return _stored_node(key, graph.nodes[key])
+        with self.reading():
+            graph = self.graph
+            if key not in graph:
+                return None
+            return _stored_node(key, graph.nodes[key])
 
     def get_edge(self, src: str, edge_type: EdgeType | str, dst: str) -> StoredEdge | None:
         edge_type = EdgeType(edge_type)
-        graph = self.graph
-        if not graph.has_edge(src, dst, key=edge_type.value):
-            return None
-        return StoredEdge(src, edge_type, dst, dict(graph.edges[src, dst, edge_type.value]))
+        with self.reading():
+            graph = self.graph
+            if not graph.has_edge(src, dst, key=edge_type.value):
+                return None
+            return StoredEdge(src, edge_type, dst, dict(graph.edges[src, dst, edge_type.value]))
 
     def edges(
         self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None
+    ) -> list[StoredEdge]:
+        with self.reading():
+            return self._edges(key, direction, types)
+
+    def _edges(
+        self, key: str, direction: Direction, types: Sequence[EdgeType] | None
     ) -> list[StoredEdge]:
         graph = self.graph
         if key not in graph:
@@ -116,6 +128,11 @@ class GraphViewReads:
         types: Sequence[EdgeType] | None = None, max_depth: int = 16,
     ) -> list[str] | None:
         check_depth(max_depth)
+        with self.reading():
+            return self._shortest_path(src, dst, direction, types, max_depth)
+
+    def _shortest_path(self, src: str, dst: str, direction: Direction,
+                       types: Sequence[EdgeType] | None, max_depth: int) -> list[str] | None:
         graph = self.graph
         if src not in graph or dst not in graph:
             return None
@@ -134,16 +151,19 @@ class GraphViewReads:
         return path if len(path) - 1 <= max_depth else None
 
     def iter_nodes(self, kind: NodeKind | None = None) -> Iterator[StoredNode]:
-        graph = self.graph
-        for key in sorted(graph.nodes):
+        with self.reading():  # a sorted snapshot of the keys; attributes are replaced, not changed
+            graph = self.graph
+            keys = sorted(graph.nodes)
+        for key in keys:
             attrs = graph.nodes[key]
             if kind is None or attrs["label"] == kind.value:
                 yield _stored_node(key, attrs)
 
     def iter_edges(self, edge_type: EdgeType | None = None) -> Iterator[StoredEdge]:
-        graph = self.graph
-        for src, dst, key, props in sorted(graph.edges(keys=True, data=True),
-                                           key=lambda e: (e[2], e[0], e[1])):
+        with self.reading():
+            found = sorted(self.graph.edges(keys=True, data=True),
+                           key=lambda e: (e[2], e[0], e[1]))
+        for src, dst, key, props in found:
             if edge_type is None or key == edge_type.value:
                 yield StoredEdge(src, EdgeType(key), dst, dict(props))
 

@@ -9,13 +9,14 @@ Neo4j. Node attributes are the stored properties plus `label` (the node kind).
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from sys import intern
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import networkx as nx
 
@@ -33,6 +34,7 @@ from lineage.stores.base import (
     locate_unstorable,
     sort_conflicts,
 )
+from lineage.stores.compact import CompactGraphBuilder
 from lineage.stores.graph_view import GraphViewReads, apply_plan
 
 SCHEMA = """
@@ -50,6 +52,16 @@ CREATE TABLE IF NOT EXISTS instances (sop TEXT PRIMARY KEY, series TEXT, waiters
     WITHOUT ROWID;
 """
 _CHUNK = 500  # keys per `IN (...)` lookup, below SQLite's variable limit
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _serialized(method: _Method) -> _Method:
+    """One thread at a time in the store: they share one SQLite connection and one view."""
+    @functools.wraps(method)
+    def serialized(self: LocalStore, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return cast(_Method, serialized)
 
 
 def _encode(owner: str, properties: Properties) -> str:
@@ -60,13 +72,6 @@ def _encode(owner: str, properties: Properties) -> str:
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start:start + _CHUNK]
-
-
-def _shared_strings(properties: dict[str, Any]) -> dict[str, Any]:
-    """One string object per distinct name and text value (sources, times, tiers repeat across
-    millions of elements; each JSON decode would otherwise make its own copies)."""
-    return {intern(name): intern(value) if type(value) is str else value
-            for name, value in properties.items()}
 
 
 class _SqliteBatch:
@@ -128,9 +133,15 @@ class _SqliteBatch:
 
 
 class LocalStore(GraphViewReads, GraphStore):
-    """The embedded store: `LocalStore("lineage.db")`."""
+    """The embedded store: `LocalStore("lineage.db")`.
+
+    Safe to share between threads (the API's workers): every read and write holds `lock`, so
+    that no thread reads the view while another changes it, and the threads' transactions on
+    the one SQLite connection never interleave. Other processes writing the same file wait for
+    SQLite's own lock (`busy_timeout`)."""
 
     def __init__(self, path: str | Path, busy_timeout: float = 30.0):
+        self.lock = threading.RLock()
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self.location = str(self.path)
@@ -138,7 +149,11 @@ class LocalStore(GraphViewReads, GraphStore):
         self._graph: nx.MultiDiGraph = nx.MultiDiGraph()
         self._data_version = -1
 
+    def reading(self) -> threading.RLock:
+        return self.lock
+
     # -- life cycle -------------------------------------------------------------------------
+    @_serialized
     def open(self) -> None:
         if self._db is not None:
             return
@@ -159,6 +174,7 @@ class LocalStore(GraphViewReads, GraphStore):
         self._db = db
         self._reload()
 
+    @_serialized
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -176,26 +192,28 @@ class LocalStore(GraphViewReads, GraphStore):
     @property
     def graph(self) -> nx.MultiDiGraph:
         """The NetworkX view, current with every commit to the file (this process's or not)."""
-        if self.db.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
-            self._reload()
-        return self._graph
+        with self.lock:
+            if self.db.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
+                self._reload()
+            return self._graph
 
     def _reload(self) -> None:
         # Built aside and swapped in: a reader in another thread (the API) never sees a half view.
-        graph = nx.MultiDiGraph()
+        builder = CompactGraphBuilder()
         self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
         for key, kind, props in self.db.execute("SELECT key, kind, props FROM nodes"):
-            graph.add_node(key, label=kind, **_shared_strings(json.loads(props)))
+            builder.add_node(key, kind, json.loads(props))
         rows = self.db.execute("SELECT src, type, dst, props FROM edges")
         for src, edge_type, dst, props in rows:
-            graph.add_edge(src, dst, key=edge_type, **_shared_strings(json.loads(props)))
-        self._graph = graph
+            builder.add_edge(src, edge_type, dst, json.loads(props), text=props)
+        self._graph = builder.build()
         # Millions of long-lived dicts: keep the cyclic collector from walking them all again
         # on every full collection (seconds each at 100k studies).
         gc.collect()
         gc.freeze()
 
     # -- writes -----------------------------------------------------------------------------
+    @_serialized
     def upsert(self, nodes: Sequence[Node], edges: Sequence[Edge] = ()) -> UpsertResult:
         db = self.db
         graph = self.graph  # current before the batch, so that only the batch needs applying
@@ -216,14 +234,17 @@ class LocalStore(GraphViewReads, GraphStore):
         apply_plan(graph, batch.plan)
         return result
 
+    @_serialized
     def get_meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return str(row[0]) if row else None
 
+    @_serialized
     def set_meta(self, name: str, value: str) -> None:
         self.db.execute("INSERT INTO meta (name, value) VALUES (?, ?) "
                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
 
+    @_serialized
     def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
         db = self.db
         released: dict[str, list[str]] = {}
@@ -244,10 +265,12 @@ class LocalStore(GraphViewReads, GraphStore):
         db.execute("COMMIT")
         return released
 
+    @_serialized
     def forget_waiters(self, sops: Sequence[str]) -> None:
         self.db.executemany("UPDATE instances SET waiters = NULL WHERE sop = ?",
                             ((sop,) for sop in sops))
 
+    @_serialized
     def await_instances(self, waiters: Mapping[str, Sequence[str]]) -> dict[str, str]:
         db = self.db
         known: dict[str, str] = {}
@@ -283,6 +306,7 @@ class LocalStore(GraphViewReads, GraphStore):
                 f"local store {self.location} is locked by another writer ({exc}); "
                 "nothing was written") from None
 
+    @_serialized
     def clear(self) -> None:
         self.db.executescript(
             "BEGIN; DELETE FROM nodes; DELETE FROM edges; DELETE FROM conflicts; "
@@ -290,10 +314,12 @@ class LocalStore(GraphViewReads, GraphStore):
         self._reload()
 
     # -- reads: GraphViewReads, plus what lives in SQLite only --------------------------
+    @_serialized
     def conflicts(self) -> list[Conflict]:
         rows = self.db.execute("SELECT props FROM conflicts")
         return sort_conflicts([Conflict(**json.loads(props)) for (props,) in rows])
 
+    @_serialized
     def stats(self) -> Stats:
         db = self.db
         nodes = dict(db.execute("SELECT kind, count(*) FROM nodes GROUP BY kind ORDER BY kind"))
