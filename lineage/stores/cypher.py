@@ -57,12 +57,12 @@ def constraints() -> tuple[LiteralString, ...]:
 
 
 @cache
-def lock_nodes(kind: NodeKind) -> LiteralString:
+def lock_nodes(kind: NodeKind, rows: str = "rows") -> LiteralString:
     """MERGE every key, creating a new one with its properties, and take the write lock of the
     others (so that no other writer can interleave between read and write): returns the stored
     properties of the nodes that existed."""
     return query(
-        f"UNWIND $rows AS row MERGE (n:{_label(kind)} {{key: row.key}}) "
+        f"UNWIND ${rows} AS row MERGE (n:{_label(kind)} {{key: row.key}}) "
         f"ON CREATE SET n = row.props, n.{_LOCK} = 'new' "
         f"WITH n, row, n.{_LOCK} = 'new' AS created "
         f"SET n.{_LOCK} = true REMOVE n.{_LOCK} "
@@ -71,30 +71,68 @@ def lock_nodes(kind: NodeKind) -> LiteralString:
 
 
 @cache
-def update_nodes(kind: NodeKind) -> LiteralString:
+def lock_nodes_of(kinds: tuple[NodeKind, ...]) -> LiteralString:
+    """`lock_nodes` of several kinds in one statement (one round trip): `$rows0` holds the
+    first kind's rows, `$rows1` the second's..."""
+    return query(" UNION ALL ".join(lock_nodes(kind, f"rows{part}")
+                                    for part, kind in enumerate(kinds)))
+
+
+@cache
+def update_nodes(kind: NodeKind, rows: str = "rows") -> LiteralString:
     return query(
-        f"UNWIND $rows AS row MATCH (n:{_label(kind)} {{key: row.key}}) SET n = row.props"
+        f"UNWIND ${rows} AS row MATCH (n:{_label(kind)} {{key: row.key}}) SET n = row.props"
     )
+
+
+EdgeGroup = tuple[NodeKind, EdgeType, NodeKind]
 
 
 @cache
 def read_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind) -> LiteralString:
+    return _read_edges((src, edge_type, dst), "rows", "")
+
+
+@cache
+def read_edges_of(groups: tuple[EdgeGroup, ...]) -> LiteralString:
+    """`read_edges` of several groups in one statement: `$rows0`... and a `part` column
+    saying which group a row answers."""
+    return query(" UNION ALL ".join(_read_edges(group, f"rows{part}", f"{part} AS part, ")
+                                    for part, group in enumerate(groups)))
+
+
+def _read_edges(group: EdgeGroup, rows: str, part: str) -> LiteralString:
+    src, edge_type, dst = group
     return query(
-        f"UNWIND $rows AS row MATCH (s:{_label(src)} {{key: row.src}})-[r:{_rel(edge_type)}]->"
-        f"(t:{_label(dst)} {{key: row.dst}}) RETURN row.src AS src, row.dst AS dst, "
+        f"UNWIND ${rows} AS row MATCH (s:{_label(src)} {{key: row.src}})-[r:{_rel(edge_type)}]->"
+        f"(t:{_label(dst)} {{key: row.dst}}) RETURN {part}row.src AS src, row.dst AS dst, "
         "properties(r) AS props"
     )
 
 
 @cache
-def write_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind, new: bool) -> LiteralString:
+def write_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind, new: bool,
+                rows: str = "rows") -> LiteralString:
     """Replace the properties of edges (`new`: create edges known not to exist, under the
     batch's locks on both ends, without MERGE's look-up)."""
     return query(
-        f"UNWIND $rows AS row MATCH (s:{_label(src)} {{key: row.src}}) "
+        f"UNWIND ${rows} AS row MATCH (s:{_label(src)} {{key: row.src}}) "
         f"MATCH (t:{_label(dst)} {{key: row.dst}}) "
         f"{'CREATE' if new else 'MERGE'} (s)-[r:{_rel(edge_type)}]->(t) SET r = row.props"
     )
+
+
+@cache
+def write_plan(kinds: tuple[NodeKind, ...], edge_groups: tuple[tuple[EdgeGroup, bool], ...],
+               conflicts: bool) -> LiteralString:
+    """A batch's whole write in one statement: node updates (`$nodes0`...), then edges
+    (`$edges0`..., each group new or not), then conflicts (`$conflicts`)."""
+    parts = [update_nodes(kind, f"nodes{n}") for n, kind in enumerate(kinds)]
+    parts += [write_edges(*group, new, f"edges{n}")
+              for n, (group, new) in enumerate(edge_groups)]
+    if conflicts:
+        parts.append(WRITE_CONFLICTS)
+    return query(" ".join(f"CALL () {{ {part} }}" for part in parts))
 
 
 SPECIAL_LABELS = (CONFLICT_LABEL, META_LABEL, INSTANCE_LABEL)
@@ -121,7 +159,7 @@ READ_CONFLICTS = query(
     f"UNWIND $ids AS id MATCH (c:`{CONFLICT_LABEL}` {{key: id}}) RETURN properties(c) AS props"
 )
 WRITE_CONFLICTS = query(
-    f"UNWIND $rows AS row MERGE (c:`{CONFLICT_LABEL}` {{key: row.key}}) SET c = row.props"
+    f"UNWIND $conflicts AS row MERGE (c:`{CONFLICT_LABEL}` {{key: row.key}}) SET c = row.props"
 )
 ALL_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN properties(c) AS props")
 GET_META = query(f"MATCH (m:`{META_LABEL}` {{key: $name}}) RETURN m.value AS value")

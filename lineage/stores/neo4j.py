@@ -56,20 +56,23 @@ class _Neo4jBatch:
         self.tx = tx
 
     def lock_nodes(self, if_new: Mapping[str, Properties]) -> dict[str, Properties]:
-        found: dict[str, Properties] = {}
-        for kind, keys in _group(list(if_new), kind_of_valid).items():
-            rows = [{"key": key, "props": {**if_new[key], "key": key}} for key in keys]
-            for record in self.tx.run(cypher.lock_nodes(kind), rows=rows):
-                found[record["key"]] = _without_key(record["props"])
-        return found
+        groups = _group(list(if_new), kind_of_valid)
+        if not groups:
+            return {}
+        params = {f"rows{part}": [{"key": key, "props": {**if_new[key], "key": key}}
+                                  for key in keys] for part, keys in enumerate(groups.values())}
+        return {record["key"]: _without_key(record["props"])
+                for record in self.tx.run(cypher.lock_nodes_of(tuple(groups)), params)}
 
     def read_edges(self, ids: Sequence[EdgeId]) -> dict[EdgeId, Properties]:
-        found: dict[EdgeId, Properties] = {}
-        for (src_kind, edge_type, dst_kind), group in _group_edges(ids).items():
-            rows = [{"src": src, "dst": dst} for src, _, dst in group]
-            for record in self.tx.run(cypher.read_edges(src_kind, edge_type, dst_kind), rows=rows):
-                found[(record["src"], edge_type.value, record["dst"])] = dict(record["props"])
-        return found
+        groups = _group_edges(ids)
+        if not groups:
+            return {}
+        types = [edge_type.value for _, edge_type, _ in groups]
+        params = {f"rows{part}": [{"src": src, "dst": dst} for src, _, dst in group]
+                  for part, group in enumerate(groups.values())}
+        return {(record["src"], types[record["part"]], record["dst"]): dict(record["props"])
+                for record in self.tx.run(cypher.read_edges_of(tuple(groups)), params)}
 
     def read_conflicts(self, ids: Sequence[str]) -> dict[str, Conflict]:
         if not ids:
@@ -78,18 +81,24 @@ class _Neo4jBatch:
         return {c.id: c for c in found}
 
     def write(self, plan: WritePlan) -> None:
-        for kind, keys in _group(list(plan.nodes), kind_of_valid).items():
-            rows = [{"key": key, "props": {**plan.nodes[key], "key": key}} for key in keys]
-            self.tx.run(cypher.update_nodes(kind), rows=rows).consume()
-        for new, edges in ((True, plan.new_edges), (False, plan.edges)):
-            for (src_kind, edge_type, dst_kind), group in _group_edges(list(edges)).items():
-                rows = [{"src": e[0], "dst": e[2], "props": edges[e]} for e in group]
-                self.tx.run(cypher.write_edges(src_kind, edge_type, dst_kind, new),
-                            rows=rows).consume()
+        """The whole plan in one statement (one round trip, however many kinds and types)."""
+        kinds = _group(list(plan.nodes), kind_of_valid)
+        params: dict[str, Any] = {
+            f"nodes{part}": [{"key": key, "props": {**plan.nodes[key], "key": key}}
+                             for key in keys] for part, keys in enumerate(kinds.values())}
+        edge_groups = [(group, new, edges, ids)
+                       for new, edges in ((True, plan.new_edges), (False, plan.edges))
+                       for group, ids in _group_edges(list(edges)).items()]
+        for part, (_, _, edges, ids) in enumerate(edge_groups):
+            params[f"edges{part}"] = [{"src": e[0], "dst": e[2], "props": edges[e]} for e in ids]
         if plan.conflicts:
-            rows = [{"key": c.id, "props": conflict_properties(c)}
-                    for c in plan.conflicts.values()]
-            self.tx.run(cypher.WRITE_CONFLICTS, rows=rows).consume()
+            params["conflicts"] = [{"key": c.id, "props": conflict_properties(c)}
+                                   for c in plan.conflicts.values()]
+        if not params:
+            return
+        statement = cypher.write_plan(tuple(kinds), tuple((g, new) for g, new, _, _ in edge_groups),
+                                      bool(plan.conflicts))
+        self.tx.run(statement, params).consume()
 
 
 def _group(keys: Sequence[str], kind: Any) -> dict[NodeKind, list[str]]:
