@@ -1,7 +1,7 @@
 """Peer benchmark: this engine beside Marquez 0.50 (the OpenLineage reference server) on one
 OpenLineage workload, in one run.
 
-    tools/marquez/marquez-local start            # built from its 0.50.0 tag, on PostgreSQL
+    tools/marquez/marquez-local install          # built from its 0.50.0 tag, on PostgreSQL
     python -m benchmarks.marquez_peer [--pipelines 100] [--steps 10] [--queries 20]
         [--neo4j bolt://127.0.0.1:7687]          # also this engine on Neo4j (emptied first!)
 
@@ -11,8 +11,10 @@ dataset s + 1, so lineage spreads across pipelines as it does between shared res
 Each job runs once: a START and a COMPLETE RunEvent with a run id of its own (OpenLineage
 requires unique run ids), sent by openlineage-python's own client and HTTP transport.
 
-Measured, contender after contender in the same run (Marquez, this engine's API over a local
-store, and over Neo4j when given): ingest events/s with 1 sender and with 4 senders (processes,
+Every contender starts empty (Marquez's database is dropped and created again by
+`marquez-local reset`, the local store is new, the Neo4j database emptied). Measured, contender
+after contender in the same run (Marquez, this engine's API over a local store, and over Neo4j
+when given): ingest events/s with 1 sender and with 4 senders (processes,
 each with its own client; each round in a namespace of its own), then lineage queries from the
 same random datasets, alternating contenders: Marquez `GET /api/v1/lineage?nodeId=...&depth=N`,
 this engine `GET /lineage/{key}?direction=both&depth=2N+2`. Marquez counts job hops (N + 1
@@ -316,12 +318,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--queries", type=int, default=20, help="random datasets queried")
     parser.add_argument("--marquez", default=None,
-                        help="Marquez's base URL (default: tools/marquez/marquez-local url)")
+                        help="Marquez's base URL, used as it is (default: the one of "
+                             "tools/marquez/marquez-local, reset to an empty database first)")
     parser.add_argument("--neo4j", default=None,
                         help="also this engine over this Neo4j, which is EMPTIED first")
     args = parser.parse_args()
-    marquez_url = args.marquez or subprocess.run(
-        [str(MARQUEZ_LOCAL), "url"], capture_output=True, text=True, check=True).stdout.strip()
+    if args.marquez:
+        marquez_url = args.marquez
+    else:  # every contender starts empty: the engine's stores are new or emptied too
+        subprocess.run([str(MARQUEZ_LOCAL), "reset"], check=True)
+        marquez_url = subprocess.run([str(MARQUEZ_LOCAL), "url"], capture_output=True,
+                                     text=True, check=True).stdout.strip()
     wait_until_marquez(marquez_url)
     with tempfile.TemporaryDirectory() as folder, contenders_for(args, Path(folder), marquez_url
                                                                  ) as contenders:
