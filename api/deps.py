@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -16,8 +16,10 @@ from lineage.timefmt import utc_now
 bearer = HTTPBearer(auto_error=False, description="A token the API's configuration maps to a role")
 
 
-def allow(roles: frozenset[Role]) -> Callable[..., Principal]:
-    def check(
+# The dependencies are coroutines although they never wait: FastAPI runs a plain function
+# dependency in its thread pool, a hop per dependency and request (each ~0.5 ms on 2 busy cores).
+def allow(roles: frozenset[Role]) -> Callable[..., Awaitable[Principal]]:
+    async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
@@ -39,11 +41,11 @@ def allow(roles: frozenset[Role]) -> Callable[..., Principal]:
     return check
 
 
-def state(request: Request) -> ApiState:
+async def state(request: Request) -> ApiState:
     return lineage_state(request)
 
 
-def store(request: Request) -> GraphStore:
+async def store(request: Request) -> GraphStore:
     return lineage_state(request).store
 
 

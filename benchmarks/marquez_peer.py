@@ -322,6 +322,7 @@ def main() -> None:
                              "tools/marquez/marquez-local, reset to an empty database first)")
     parser.add_argument("--neo4j", default=None,
                         help="also this engine over this Neo4j, which is EMPTIED first")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="the JSON to write")
     args = parser.parse_args()
     if args.marquez:
         marquez_url = args.marquez
@@ -333,10 +334,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, contenders_for(args, Path(folder), marquez_url
                                                                  ) as contenders:
         results = run(args, contenders)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
     print_summary(results)
-    print(f"results: {RESULTS}")
+    print(f"results: {args.output}")
 
 
 def wait_until_marquez(url: str) -> None:
