@@ -54,8 +54,21 @@ def near_matches(store: GraphStore, key: str, limit: int = 3) -> list[str]:
     except UserError:
         prefix = key.split(":", 1)[0]
         return [f"{p}:" for p in difflib.get_close_matches(prefix, KEY_PREFIX.values(), limit)]
-    candidates = [node.key for node in store.iter_nodes(kind)]
-    return difflib.get_close_matches(key, candidates, n=limit, cutoff=0.6)
+    # Candidates are keys sharing ever shorter prefixes with `key` (a typo is most often near
+    # its end): index seeks of at most NEAR_CANDIDATES keys each, until that many are found, so
+    # that an unknown key costs the same in a store of millions.
+    kind_prefix = len(key.partition(":")[0]) + 1
+    cuts = sorted({max(kind_prefix, len(key) - drop) for drop in (1, 2, 3, 5, 8, 13)}
+                  | {max(kind_prefix, len(key) // 2), kind_prefix}, reverse=True)
+    candidates: set[str] = set()
+    for cut in cuts:
+        candidates.update(store.keys_starting(kind, key[:cut], NEAR_CANDIDATES))
+        if len(candidates) >= NEAR_CANDIDATES:
+            break
+    return difflib.get_close_matches(key, sorted(candidates), n=limit, cutoff=0.6)
+
+
+NEAR_CANDIDATES = 300
 
 
 def _unknown(store: GraphStore, key: str, what: str) -> NotFoundError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -70,6 +71,24 @@ def test_decommission_pages_its_lists(estate: GraphStore) -> None:
 def test_unknown_system_suggests_near_matches(estate: GraphStore) -> None:
     with pytest.raises(UserError, match="did you mean system:PACS-LON"):
         decommission(estate, "PACS-LOM", AS_OF)
+
+
+def test_an_unknown_key_is_answered_by_seeks_not_by_reading_every_node(
+    any_store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown key from any reader must not cost a pass over millions of nodes (it read
+    every node of the kind, properties included, to suggest near matches)."""
+    any_store.upsert([Node(f"series:1.2.{n}.1", Provenance("dicom:PACS1", AS_OF))
+                      for n in range(2000)])
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("every node was read to suggest near matches")
+
+    monkeypatch.setattr(any_store, "iter_nodes", refuse)
+    for typo, meant in (("series:1.2.1999.2", "series:1.2.1999.1"),
+                        ("series:1.2.17x.1", "series:1.2.17.1")):
+        with pytest.raises(UserError, match=f"did you mean [^;]*{re.escape(meant)}"):
+            trace(any_store, typo, "both", 2, AS_OF)
 
 
 def test_trace_down_follows_copies_and_derivatives(estate: GraphStore) -> None:

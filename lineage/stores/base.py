@@ -303,6 +303,11 @@ class GraphStore(ABC):
     def iter_nodes(self, kind: NodeKind | None = None) -> Iterator[StoredNode]: ...
 
     @abstractmethod
+    def keys_starting(self, kind: NodeKind, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` keys of `kind` that start with `prefix`, in key order: a seek in the
+        key index, whose cost follows `limit`, not the size of the store."""
+
+    @abstractmethod
     def iter_edges(self, edge_type: EdgeType | None = None) -> Iterator[StoredEdge]: ...
 
     @abstractmethod

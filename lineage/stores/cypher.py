@@ -233,6 +233,13 @@ def shortest_path(src: NodeKind, dst: NodeKind, direction: str) -> LiteralString
 
 
 @cache
+def keys_starting(kind: NodeKind) -> LiteralString:
+    """A prefix seek in the range index of the key constraint, in index order."""
+    return query(f"MATCH (n:{_label(kind)}) WHERE n.key STARTS WITH $prefix "
+                 "RETURN n.key AS key ORDER BY key LIMIT $limit")
+
+
+@cache
 def nodes_of(kind: NodeKind) -> LiteralString:
     return query(f"MATCH (n:{_label(kind)}) RETURN properties(n) AS props ORDER BY n.key")
 

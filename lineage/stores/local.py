@@ -22,7 +22,7 @@ import networkx as nx
 
 from lineage.errors import BatchRejectedError, StoreUnavailableError
 from lineage.merge import Conflict
-from lineage.model import Edge, Node, Properties, kind_of_valid
+from lineage.model import Edge, Node, NodeKind, Properties, kind_of_valid
 from lineage.stores.base import (
     EdgeId,
     GraphStore,
@@ -314,6 +314,13 @@ class LocalStore(GraphViewReads, GraphStore):
         self._reload()
 
     # -- reads: GraphViewReads, plus what lives in SQLite only --------------------------
+    @_serialized
+    def keys_starting(self, kind: NodeKind, prefix: str, limit: int) -> list[str]:
+        rows = self.db.execute(  # a range of the primary key; U+10FFFF sorts after any text
+            "SELECT key FROM nodes WHERE key >= ? AND key < ? AND kind = ? ORDER BY key LIMIT ?",
+            (prefix, prefix + "\U0010ffff", kind.value, limit))
+        return [key for (key,) in rows]
+
     @_serialized
     def conflicts(self) -> list[Conflict]:
         rows = self.db.execute("SELECT props FROM conflicts")

@@ -397,6 +397,10 @@ class Neo4jStore(GraphStore):
         ]
         yield from sorted(found, key=lambda n: n.key)
 
+    def keys_starting(self, kind: NodeKind, prefix: str, limit: int) -> list[str]:
+        return [r["key"] for r in self._read(cypher.keys_starting(kind), prefix=prefix,
+                                              limit=limit)]
+
     def iter_edges(self, edge_type: EdgeType | None = None) -> Iterator[StoredEdge]:
         for each in [edge_type] if edge_type else list(EdgeType):
             for r in self._read(cypher.edges_of(each)):

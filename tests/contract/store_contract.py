@@ -270,6 +270,17 @@ class StoreContract:
         with pytest.raises(ValueError, match="max_depth"):
             store.shortest_path(COPY, STUDY, max_depth=1000)
 
+    def test_keys_by_prefix_are_of_one_kind_in_order_and_capped(self, store: GraphStore) -> None:
+        series = ["series:1.2.30.1", "series:1.2.3.2", "series:1.2.3.1", "series:1.2.4.1"]
+        store.upsert([Node(key, PACS) for key in series] + [Node("study:1.2.3", PACS)])
+        assert store.keys_starting(NodeKind.SERIES, "series:1.2.3.", 10) == [
+            "series:1.2.3.1", "series:1.2.3.2"]
+        assert store.keys_starting(NodeKind.SERIES, "series:1.2.3", 2) == [
+            "series:1.2.3.1", "series:1.2.3.2"]
+        assert store.keys_starting(NodeKind.SERIES, "series:", 10) == sorted(series)
+        assert store.keys_starting(NodeKind.STUDY, "series:", 10) == []
+        assert store.keys_starting(NodeKind.SERIES, "series:9", 10) == []
+
     def test_iteration_and_stats(self, store: GraphStore) -> None:
         store.upsert(*small_estate())
         assert [n.key for n in store.iter_nodes(NodeKind.SERIES)] == [SERIES]
