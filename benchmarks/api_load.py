@@ -17,16 +17,17 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from benchmarks.api_server import lineage_serve
 from benchmarks.retention_apply import estate
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import load_policy
@@ -39,12 +40,6 @@ done = function(summary, latency, requests)
     summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(95) / 1000))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path) -> dict[str, float]:
@@ -83,33 +78,9 @@ def ingest_while(base: str, running: threading.Event, done: dict[str, float]) ->
     done["seconds"] = time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--copies", type=int, default=20000)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=8)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install -y wrk")
-    folder = Path(tempfile.mkdtemp(prefix="lineage-api-bench-"))
-    with LocalStore(folder / "lineage.db") as store:
-        for nodes, edges in estate(args.copies):
-            store.upsert(nodes, edges)
-        apply_retention(store, load_policy())
-    port = free_port()
-    env = {**os.environ, "LINEAGE_ENV": "development", "LINEAGE_STORE": "lineage.db"}
-    env.pop("LINEAGE_API_TOKENS", None)
-    server = subprocess.Popen([sys.executable, "-m", "lineage", "serve", "--port", str(port)],
-                              cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+def measure(args: argparse.Namespace, folder: Path, env: dict[str, str]) -> dict[str, Any]:
+    """wrk runs against a server over the store in `folder`, before and during an ingest."""
+    with lineage_serve(folder, env) as (_, base):
         script = folder / "report.lua"
         script.write_text(REPORT)
         decommission = f"{base}/systems/PACS-LON/decommission?limit=100"
@@ -133,9 +104,27 @@ def main() -> None:
             "requests": ingested.get("requests", 0),
             "megabytes_per_second": ingested.get("bytes", 0) / 1e6 / max(
                 ingested.get("seconds", 1), 1e-9)}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--copies", type=int, default=20000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    folder = Path(tempfile.mkdtemp(prefix="lineage-api-bench-"))
+    with LocalStore(folder / "lineage.db") as store:
+        for nodes, edges in estate(args.copies):
+            store.upsert(nodes, edges)
+        apply_retention(store, load_policy())
+    env = {**os.environ, "LINEAGE_ENV": "development", "LINEAGE_STORE": "lineage.db"}
+    env.pop("LINEAGE_API_TOKENS", None)
+    try:
+        results = measure(args, folder, env)
     finally:
-        server.terminate()
-        server.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
     print(f"{args.copies} copies; wrk -t2 -c{args.connections} -d{args.seconds}s on loopback; "
           f"{os.cpu_count()} cores")

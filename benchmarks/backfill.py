@@ -19,7 +19,6 @@ import os
 import platform
 import resource
 import shlex
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -30,17 +29,12 @@ from lineage.backfill import Target, backfill
 from lineage.backfill.digest import canonical_digest
 from lineage.ingest import ingest
 from lineage.stores import Neo4jStore
+from tools.local_process import free_port
 
 RESULTS = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[1]
 NEO4J_LOCAL = REPO / "tools" / "neo4j" / "neo4j-local"
 BATCH = 5000
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def generate_only(shape: EstateShape) -> dict[str, Any]:
@@ -94,7 +88,7 @@ def main() -> None:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "lib").exists():
         (home / "lib").symlink_to(REPO / ".neo4j" / "lib")
-    port = _free_port()
+    port = free_port()
     results: dict[str, Any] = {"machine": platform.platform(), "cores": os.cpu_count(),
                                "heap": os.environ.get("NEO4J_HEAP", "1g"),
                                "pagecache": os.environ.get("NEO4J_PAGECACHE", "256m")}

@@ -46,7 +46,7 @@ from urllib.parse import quote
 
 import httpx
 
-from benchmarks.api_load import free_port
+from benchmarks.api_server import lineage_serve
 
 RESULTS = Path(__file__).parent / "results" / "marquez_peer.json"
 REPO = Path(__file__).resolve().parent.parent
@@ -181,43 +181,20 @@ class Engine(Contender):
 
 @contextmanager
 def engine(name: str, store: str, folder: Path, extra_pids: list[int]) -> Iterator[Engine]:
-    """`lineage serve` over `store` on a free loopback port, in development mode."""
-    port = free_port()
+    """`lineage serve` over `store` on a free loopback port, in development mode; the end of
+    its log is shown when the run fails."""
     env = {**os.environ, "LINEAGE_ENV": "development", "LINEAGE_STORE": store}
     env.pop("LINEAGE_API_TOKENS", None)
-    log = (folder / f"{name}.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "lineage", "serve", "--port", str(port)],
-                              cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/health", server)
-        yield Engine(name, url, server, extra_pids)
-    except BaseException:
-        print(f"{name}: the last lines of its server's log:", file=sys.stderr)
-        print(*log_tail(folder / f"{name}.log"), sep="\n", file=sys.stderr)
-        raise
-    finally:
-        server.terminate()
-        server.wait(60)
-        log.close()
-
-
-def log_tail(path: Path, lines: int = 30) -> list[str]:
-    return path.read_text(errors="replace").splitlines()[-lines:]
-
-
-def wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the API server exited with {server.returncode}")
+    path = folder / f"{name}.log"
+    with path.open("wb") as log:
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within 120 s")
+            with lineage_serve(folder, env, log, start_seconds=120) as (server, url):
+                yield Engine(name, url, server, extra_pids)
+        except BaseException:
+            print(f"{name}: the last lines of its server's log:", file=sys.stderr)
+            print(*path.read_text(errors="replace").splitlines()[-30:], sep="\n",
+                  file=sys.stderr)
+            raise
 
 
 def children(parent: int) -> list[int]:

@@ -14,17 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from benchmarks.api_server import lineage_serve
 from lineage.export import export
 from lineage.model import Edge, EdgeType, Node, Provenance, object_key, system_key
 from lineage.stores import make_store
@@ -52,24 +48,9 @@ def build(location: str) -> None:
         store.close()
 
 
-def serve(location: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def server_env(location: str, folder: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-    env |= {"LINEAGE_STORE": location, "LINEAGE_AUDIT_LOG": str(folder / "audit.jsonl")}
-    process = subprocess.Popen([sys.executable, "-m", "lineage", "serve", "--port", str(port)],
-                               cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("lineage serve did not start")
+    return env | {"LINEAGE_STORE": location, "LINEAGE_AUDIT_LOG": str(folder / "audit.jsonl")}
 
 
 def trace_seconds(page: Any, url: str, system: str) -> tuple[float, int]:
@@ -95,43 +76,39 @@ def main() -> None:
         folder = Path(name)
         location = args.store or str(folder / "lineage.db")
         build(location)
-        process, url = serve(location, folder)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=args.chromium,
-                                                     args=["--no-sandbox"])
-                page = browser.new_page(viewport={"width": 1300, "height": 1000})
-                page.goto(f"{url}/ui")
-                page.fill("#token-input", TOKEN)
-                page.click("#token-form button[type=submit]")
-                page.wait_for_selector("#who:has-text('Signed in')")
-                for system in SIZES:
-                    found = [trace_seconds(page, url, system) for _ in range(args.runs)]
-                    print(f"trace of system:{system}: {found[0][1]:,} nodes, navigation to "
-                          f"interactive {statistics.median(s for s, _ in found):.2f} s "
-                          f"(median of {args.runs})")
-                report = folder / "large.html"
-                store = make_store(location)
-                store.open()
-                manifest = export(store, "html", report, "system:LARGE", 2)
-                store.close()
-                opened = []
-                for _ in range(args.runs):
-                    offline = browser.new_context(offline=True)
-                    tab = offline.new_page()
-                    started = time.perf_counter()
-                    tab.goto(report.as_uri())
-                    tab.wait_for_selector("#graph[data-nodes]", timeout=120_000)
-                    opened.append(time.perf_counter() - started)
-                    offline.close()
-                nodes = sum(manifest["nodes_by_kind"].values())
-                print(f"HTML report of system:LARGE: {nodes:,} nodes, "
-                      f"{manifest['bytes'] / 1024:,.0f} KiB, opened offline in "
-                      f"{statistics.median(opened):.2f} s (median of {args.runs})")
-                browser.close()
-        finally:
-            process.terminate()
-            process.wait(15)
+        with lineage_serve(folder, server_env(location, folder)) as (_, url), \
+                sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=args.chromium,
+                                                 args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page.goto(f"{url}/ui")
+            page.fill("#token-input", TOKEN)
+            page.click("#token-form button[type=submit]")
+            page.wait_for_selector("#who:has-text('Signed in')")
+            for system in SIZES:
+                found = [trace_seconds(page, url, system) for _ in range(args.runs)]
+                print(f"trace of system:{system}: {found[0][1]:,} nodes, navigation to "
+                      f"interactive {statistics.median(s for s, _ in found):.2f} s "
+                      f"(median of {args.runs})")
+            report = folder / "large.html"
+            store = make_store(location)
+            store.open()
+            manifest = export(store, "html", report, "system:LARGE", 2)
+            store.close()
+            opened = []
+            for _ in range(args.runs):
+                offline = browser.new_context(offline=True)
+                tab = offline.new_page()
+                started = time.perf_counter()
+                tab.goto(report.as_uri())
+                tab.wait_for_selector("#graph[data-nodes]", timeout=120_000)
+                opened.append(time.perf_counter() - started)
+                offline.close()
+            nodes = sum(manifest["nodes_by_kind"].values())
+            print(f"HTML report of system:LARGE: {nodes:,} nodes, "
+                  f"{manifest['bytes'] / 1024:,.0f} KiB, opened offline in "
+                  f"{statistics.median(opened):.2f} s (median of {args.runs})")
+            browser.close()
 
 
 if __name__ == "__main__":

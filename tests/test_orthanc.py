@@ -28,7 +28,8 @@ from lineage.pipeline import RunReport
 from lineage.stores import GraphStore, LocalStore
 from tests import dicom_factory as make
 from tests.dicom_factory import Chain
-from tools.orthanc_local import OrthancServer, free_port
+from tools.local_process import free_port
+from tools.orthanc_local import OrthancServer
 
 pytestmark = pytest.mark.orthanc
 SECRET = b"o" * 32

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,13 +23,9 @@ from typing import Any
 
 import httpx
 
+from tools.local_process import free_port, wait_until_answers
+
 PLUGINS = Path("/usr/share/orthanc/plugins")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class OrthancServer:
@@ -77,18 +72,12 @@ class OrthancServer:
         self.process = subprocess.Popen([binary, str(config_dir)], stdout=log, stderr=log,
                                         env={**os.environ, "TCP_NODELAY": "1"},
                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Orthanc exited at start; see {self.folder / 'orthanc.log'}")
-            try:
-                if httpx.get(f"{self.url}/system", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"Orthanc did not answer within {timeout} s")
+        outcome = wait_until_answers(f"{self.url}/system", self.process, timeout)
+        if outcome == "exited":
+            raise RuntimeError(f"Orthanc exited at start; see {self.folder / 'orthanc.log'}")
+        if outcome == "timed out":
+            self.stop()
+            raise RuntimeError(f"Orthanc did not answer within {timeout} s")
 
     def stop(self) -> None:
         if self.process is None:

@@ -89,14 +89,9 @@ EdgeGroup = tuple[NodeKind, EdgeType, NodeKind]
 
 
 @cache
-def read_edges(src: NodeKind, edge_type: EdgeType, dst: NodeKind) -> LiteralString:
-    return _read_edges((src, edge_type, dst), "rows", "")
-
-
-@cache
 def read_edges_of(groups: tuple[EdgeGroup, ...]) -> LiteralString:
-    """`read_edges` of several groups in one statement: `$rows0`... and a `part` column
-    saying which group a row answers."""
+    """The stored properties of edges, several groups in one statement: `$rows0`... hold the
+    first group's {src, dst}, and a `part` column says which group a row answers."""
     return query(" UNION ALL ".join(_read_edges(group, f"rows{part}", f"{part} AS part, ")
                                     for part, group in enumerate(groups)))
 
