@@ -195,6 +195,8 @@ class Cost(Answer):
 class Drift(PolicyState):
     policy_version: str | None
     over_retained: list[OverRetained]
+    over_retained_count: int = Field(description="Over-retained copies in all (the list is a "
+                                                 "page of them, in key order)")
     premature_disposal: list[PrematureDisposal]
     policy_drift: list[PolicyDrift]
     unknown: list[UnknownRetention]

@@ -22,11 +22,15 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items of each li
 
 
 def paged(
-    result: dict[str, Any], lists: tuple[str, ...], offset: int, limit: int
+    result: dict[str, Any], lists: tuple[str, ...], offset: int, limit: int,
+    cut: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Cut each list to a page; `counts` gives full sizes, `truncated` says a page cut."""
-    counts = {name: len(result[name]) for name in lists}
-    page = {name: result[name][offset:offset + limit] for name in lists}
+    """Cut each list to a page; `counts` gives full sizes, `truncated` says a page cut. `cut`:
+    the lists the report read as this page already, with their full sizes."""
+    cut = cut or {}
+    counts = {name: cut.get(name, len(result[name])) for name in lists}
+    page = {name: result[name] if name in cut else result[name][offset:offset + limit]
+            for name in lists}
     return {**result, **page, "counts": counts, "offset": offset, "limit": limit,
             "truncated": any(len(page[n]) < counts[n] for n in lists)}
 
@@ -55,8 +59,9 @@ def get_lineage(
             summary="Over-retention, premature disposal, drift, unknowns")
 def get_drift(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
               offset: Offset = 0) -> dict[str, Any]:
-    return paged(reports.drift(store, as_of), ("over_retained", "premature_disposal",
-                                               "policy_drift", "unknown"), offset, limit)
+    report = reports.drift(store, as_of, offset=offset, limit=limit)
+    return paged(report, ("over_retained", "premature_disposal", "policy_drift", "unknown"),
+                 offset, limit, cut={"over_retained": report["over_retained_count"]})
 
 
 @router.get("/retention/cross-region", response_model=models.CrossRegion,

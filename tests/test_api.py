@@ -54,6 +54,13 @@ def test_reports_match_the_cli_semantics_and_page(client: TestClient) -> None:
     drift = client.get("/retention/drift", params={"as_of": AS_OF, "limit": 1},
                        headers=auth("auditor")).json()
     assert drift["counts"]["over_retained"] == 4 and len(drift["over_retained"]) == 1
+    assert drift["over_retained_count"] == 4 and drift["truncated"]
+    whole = client.get("/retention/drift", params={"as_of": AS_OF},
+                       headers=auth("auditor")).json()
+    pages = [client.get("/retention/drift", params={"as_of": AS_OF, "limit": 3, "offset": o},
+                        headers=auth("auditor")).json() for o in (0, 3)]
+    assert [r for p in pages for r in p["over_retained"]] == whole["over_retained"]
+    assert all(p["cost"] == whole["cost"] for p in pages)
     cross = client.get("/retention/cross-region", params={"as_of": AS_OF},
                        headers=auth("architect")).json()
     assert len(cross["residency_violations"]) == 2

@@ -94,11 +94,23 @@ def test_drift_report(estate: GraphStore) -> None:
     assert drift["cost"]["monthly_cost"] == round(3000 / 1024**3 * 0.023, 2)
 
 
+
+def test_drift_pages_the_over_retained_copies_and_keeps_count_and_cost_whole(
+        estate: GraphStore) -> None:
+    whole = reports.drift(estate, AS_OF)
+    assert whole["over_retained_count"] == len(whole["over_retained"]) == 2
+    pages = [reports.drift(estate, AS_OF, offset=offset, limit=1) for offset in (0, 1, 2)]
+    assert [len(page["over_retained"]) for page in pages] == [1, 1, 0]
+    assert [row for page in pages for row in page["over_retained"]] == whole["over_retained"]
+    for page in pages:  # the count and the cost are over every over-retained copy, not the page
+        assert page["over_retained_count"] == 2 and page["cost"] == whole["cost"]
+        assert page["premature_disposal"] == whole["premature_disposal"]
+
 @pytest.mark.neo4j
 def test_report_queries_run_at_once_on_neo4j(neo4j_store: Neo4jStore,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     neo4j_store.clear()
-    together = threading.Barrier(4, timeout=10)  # broken unless all four queries are running
+    together = threading.Barrier(5, timeout=10)  # broken unless all five queries are running
     read_rows = neo4j_store.read_rows
 
     def meeting(statement: Any, params: dict[str, Any]) -> list[dict[str, Any]]:

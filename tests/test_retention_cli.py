@@ -34,6 +34,12 @@ def test_apply_then_reports_through_the_cli(tmp_path: Path) -> None:
     assert set(holds) >= {"holds", "conflicts"}
     human = lineage("retention", "drift", "--as-of", "2024-06-01", cwd=tmp_path)
     assert "over-retained: 2" in human.stdout and "de-strlschg-exam-10y" in human.stdout
+    page = run_json("retention", "drift", "--as-of", "2024-06-01", "--limit", "1", "--offset",
+                    "1", cwd=tmp_path)
+    assert page["over_retained"] == drift["over_retained"][1:]  # type: ignore[index]
+    assert page["over_retained_count"] == 2 and page["cost"] == drift["cost"]
+    shown = lineage("retention", "drift", "--as-of", "2024-06-01", "--limit", "1", cwd=tmp_path)
+    assert "1 of the over-retained copies shown, from offset 0" in shown.stdout
 
 
 def test_bad_policy_and_bad_date_are_one_line_errors(tmp_path: Path) -> None:

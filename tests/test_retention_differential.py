@@ -23,7 +23,13 @@ from lineage.retention.reports import _params
 from lineage.stores import LocalStore, Neo4jStore
 from queries.catalogue import ACCESS_PATHS, CATALOGUE
 from queries.library import run_query
-from queries.retention import ALL, COPY_KEYS, RETENTION_INPUTS
+from queries.retention import (
+    ALL,
+    COPY_KEYS,
+    DRIFT_OVER_RETAINED,
+    DRIFT_OVER_RETAINED_TOTALS,
+    RETENTION_INPUTS,
+)
 from tests.retention_estate import DIFFERENTIAL, EstateBuilder, fixed_estate, random_estates
 
 pytestmark = pytest.mark.neo4j
@@ -35,7 +41,7 @@ def answers(store: LocalStore | Neo4jStore) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for as_of in AS_OF_DATES:
         params, _ = _params(store, as_of)
-        params |= {"after": "", "limit": 1000, "system": "system:PACS-LON"}
+        params |= {"after": "", "limit": 1000, "offset": 0, "system": "system:PACS-LON"}
         copies = [row["key"] for row in run_query(store, COPY_KEYS, params)]
         params["keys"] = [*copies, "study:1.1", "object:NOT-STORED:1", copies[0] if copies else ""]
         patients = [node.key for node in store.iter_nodes(NodeKind.PATIENT)]
@@ -44,6 +50,12 @@ def answers(store: LocalStore | Neo4jStore) -> dict[str, Any]:
                    "systems": ["system:PACS-LON"]}
         for query in ALL:
             results[f"{query.name}@{as_of}"] = run_query(store, query, params)
+        page = params | {"offset": 1, "limit": 2}
+        results[f"over_retained page@{as_of}"] = run_query(store, DRIFT_OVER_RETAINED, page)
+        totals = run_query(store, DRIFT_OVER_RETAINED_TOTALS, params)
+        over_retained = results[f"{DRIFT_OVER_RETAINED.name}@{as_of}"]
+        assert sum(row["copies"] for row in totals) == len(over_retained), as_of  # filter alike
+        assert sum(row["bytes"] for row in totals) == sum(r["bytes"] or 0 for r in over_retained)
         for name, query in CATALOGUE.items():  # the architects' catalogue, on the same estates
             key = "series:2.0.1" if name == "derivation_chain" else "study:2.0"
             results[f"{query.name}@{as_of}"] = run_query(store, query, params | {"key": key})

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lineage.cli.context import cli_context
-from lineage.cli.output import AsOfOption, print_json, show_rows, stdout
+from lineage.cli.output import (
+    AsOfOption,
+    LimitOption,
+    OffsetOption,
+    print_json,
+    show_rows,
+    stdout,
+)
 from lineage.wording import holdings_sentence
 
 if TYPE_CHECKING:
@@ -21,8 +28,8 @@ def decommission_command(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="Code of the system to switch off.")],
     as_of: AsOfOption = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Items per list (a page).")] = None,
-    offset: Annotated[int, typer.Option(min=0, help="Items of each list to skip.")] = 0,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Readiness report for switching a system off: verdict, what must be migrated, what may be

@@ -21,6 +21,8 @@ from lineage.wording import cell_text, middle_cut
 AS_OF_HELP = ("A date (the end of that day) or a time (2026-11-30T14:00:00Z, any UTC offset); "
               "default: now.")
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)]
+LimitOption = Annotated[int | None, typer.Option(min=1, help="Items per list (a page).")]
+OffsetOption = Annotated[int, typer.Option(min=0, help="Items of each list to skip.")]
 
 
 def _console(to_stderr: bool = False) -> Console:

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from lineage.cli.context import cli_context
-from lineage.cli.output import AsOfOption, print_json, progress, show_rows, stdout
+from lineage.cli.output import (
+    AsOfOption,
+    LimitOption,
+    OffsetOption,
+    print_json,
+    progress,
+    show_rows,
+    stdout,
+)
 
 app = typer.Typer(help="Retention: apply a policy, drift and cross-region reports.",
                   no_args_is_help=True)
@@ -75,13 +83,15 @@ def rules(
 
 
 @app.command("drift")
-def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
+def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False,
+          limit: LimitOption = None, offset: OffsetOption = 0) -> None:
     """Over-retained copies, premature disposals, policy drift between copies, unknowns, and
-    what over-retention costs."""
+    what over-retention costs. --limit/--offset page the over-retained copies (in key order;
+    the count and the cost stay over all of them)."""
     from lineage.retention import reports
 
     reports.as_of_params(as_of)  # a wrong date fails before the store is opened
-    result = reports.drift(cli_context(ctx).store(), as_of)
+    result = reports.drift(cli_context(ctx).store(), as_of, offset=offset, limit=limit)
 
     def body() -> None:
         stdout.print(f"retention drift as of {result['as_of']} "
@@ -92,9 +102,13 @@ def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = Fa
                ["key", "disposed_at", "retain_until", "rule", "holds"])
         _table("policy drift", result["policy_drift"], ["key", "copies"])
         _table("unknown", result["unknown"], ["key", "reason"])
-        cost = result["cost"]
-        stdout.print(f"over-retained: {cost['bytes']:,} bytes, about {cost['monthly_cost']:,} "
+        cost, shown = result["cost"], len(result["over_retained"])
+        stdout.print(f"over-retained: {result['over_retained_count']:,} copies, "
+                     f"{cost['bytes']:,} bytes, about {cost['monthly_cost']:,} "
                      f"{cost['currency'] or ''} a month")
+        if shown < result["over_retained_count"]:
+            stdout.print(f"({shown:,} of the over-retained copies shown, from offset {offset:,}:"
+                         " see --offset, --limit, --json)")
 
     _finish(result, as_json, body)
 

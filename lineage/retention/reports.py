@@ -24,6 +24,7 @@ from queries.library import Query, Row, run_queries
 from queries.retention import (
     CROSS_REGION_CONFLICTS,
     DRIFT_OVER_RETAINED,
+    DRIFT_OVER_RETAINED_TOTALS,
     DRIFT_POLICY,
     DRIFT_PREMATURE,
     DRIFT_UNKNOWN,
@@ -112,34 +113,46 @@ def needs_apply(report: dict[str, Any]) -> bool:
             or not report.get("study_facts_current", True))
 
 
-def drift(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
+ALL_ROWS = 2**62  # a limit that never cuts
+
+
+def drift(store: GraphStore, as_of: date | str | None = None, offset: int = 0,
+          limit: int | None = None) -> dict[str, Any]:
+    """The drift report; `over_retained` is the page `offset`, `limit` (default all) of the
+    over-retained copies in key order, `over_retained_count` how many there are in all, and
+    `cost` is over all of them (summed by the store, not from the rows sent)."""
     params, policy = _params(store, as_of)
+    params |= {"offset": offset, "limit": ALL_ROWS if limit is None else limit}
     found = run_queries(store, {"over_retained": DRIFT_OVER_RETAINED,
+                                "over_retained_totals": DRIFT_OVER_RETAINED_TOTALS,
                                 "premature_disposal": DRIFT_PREMATURE,
                                 "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}, params)
     uncomputed = _uncomputed(found["unknown"])
+    totals = found.pop("over_retained_totals")
     return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
             **policy_state(policy, uncomputed, _facts_current(store)), **found,
-            "cost": cost(found["over_retained"], policy)}
+            "over_retained_count": sum(row["copies"] for row in totals),
+            "cost": cost(totals, policy)}
 
 
-def cost(over_retained: list[Row], policy: Policy | None) -> dict[str, Any]:
-    """Bytes of over-retained copies by system, region and tier, and their monthly price."""
+def cost(totals: list[Row], policy: Policy | None) -> dict[str, Any]:
+    """Bytes of over-retained copies by system, region and tier, and their monthly price, from
+    `drift_over_retained_totals` rows (or any rows with those columns and bytes)."""
     prices = policy.tier_prices if policy else {}
     by: dict[str, dict[str, int]] = {"system": defaultdict(int), "region": defaultdict(int),
                                      "storage_tier": defaultdict(int)}
     monthly, unpriced = 0.0, 0
-    for row in over_retained:
+    for row in totals:
         size = int(row.get("bytes") or 0)
-        for dimension, totals in by.items():
-            totals[str(row.get(dimension) or "unknown")] += size
+        for dimension, sums in by.items():
+            sums[str(row.get(dimension) or "unknown")] += size
         tier = str(row.get("storage_tier") or "")
         if tier in prices:
             monthly += size / GB * prices[tier]
         elif size:
             unpriced += size
     return {
-        "bytes": sum(int(r.get("bytes") or 0) for r in over_retained),
+        "bytes": sum(int(r.get("bytes") or 0) for r in totals),
         "by_system": dict(sorted(by["system"].items())),
         "by_region": dict(sorted(by["region"].items())),
         "by_storage_tier": dict(sorted(by["storage_tier"].items())),

@@ -4,7 +4,7 @@ NetworkX twin here. Rows are sorted by key (and hold); lists inside rows are sor
 Parameters: `as_of` (a stored timestamp: the end of the day asked), `as_of_date` (YYYY-MM-DD),
 `policy_version` (the fingerprint of the policy whose retention is current), `allowed` (origin
 jurisdiction → countries), `archive_tiers`, for the pages of copies `after` and `limit`, and
-for their inputs `keys`.
+for their inputs `keys`; for a page of the over-retained copies `offset` and `limit`.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _current(attrs: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
                 and attrs.get("retention_policy_version") == params["policy_version"])
 
 
-def _over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+def _all_over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     as_of = params["as_of"]
     held = {obj for event, attrs in nodes(graph, "ComplianceEvent")
             if attrs.get("event_type") == "legal_hold" and active_at(attrs, as_of)
@@ -137,6 +137,23 @@ def _over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
                          "system": system_of(graph, key), "region": region_of(graph, key),
                          "storage_tier": attrs.get("storage_tier"), "bytes": attrs.get("bytes")})
     return rows
+
+
+def _over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    offset = params["offset"]
+    return _all_over_retained(graph, params)[offset:offset + params["limit"]]
+
+
+def _over_retained_totals(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    groups: dict[tuple[Any, Any, Any], list[int]] = {}
+    for row in _all_over_retained(graph, params):
+        group = groups.setdefault((row["system"], row["region"], row["storage_tier"]), [0, 0])
+        group[0] += 1
+        group[1] += int(row["bytes"] or 0)
+    return [{"system": system, "region": region, "storage_tier": tier, "copies": copies,
+             "bytes": size}
+            for (system, region, tier), (copies, size)
+            in sorted(groups.items(), key=lambda item: [(v is None, v or "") for v in item[0]])]
 
 
 def _premature(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
@@ -284,6 +301,7 @@ AFFECTED_COPIES = Query("retention/affected_copies", _affected)
 STUDY_FACTS = Query("retention/study_facts", _study_facts)
 RETENTION_INPUTS = Query("retention/retention_inputs", _inputs)
 DRIFT_OVER_RETAINED = Query("retention/drift_over_retained", _over_retained)
+DRIFT_OVER_RETAINED_TOTALS = Query("retention/drift_over_retained_totals", _over_retained_totals)
 DRIFT_PREMATURE = Query("retention/drift_premature_disposal", _premature)
 DRIFT_UNKNOWN = Query("retention/drift_unknown", _unknown)
 DRIFT_POLICY = Query("retention/drift_policy", _policy_drift)
@@ -295,5 +313,6 @@ HOLDS_RESTORE_NEEDED = Query("retention/holds_restore_needed", _restore_needed)
 HELD_COPIES = Query("retention/held_copies", _held_copies)
 
 ALL = [COPY_KEYS, AFFECTED_COPIES, STUDY_FACTS, RETENTION_INPUTS, DRIFT_OVER_RETAINED,
-       DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY, CROSS_REGION_CONFLICTS,
-       RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS, HOLDS_RESTORE_NEEDED, HELD_COPIES]
+       DRIFT_OVER_RETAINED_TOTALS, DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY,
+       CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS,
+       HOLDS_RESTORE_NEEDED, HELD_COPIES]

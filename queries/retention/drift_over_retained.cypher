@@ -1,5 +1,8 @@
-// drift_over_retained: live copies past retain_until that no active legal hold covers.
-// Params: $as_of (timestamp, end of the day asked), $as_of_date (YYYY-MM-DD), $policy_version.
+// drift_over_retained: live copies past retain_until that no active legal hold covers, a page
+// of them in key order ($offset rows skipped, at most $limit: a top-N, never the whole answer
+// held or sent). Their count and bytes: drift_over_retained_totals, which must filter alike.
+// Params: $as_of (timestamp, end of the day asked), $as_of_date (YYYY-MM-DD), $policy_version,
+// $offset, $limit.
 // A hold covers a copy through its scope: the copy's system, study, series' study, the study's
 // patient, or a dataset including any of those. The copies held are gathered once (holds are
 // few), then the copies past their date are sought by the retain_until index (the live test
@@ -24,3 +27,5 @@ RETURN o.key AS key, o.retain_until AS retain_until, o.retention_policy_id AS ru
        system, coalesce(o.region_code, system_region) AS region,
        o.storage_tier AS storage_tier, o.bytes AS bytes
 ORDER BY key
+SKIP $offset
+LIMIT $limit
