@@ -11,6 +11,7 @@ from api.deps import Reader, StoreDep
 from lineage.errors import NotFoundError
 from lineage.impact import decommission, near_matches, trace
 from lineage.retention import reports
+from lineage.wording import quoted_key
 
 router = APIRouter(tags=["reports"])
 AsOf = Annotated[str | None, Query(
@@ -90,8 +91,8 @@ def get_node(key: str, store: StoreDep, _: Reader, limit: Limit = 1000,
         node = None
     if node is None:
         hint = near_matches(store, key)
-        raise NotFoundError(f"no node {key!r}" + (f"; did you mean {', '.join(hint)}?"
-                                                 if hint else ""))
+        suggested = f"; did you mean {', '.join(hint)}?" if hint else ""
+        raise NotFoundError(f"no node {quoted_key(key)}{suggested}")
     edges = store.edges(key, "both")
     return {"key": node.key, "kind": node.kind.value, "properties": node.properties,
             "edges": [{"from": e.src, "type": e.type.value, "to": e.dst,

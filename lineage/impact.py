@@ -28,7 +28,7 @@ from lineage.model import KEY_PREFIX, NodeKind, kind_of, system_key
 from lineage.retention.apply import applied_policy
 from lineage.retention.reports import as_of_params
 from lineage.stores import GraphStore
-from lineage.wording import plural
+from lineage.wording import plural, quoted_key
 from queries.impact import (
     ACCESS,
     DOWNSTREAM,
@@ -47,8 +47,13 @@ LISTS = ("sole_copies", "must_migrate", "may_dispose", "downstream", "access_pro
          "lineage_gaps")
 
 
+NEAR_KEY_LENGTH = 2048  # longer than any stored key can be mistyped for: no suggestions
+
+
 def near_matches(store: GraphStore, key: str, limit: int = 3) -> list[str]:
     """Keys of the same kind that look like `key`, for 'did you mean'."""
+    if len(key) > NEAR_KEY_LENGTH:
+        return []
     try:
         kind = kind_of(key)
     except UserError:
@@ -74,7 +79,7 @@ NEAR_CANDIDATES = 300
 def _unknown(store: GraphStore, key: str, what: str) -> NotFoundError:
     suggestions = near_matches(store, key)
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-    return NotFoundError(f"no {what} {key!r} in {store.location}{hint}")
+    return NotFoundError(f"no {what} {quoted_key(key)} in {store.location}{hint}")
 
 
 def decommission(

@@ -33,6 +33,14 @@ def middle_cut(text: str, width: int) -> str:
     return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
+def quoted_key(key: str, width: int = 160) -> str:
+    """A key as an error message quotes it: whole when short, else cut in the middle with its
+    length, so that a hostile 100 KB key never comes back 100 KB long."""
+    if len(key) <= width:
+        return repr(key)
+    return f"{middle_cut(key, width)!r} ({len(key):,} characters)"
+
+
 def holdings_sentence(holdings: dict[str, Any]) -> str:
     """What a system holds (a decommission report's `holdings`), and how many of those series or
     studies each other system holds too: a ready verdict says why it is ready."""

@@ -136,6 +136,15 @@ def test_marquez_style_openlineage_payload_is_accepted_unchanged(client: TestCli
         ("READ", "series:1.2.3.4"), ("WROTE", "dataset:s3://models/nodule-v3")}
 
 
+def test_a_huge_unknown_key_is_not_repeated_whole(client: TestClient) -> None:
+    huge = "study:1." + "7" * 20_000
+    for path in (f"/nodes/{huge}", f"/lineage/{huge}", f"/systems/{'7' * 20_000}/decommission"):
+        answer = client.get(path, headers=auth("architect"))
+        assert answer.status_code in (400, 404), answer.text[:300]  # 400: fails key validation
+        detail = answer.json()["detail"]
+        assert len(detail) < 600 and "7777" in detail, detail
+
+
 def test_errors_are_clear_and_never_tracebacks(client: TestClient) -> None:
     missing = client.get("/systems/PACS-LOM/decommission", headers=auth("architect"))
     assert missing.status_code == 404 and "did you mean system:PACS-LON" in missing.json()["detail"]

@@ -110,7 +110,7 @@ def test_drift_pages_the_over_retained_copies_and_keeps_count_and_cost_whole(
 def test_report_queries_run_at_once_on_neo4j(neo4j_store: Neo4jStore,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     neo4j_store.clear()
-    together = threading.Barrier(5, timeout=10)  # broken unless all five queries are running
+    together = threading.Barrier(4, timeout=10)  # broken unless all four queries are running
     read_rows = neo4j_store.read_rows
 
     def meeting(statement: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -201,6 +201,19 @@ def test_policy_change_recomputes_and_withdraws(estate: GraphStore) -> None:
     assert "valid_to" not in edges["policy:gb-adult-30y"]
     assert reports.drift(estate, AS_OF)["policy_version"] == changed.fingerprint
 
+
+
+def test_a_copy_whose_retention_became_unknown_loses_its_date(estate: GraphStore) -> None:
+    copy = copy_key("PACS-LON", "1.5")
+    assert retention(estate, copy)[1] is not None
+    estate.upsert([Node(copy, Provenance("dicom", "2025-01-01"), {"region_code": "mars-1"})])
+    apply_retention(estate, load_policy())
+    stored = estate.get_node(copy).properties  # type: ignore[union-attr]
+    assert stored["retention_status"] == "unknown"
+    assert stored["retention_reason"] == "storage region 'mars-1' is not in the policy"
+    withdrawn = {"retain_until", "retention_policy_id", "jurisdictions", "country"}
+    assert not withdrawn & set(stored)
+    assert stored["bytes"] == 2000 and stored["region_code"] == "mars-1"  # the rest is kept
 
 def test_half_recomputed_copies_are_flagged_not_mixed(estate: GraphStore) -> None:
     # A recomputation that died after rewriting one copy: the store still names the old policy.

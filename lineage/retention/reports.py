@@ -120,24 +120,27 @@ def drift(store: GraphStore, as_of: date | str | None = None, offset: int = 0,
           limit: int | None = None) -> dict[str, Any]:
     """The drift report; `over_retained` is the page `offset`, `limit` (default all) of the
     over-retained copies in key order, `over_retained_count` how many there are in all, and
-    `cost` is over all of them (summed by the store, not from the rows sent)."""
+    `cost` is over all of them: summed by the store for a page, from the rows when all are read.
+    """
     params, policy = _params(store, as_of)
+    whole = offset == 0 and limit is None
     params |= {"offset": offset, "limit": ALL_ROWS if limit is None else limit}
-    found = run_queries(store, {"over_retained": DRIFT_OVER_RETAINED,
-                                "over_retained_totals": DRIFT_OVER_RETAINED_TOTALS,
-                                "premature_disposal": DRIFT_PREMATURE,
-                                "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}, params)
+    queries = {"over_retained": DRIFT_OVER_RETAINED, "premature_disposal": DRIFT_PREMATURE,
+               "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}
+    if not whole:
+        queries["over_retained_totals"] = DRIFT_OVER_RETAINED_TOTALS
+    found = run_queries(store, queries, params)
     uncomputed = _uncomputed(found["unknown"])
-    totals = found.pop("over_retained_totals")
+    totals = found["over_retained"] if whole else found.pop("over_retained_totals")
     return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
             **policy_state(policy, uncomputed, _facts_current(store)), **found,
-            "over_retained_count": sum(row["copies"] for row in totals),
+            "over_retained_count": sum(row.get("copies", 1) for row in totals),
             "cost": cost(totals, policy)}
 
 
 def cost(totals: list[Row], policy: Policy | None) -> dict[str, Any]:
     """Bytes of over-retained copies by system, region and tier, and their monthly price, from
-    `drift_over_retained_totals` rows (or any rows with those columns and bytes)."""
+    `drift_over_retained_totals` rows or `drift_over_retained` rows (a copy each)."""
     prices = policy.tier_prices if policy else {}
     by: dict[str, dict[str, int]] = {"system": defaultdict(int), "region": defaultdict(int),
                                      "storage_tier": defaultdict(int)}

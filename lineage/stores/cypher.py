@@ -85,6 +85,15 @@ def update_nodes(kind: NodeKind, rows: str = "rows") -> LiteralString:
     )
 
 
+@cache
+def patch_nodes(kind: NodeKind) -> LiteralString:
+    """Write only what changed: `row.changes` holds the new values and null for each property
+    withdrawn (a null in `SET +=` removes the property)."""
+    return query(
+        f"UNWIND $rows AS row MATCH (n:{_label(kind)} {{key: row.key}}) SET n += row.changes"
+    )
+
+
 EdgeGroup = tuple[NodeKind, EdgeType, NodeKind]
 
 

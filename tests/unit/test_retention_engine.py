@@ -128,3 +128,17 @@ def test_the_documented_pack_is_the_shipped_pack() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "retention-pack.md").read_text()
     assert rules_table(PACK) in doc, "regenerate docs/retention-pack.md: lineage retention rules"
+
+
+def test_changes_turn_the_stored_properties_into_the_merged_ones() -> None:
+    from lineage.model import Properties
+    from lineage.retention.neo4j_writes import changes
+
+    before: Properties = {"bytes": 1000, "retain_until": "2030-01-01", "country": "GB",
+                          "tier": "online"}
+    after: Properties = {"bytes": 1000, "retain_until": "2035-01-01", "tier": "online",
+                         "reason": "x"}
+    delta = changes(before, after)
+    assert delta == {"retain_until": "2035-01-01", "reason": "x", "country": None}
+    patched = {**before, **delta}  # what SET n += delta leaves: a null removes the property
+    assert {k: v for k, v in patched.items() if v is not None} == after
