@@ -6,11 +6,18 @@ It is a complete `GraphStore`: connectors that read while they ingest (a sweep's
 ADT merge's current links, the instance index, the pseudonym key binding) read it as they would
 read Neo4j. The NetworkX view those reads need is built on the first read only, so a source that
 never reads costs the dicts alone.
+
+What repeats is held once, as in the local store's compact view (`lineage.stores.compact`):
+one object per key however many edges name it, per text, per list, and per distinct edge
+property map (the edges of one source share their provenance); shared maps are read-only, and
+every write replaces maps, never changes them in place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from sys import intern
+from typing import Any
 
 import networkx as nx
 
@@ -27,6 +34,7 @@ from lineage.stores.base import (
     locate_unstorable,
     sort_conflicts,
 )
+from lineage.stores.compact import ReadOnlyDict, shared_value
 from lineage.stores.graph_view import GraphViewReads, apply_plan
 
 
@@ -76,6 +84,9 @@ class StagingStore(GraphViewReads, GraphStore):
         self.meta: dict[str, str] = {}
         self.instances: dict[str, Instance] = {}
         self._graph: nx.MultiDiGraph | None = None
+        self._keys: dict[str, str] = {}
+        self._lists: dict[tuple[Any, ...], list[Any]] = {}
+        self._edge_maps: dict[tuple[Any, ...], ReadOnlyDict] = {}
 
     def open(self) -> None:
         return None
@@ -103,14 +114,38 @@ class StagingStore(GraphViewReads, GraphStore):
         result = apply_batch(batch, nodes, edges)
         plan = batch.plan
         assert plan is not None  # apply_batch always writes its plan
-        self.nodes.update(plan.new_nodes)
-        self.nodes.update(plan.nodes)
-        self.edges_by_id.update(plan.new_edges)
-        self.edges_by_id.update(plan.edges)
+        for written in (plan.new_nodes, plan.nodes):
+            for key, props in written.items():
+                self.nodes[self._key(key)] = self._node_properties(props)
+        for written_edges in (plan.new_edges, plan.edges):
+            for (src, edge_type, dst), props in written_edges.items():
+                edge = (self._key(src), intern(edge_type), self._key(dst))
+                self.edges_by_id[edge] = self._edge_properties(props)
         self.conflict_by_id.update(plan.conflicts)
         if self._graph is not None:
             apply_plan(self._graph, plan)
         return result
+
+    def _key(self, key: str) -> str:
+        return self._keys.setdefault(key, key)
+
+    def _node_properties(self, props: Properties) -> Properties:
+        return {intern(name): shared_value(value, self._lists) for name, value in props.items()}
+
+    def _edge_properties(self, props: Properties) -> Properties:
+        """One read-only map per distinct edge property map: values compared with their types
+        (1 and True stay apart), lists by identity (`shared_value` gives one list per distinct
+        typed content)."""
+        shared = self._node_properties(props)
+        try:
+            fingerprint = tuple((name, type(value), id(value) if type(value) is list else value)
+                                for name, value in shared.items())
+            found = self._edge_maps.get(fingerprint)
+        except TypeError:  # an unhashable value: kept apart
+            return shared
+        if found is None:
+            found = self._edge_maps[fingerprint] = ReadOnlyDict(shared)
+        return found
 
     def get_meta(self, name: str) -> str | None:
         return self.meta.get(name)

@@ -193,7 +193,8 @@ def apply_retention(
                              WORKERS if store.concurrent_reads else 1):
         if progress is not None:
             progress(done)
-    _write_study_facts(store, policy, studies, sources, prov, batch_size)
+    _write_study_facts(store, policy, studies, sources, prov, batch_size,
+                       _node_writer(store))
     report.studies = len(studies)
     if only is None:
         store.set_meta(POLICY_META, policy.model_dump_json())
@@ -212,6 +213,18 @@ def _page_writer(store: GraphStore, prov: Provenance) -> Callable[[list[Outcome]
 
         return lambda outcomes: write_merged(store, outcomes, prov)
     return lambda outcomes: write_outcomes(store, outcomes, prov)
+
+
+def _node_writer(store: GraphStore) -> Callable[[list[Node]], object]:
+    """How the studies' facts are written: on Neo4j merged in the client under their locks,
+    elsewhere through the store's batch."""
+    from lineage.stores.neo4j import Neo4jStore
+
+    if isinstance(store, Neo4jStore):
+        from lineage.retention.neo4j_writes import write_merged_nodes
+
+        return lambda nodes: write_merged_nodes(store, nodes)
+    return lambda nodes: store.upsert(nodes)
 
 
 def _in_parallel(work: Callable[[list[str]], int], pages: Iterator[list[str]],
@@ -253,7 +266,8 @@ def _count(report: ApplyReport, result: RetentionResult) -> None:
 
 def _write_study_facts(store: GraphStore, policy: Policy,
                        studies: dict[str, tuple[str, set[str], str | None]],
-                       sources: dict[str, str], prov: Provenance, batch_size: int) -> None:
+                       sources: dict[str, str], prov: Provenance, batch_size: int,
+                       write: Callable[[list[Node]], object]) -> None:
     """Each study's origin jurisdiction (a study derived from another, a de-identified copy,
     originates where its source does, when that is known), and its facts (query
     `study_facts`), read once its copies are written."""
@@ -285,7 +299,7 @@ def _write_study_facts(store: GraphStore, policy: Policy,
                 if study in facts else {}
             nodes.append(Node(study, prov, {"origin_jurisdiction": origin, **counts},
                               removed={"origin_jurisdiction"} if origin is None else set()))
-        store.upsert(nodes)
+        write(nodes)
 
 
 def _facts(row: Row, allowed: list[str] | None) -> dict[str, int]:

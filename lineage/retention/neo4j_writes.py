@@ -2,7 +2,12 @@
 batch's round trips: the page's copies are locked and read with their GOVERNED_BY edges in one
 query, each report is merged in the client by `lineage.merge.merge` (the same rules as every
 write), and what changed is written back in one query per kind: of a copy only the properties
-that changed (`SET +=`), where the general batch rewrites the whole property map.
+that changed (`SET +=`), where the general batch rewrites the whole property map. The studies'
+facts are written the same way (`write_merged_nodes`).
+
+Every property retention reports is mutable for its kind (`lineage.model.MUTABLE_PROPERTIES`),
+so these merges cannot find a metadata conflict; one that did would be an error here, never
+dropped.
 
 Nothing here decides a merged value: it only spares the general batch's work that a page of
 retention results does not need (key validation of keys read from the store, placeholders, a
@@ -15,14 +20,17 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from lineage.merge import merge, node_mutable
+from lineage.errors import LineageError
+from lineage.merge import Merged, merge, node_mutable
 from lineage.model import (
     EDGE_MUTABLE_PROPERTIES,
     EdgeType,
+    Node,
     NodeKind,
     Properties,
     Provenance,
     edge_id,
+    kind_of,
 )
 from lineage.retention.apply import Outcome
 from lineage.stores import cypher
@@ -41,6 +49,14 @@ def changes(before: Properties, after: Properties) -> dict[str, Any]:
     return found
 
 
+def _checked(merged: Merged) -> Merged:
+    if merged.conflicts:
+        conflict = merged.conflicts[0]
+        raise LineageError(f"retention reported an immutable property: {conflict.property!r} of "
+                           f"{conflict.element}")
+    return merged
+
+
 def _merged_rows(outcomes: list[Outcome], prov: Provenance,
                  stored: dict[str, tuple[Properties, dict[str, Properties]]]
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -49,14 +65,14 @@ def _merged_rows(outcomes: list[Outcome], prov: Provenance,
         if outcome.key not in stored:  # no longer stored: nothing to govern
             continue
         before, governed = stored[outcome.key]
-        merged = merge(outcome.key, before, outcome.properties, prov, _MUTABLE,
-                       frozenset(outcome.removed))
+        merged = _checked(merge(outcome.key, before, outcome.properties, prov, _MUTABLE,
+                               frozenset(outcome.removed)))
         if merged.properties != before:
             nodes.append({"key": outcome.key, "changes": changes(before, merged.properties)})
         for policy, props in outcome.edges:
             edge_before = governed.get(policy)
-            edge = merge(edge_id(outcome.key, _GOVERNED_BY, policy), edge_before, props, prov,
-                         EDGE_MUTABLE_PROPERTIES)
+            edge = _checked(merge(edge_id(outcome.key, _GOVERNED_BY, policy), edge_before, props,
+                                  prov, EDGE_MUTABLE_PROPERTIES))
             row = {"src": outcome.key, "dst": policy, "props": edge.properties}
             if edge_before is None:
                 new_edges.append(row)
@@ -80,5 +96,30 @@ def write_merged(store: Neo4jStore, outcomes: list[Outcome], prov: Provenance) -
             if rows:
                 tx.run(cypher.write_edges(_COPY, EdgeType.GOVERNED_BY,
                                           NodeKind.RETENTION_POLICY, new), rows=rows).consume()
+
+    store.execute_write(work)
+
+
+def write_merged_nodes(store: Neo4jStore, nodes: list[Node]) -> None:
+    """Merge reports on stored nodes of one kind (a node no longer stored is skipped) and write
+    what changed, in one transaction."""
+    if not nodes:
+        return
+    kind = kind_of(nodes[0].key)
+    mutable = node_mutable(kind)
+
+    def work(tx: ManagedTransaction) -> None:
+        stored = {record["key"]: {k: v for k, v in record["props"].items() if k != "key"}
+                  for record in tx.run(cypher.lock_stored(kind), keys=[n.key for n in nodes])}
+        rows = []
+        for node in nodes:
+            before = stored.get(node.key)
+            if before is None:
+                continue
+            merged = _checked(merge(node.key, before, node.properties, node.provenance, mutable,
+                                    frozenset(node.removed)))
+            if merged.properties != before:
+                rows.append({"key": node.key, "changes": changes(before, merged.properties)})
+        tx.run(cypher.patch_nodes(kind), rows=rows).consume()
 
     store.execute_write(work)

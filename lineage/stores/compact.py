@@ -43,8 +43,8 @@ def shared_value(value: Any, lists: dict[tuple[Any, ...], list[Any]]) -> Any:
         return intern(value)
     if type(value) is list:
         items = [intern(item) if type(item) is str else item for item in value]
-        try:
-            return lists.setdefault(tuple(items), items)
+        try:  # typed, so that [1] and [True] (equal in Python) stay two lists
+            return lists.setdefault(tuple((type(item), item) for item in items), items)
         except TypeError:  # an unhashable item: kept as it is
             return items
     return value

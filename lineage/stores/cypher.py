@@ -139,6 +139,16 @@ def write_plan(kinds: tuple[NodeKind, ...], edge_groups: tuple[tuple[EdgeGroup, 
     return query(" ".join(f"CALL () {{ {part} }}" for part in parts))
 
 
+@cache
+def lock_stored(kind: NodeKind) -> LiteralString:
+    """Take the write lock of the stored nodes of these `$keys` (a key not stored is left out)
+    and return their properties, for a read-merge-write in one transaction."""
+    return query(
+        f"UNWIND $keys AS key MATCH (n:{_label(kind)} {{key: key}}) "
+        f"SET n.{_LOCK} = true REMOVE n.{_LOCK} RETURN key, properties(n) AS props"
+    )
+
+
 SPECIAL_LABELS = (CONFLICT_LABEL, META_LABEL, INSTANCE_LABEL)
 # Lock copies for a read-merge-write in one transaction, returning their properties and their
 # GOVERNED_BY edges by policy key (`lineage.retention.neo4j_writes`).
