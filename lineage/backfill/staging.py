@@ -15,6 +15,7 @@ every write replaces maps, never changes them in place.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from sys import intern
 from typing import Any
@@ -93,6 +94,7 @@ class StagingStore(GraphViewReads, GraphStore):
 
     def close(self) -> None:
         self._graph = None
+        gc.unfreeze()  # see upsert
 
     @property
     def graph(self) -> nx.MultiDiGraph:
@@ -124,27 +126,36 @@ class StagingStore(GraphViewReads, GraphStore):
         self.conflict_by_id.update(plan.conflicts)
         if self._graph is not None:
             apply_plan(self._graph, plan)
+        gc.freeze()  # what is staged lives to the end: the collector need never scan it again
         return result
 
     def _key(self, key: str) -> str:
         return self._keys.setdefault(key, key)
 
     def _node_properties(self, props: Properties) -> Properties:
-        return {intern(name): shared_value(value, self._lists) for name, value in props.items()}
+        lists, shared = self._lists, {}
+        for name, value in props.items():
+            kind = type(value)
+            if kind is str:
+                value = intern(value)  # type: ignore[arg-type]
+            elif kind is list:
+                value = shared_value(value, lists)
+            shared[name] = value
+        return shared
 
     def _edge_properties(self, props: Properties) -> Properties:
-        """One read-only map per distinct edge property map: values compared with their types
-        (1 and True stay apart), lists by identity (`shared_value` gives one list per distinct
-        typed content)."""
-        shared = self._node_properties(props)
+        """One read-only map per distinct edge property map: values compared with their types,
+        so that 1 and True (equal in Python) stay apart."""
         try:
-            fingerprint = tuple((name, type(value), id(value) if type(value) is list else value)
-                                for name, value in shared.items())
+            fingerprint = tuple(
+                (name, type(value), tuple((type(item), item) for item in value)
+                 if type(value) is list else value)
+                for name, value in props.items())
             found = self._edge_maps.get(fingerprint)
         except TypeError:  # an unhashable value: kept apart
-            return shared
+            return self._node_properties(props)
         if found is None:
-            found = self._edge_maps[fingerprint] = ReadOnlyDict(shared)
+            found = self._edge_maps[fingerprint] = ReadOnlyDict(self._node_properties(props))
         return found
 
     def get_meta(self, name: str) -> str | None:
@@ -182,6 +193,7 @@ class StagingStore(GraphViewReads, GraphStore):
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
+        gc.unfreeze()  # see upsert
 
     # -- reads beside the graph view --------------------------------------------------------
     def conflicts(self) -> list[Conflict]:
