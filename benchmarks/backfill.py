@@ -57,7 +57,7 @@ def pipeline(uri: str, shape: EstateShape) -> dict[str, Any]:
             "digest": digest.sha256, "nodes": digest.nodes, "edges": digest.edges}
 
 
-def bulk(home: Path, port: int, shape: EstateShape) -> dict[str, Any]:
+def bulk(home: Path, port: int, shape: EstateShape, digest: bool = True) -> dict[str, Any]:
     env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_BOLT_PORT": str(port)}
     subprocess.run([str(NEO4J_LOCAL), "stop"], env=env, check=True, capture_output=True)
     start = shlex.join(["env", f"NEO4J_BOLT_PORT={port}", str(NEO4J_LOCAL), "start"])
@@ -66,15 +66,18 @@ def bulk(home: Path, port: int, shape: EstateShape) -> dict[str, Any]:
     report = backfill([lambda staging: ingest(staging, shape.records(), "benchmark",
                                               batch_size=BATCH)], target)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    with Neo4jStore(target.uri) as store:
-        digest = canonical_digest(store)
     seconds = report.seconds
     offline = seconds["stage"] + seconds["files"] + seconds["import"]
-    return {"records": report.records, "seconds": seconds, "offline_seconds": offline,
-            "records_per_second_offline": report.records / offline,
-            "records_per_second_with_start": report.records / seconds["total"],
-            "peak_rss_mib": round(peak), "digest": digest.sha256, "nodes": digest.nodes,
-            "edges": digest.edges, "leftovers": report.leftovers}
+    found = {"records": report.records, "seconds": seconds, "offline_seconds": offline,
+             "records_per_second_offline": report.records / offline,
+             "records_per_second_with_start": report.records / seconds["total"],
+             "peak_rss_mib": round(peak), "nodes": report.nodes,
+             "relationships": report.relationships, "leftovers": report.leftovers}
+    if digest:
+        with Neo4jStore(target.uri) as store:
+            canonical = canonical_digest(store)
+        found |= {"digest": canonical.sha256, "nodes": canonical.nodes, "edges": canonical.edges}
+    return found
 
 
 def main() -> None:
@@ -83,6 +86,10 @@ def main() -> None:
     parser.add_argument("--neo4j", default=os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687"))
     parser.add_argument("--home", type=Path, required=True,
                         help="A folder for the second Neo4j home (made; jars linked).")
+    parser.add_argument("--backfill-only", action="store_true",
+                        help="Only the backfill (size L once: its pipeline figure comes from "
+                             "`benchmarks.scale --size L --pipeline-only`)")
+    parser.add_argument("--output", type=Path, default=RESULTS / "backfill.json")
     args = parser.parse_args()
     home: Path = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -95,6 +102,10 @@ def main() -> None:
     try:
         for size in args.sizes:
             shape = EstateShape(SIZES[size])
+            if args.backfill_only:
+                results[size] = {"backfill": bulk(home, port, shape, digest=False)}
+                print(f"{size}: backfill {json.dumps(results[size]['backfill'])}", flush=True)
+                continue
             row = {"generate_only": generate_only(shape), "pipeline": pipeline(args.neo4j, shape),
                    "backfill": bulk(home, port, shape)}
             row["equal"] = row["pipeline"]["digest"] == row["backfill"]["digest"]
@@ -114,8 +125,8 @@ def main() -> None:
     finally:
         subprocess.run([str(NEO4J_LOCAL), "stop"], capture_output=True, check=False,
                        env={**os.environ, "NEO4J_HOME": str(home), "NEO4J_BOLT_PORT": str(port)})
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "backfill.json").write_text(json.dumps(results, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

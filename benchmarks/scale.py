@@ -193,6 +193,8 @@ def main() -> None:
                         help="Neo4j: the store already holds this size's estate (an earlier run "
                              "with --pipeline-only): no ingest; the results are added to that "
                              "run's")
+    parser.add_argument("--output", type=Path,
+                        help="the results' JSON file (default benchmarks/results/scale-SIZE.json)")
     parser.add_argument("--local-load-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--local-open-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -203,7 +205,7 @@ def main() -> None:
         print(json.dumps(local_open(args.local_open_only)))
         return
     shape = EstateShape(SIZES[args.size])
-    output = RESULTS / f"scale-{args.size}.json"
+    output: Path = args.output or RESULTS / f"scale-{args.size}.json"
     earlier = json.loads(output.read_text()) if args.estate_loaded and output.exists() else {}
     results: dict[str, Any] = earlier | {"size": args.size, "studies": shape.studies,
                                          "cores": os.cpu_count(),
@@ -212,7 +214,7 @@ def main() -> None:
         _run(args, shape, results)
     finally:  # what was measured is kept even when a later step fails
         _print(results)
-        RESULTS.mkdir(parents=True, exist_ok=True)
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=2) + "\n")
         print(f"results: {output}")
 
