@@ -57,6 +57,15 @@ def _checked(merged: Merged) -> Merged:
     return merged
 
 
+def _patch_row(key: str, before: Properties, reported: Properties, prov: Provenance,
+               mutable: frozenset[str], removed: frozenset[str]) -> dict[str, Any] | None:
+    """The `patch_nodes` row that merges a report into a stored node, None when nothing
+    changes."""
+    merged = _checked(merge(key, before, reported, prov, mutable, removed))
+    return {"key": key, "changes": changes(before, merged.properties)} \
+        if merged.properties != before else None
+
+
 def _merged_rows(outcomes: list[Outcome], prov: Provenance,
                  stored: dict[str, tuple[Properties, dict[str, Properties]]]
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -65,10 +74,10 @@ def _merged_rows(outcomes: list[Outcome], prov: Provenance,
         if outcome.key not in stored:  # no longer stored: nothing to govern
             continue
         before, governed = stored[outcome.key]
-        merged = _checked(merge(outcome.key, before, outcome.properties, prov, _MUTABLE,
-                               frozenset(outcome.removed)))
-        if merged.properties != before:
-            nodes.append({"key": outcome.key, "changes": changes(before, merged.properties)})
+        row = _patch_row(outcome.key, before, outcome.properties, prov, _MUTABLE,
+                         frozenset(outcome.removed))
+        if row is not None:
+            nodes.append(row)
         for policy, props in outcome.edges:
             edge_before = governed.get(policy)
             edge = _checked(merge(edge_id(outcome.key, _GOVERNED_BY, policy), edge_before, props,
@@ -111,15 +120,9 @@ def write_merged_nodes(store: Neo4jStore, nodes: list[Node]) -> None:
     def work(tx: ManagedTransaction) -> None:
         stored = {record["key"]: {k: v for k, v in record["props"].items() if k != "key"}
                   for record in tx.run(cypher.lock_stored(kind), keys=[n.key for n in nodes])}
-        rows = []
-        for node in nodes:
-            before = stored.get(node.key)
-            if before is None:
-                continue
-            merged = _checked(merge(node.key, before, node.properties, node.provenance, mutable,
-                                    frozenset(node.removed)))
-            if merged.properties != before:
-                rows.append({"key": node.key, "changes": changes(before, merged.properties)})
+        rows = [row for node in nodes if node.key in stored
+                and (row := _patch_row(node.key, stored[node.key], node.properties,
+                                       node.provenance, mutable, frozenset(node.removed)))]
         tx.run(cypher.patch_nodes(kind), rows=rows).consume()
 
     store.execute_write(work)
