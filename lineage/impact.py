@@ -40,7 +40,7 @@ from queries.impact import (
     TRACE_STEP,
     step_types,
 )
-from queries.library import Row, run_query
+from queries.library import Row, run_queries, run_query
 
 Direction = Literal["up", "down", "both"]
 LISTS = ("sole_copies", "must_migrate", "may_dispose", "downstream", "access_profiles",
@@ -92,13 +92,16 @@ def decommission(
     policy = applied_policy(store)
     params: dict[str, Any] = {**as_of_params(as_of), "system": key,
                               "policy_version": policy.fingerprint if policy else ""}
-    sole = run_query(store, SOLE_COPIES, params)
+    # Each walks the system's copies: on a server they run at once (`run_queries`).
+    found = run_queries(store, {"sole_copies": SOLE_COPIES, "downstream": DOWNSTREAM,
+                                "access_profiles": ACCESS, "lineage_gaps": GAPS,
+                                "holdings": HOLDINGS}, params)
+    sole = found["sole_copies"]
     must, may = classify(sole, params["as_of_date"])
     lists: dict[str, list[Row]] = {
         "sole_copies": sole, "must_migrate": must, "may_dispose": may,
-        "downstream": run_query(store, DOWNSTREAM, params),
-        "access_profiles": run_query(store, ACCESS, params),
-        "lineage_gaps": run_query(store, GAPS, params),
+        "downstream": found["downstream"], "access_profiles": found["access_profiles"],
+        "lineage_gaps": found["lineage_gaps"],
     }
     reasons = []
     if must:
@@ -117,7 +120,7 @@ def decommission(
         "truncated": any(len(rows) > len(rows[offset:end]) for rows in lists.values()),
     }
     result |= {name: rows[offset:end] for name, rows in lists.items()}
-    held = run_query(store, HOLDINGS, params)
+    held = found["holdings"]
     result["holdings"] = held[0] if held else {"copies": 0, "items": 0, "elsewhere": []}
     return result
 
