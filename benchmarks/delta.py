@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=5000)
     parser.add_argument("--disposals", type=int, default=1000)
     parser.add_argument("--updates", type=int, default=100)
+    parser.add_argument("--note", help="the conditions of the run, kept with its figures "
+                        "(e.g. 'first after a server start')")
     args = parser.parse_args()
     with Neo4jStore(args.neo4j) as store:
         if retention_apply.applied_policy(store) is None:
@@ -69,6 +71,8 @@ def main() -> None:
               "retention_seconds": report.extra.get("retention", {}).get("seconds"),
               "recomputed_copies": report.extra.get("retention", {}).get("recomputed"),
               "rejected": len(report.rejected)}
+    if args.note:
+        result["note"] = args.note
     print(json.dumps(result))
     RESULTS.parent.mkdir(exist_ok=True)
     runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
