@@ -20,12 +20,14 @@ WHERE o.retain_until < $as_of_date
   AND coalesce(o.created_at, '') <= $as_of AND coalesce(o.disposed_at, '~') > $as_of
   AND o.retention_status = 'computed' AND o.retention_policy_version = $policy_version
   AND NOT o.key IN held
-WITH o
+// The page is cut before its copies are expanded to their systems. The grouping leaves `held`
+// behind (a projection would not): the top-N holds a copy a row, not the held list with each,
+// which Neo4j counts against the transaction's memory row by row.
+WITH o, count(*) AS found
+WITH o ORDER BY o.key SKIP $offset LIMIT $limit
 OPTIONAL MATCH (o)-[:STORED_IN]->(sys:System)
 WITH o, min(sys.key) AS system, min(sys.region_code) AS system_region
 RETURN o.key AS key, o.retain_until AS retain_until, o.retention_policy_id AS rule,
        system, coalesce(o.region_code, system_region) AS region,
        o.storage_tier AS storage_tier, o.bytes AS bytes
 ORDER BY key
-SKIP $offset
-LIMIT $limit
