@@ -1,0 +1,67 @@
+"""Whole-estate queries whose working memory on Neo4j must not grow with the estate: each held
+every row of its walk at once, which Neo4j's transaction memory limit stopped at 1 M studies
+(BENCHMARKS.md, "Fourth session"). The memory is PROFILE's GlobalMemory of the query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lineage.model import Edge, EdgeType, Node, NodeKind, make_key, system_key
+from lineage.retention.reports import as_of_params
+from lineage.stores import Neo4jStore
+from queries.explore import ESTATE_SYSTEMS
+from queries.library import Query
+from queries.retention import DRIFT_OVER_RETAINED
+from tests.test_estate_systems import PROV, estate_of, system_with_copies
+
+pytestmark = pytest.mark.neo4j
+
+AS_OF = "2024-01-01"
+OVER_RETAINED = {"retain_until": "2022-01-01", "retention_status": "computed",
+                 "retention_policy_version": "v-test"}
+
+
+def working_memory(store: Neo4jStore, query: Query, params: dict[str, Any]) -> int:
+    with store.driver.session(database=store.database) as session:
+        result = session.run("PROFILE " + query.cypher(), params)
+        list(result)
+        plan = result.consume().profile
+    assert plan is not None
+    return int(plan["args"]["GlobalMemory"])
+
+
+def test_the_estate_query_does_not_hold_every_copy(neo4j_store: Neo4jStore) -> None:
+    neo4j_store.clear()
+    params = as_of_params(AS_OF)
+    system_with_copies(neo4j_store, "PACS-A", 200)
+    small = working_memory(neo4j_store, ESTATE_SYSTEMS, params)
+    system_with_copies(neo4j_store, "PACS-A", 4000)  # twenty times the copies
+    large = working_memory(neo4j_store, ESTATE_SYSTEMS, params)
+    assert estate_of(neo4j_store)["system:PACS-A"]["copies"] == 4000
+    assert large < 2 * small, (small, large)
+
+
+def _hold_on(store: Neo4jStore, code: str) -> None:
+    event = make_key(NodeKind.COMPLIANCE_EVENT, "HOLD-1")
+    store.upsert([Node(event, PROV, {"event_type": "legal_hold", "started_at": "2023-01-01"})],
+                 [Edge(event, EdgeType.APPLIES_TO, system_key(code), PROV)])
+
+
+def test_a_deep_drift_page_does_not_hold_the_held_copies_with_each_row(
+        neo4j_store: Neo4jStore) -> None:
+    """A page deep in the over-retained copies ranks offset + limit of them; each ranked row
+    must not carry the list of copies under hold (a list per row, as Neo4j counts it)."""
+    neo4j_store.clear()
+    over = system_with_copies(neo4j_store, "OLD", 1500, extra=OVER_RETAINED)
+    system_with_copies(neo4j_store, "HELD", 20)
+    _hold_on(neo4j_store, "HELD")
+    params = as_of_params(AS_OF) | {"policy_version": "v-test", "offset": 1400, "limit": 10}
+    few_held = working_memory(neo4j_store, DRIFT_OVER_RETAINED, params)
+    system_with_copies(neo4j_store, "HELD", 2000)  # a hundred times the copies held
+    many_held = working_memory(neo4j_store, DRIFT_OVER_RETAINED, params)
+    page = neo4j_store.run(DRIFT_OVER_RETAINED, params)
+    assert [row["key"] for row in page] == sorted(over)[1400:1410]
+    # the held list itself (2,000 keys) is held once: well under a megabyte more
+    assert many_held - few_held < 1_000_000, (few_held, many_held)
