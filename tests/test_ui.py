@@ -266,6 +266,28 @@ def test_search_finds_a_system_and_opens_it(watched: Watched, demo_server: Serve
     page.wait_for_selector(".verdict")
 
 
+def test_a_slow_view_does_not_draw_over_the_next(watched: Watched, demo_server: Server) -> None:
+    """The estate page's answer held back until a search has been shown: when it comes, the
+    search stays (the stale estate view used to replace it)."""
+    held: list[Any] = []
+    watched.page.route("**/estate*", lambda route: held.append(route))
+    page = signed_in(watched, demo_server)  # lands on the estate view: its request is held
+    for _ in range(500):  # at most ten seconds
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert held, "the estate view asked for nothing"
+    page.fill("#search-text", "pacs-north")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#search-results li")
+    with page.expect_response(lambda response: "/estate" in response.url) as answer:
+        held[0].continue_()
+    answer.value.finished()
+    page.wait_for_timeout(300)  # time for the page to use the answer, as it did before
+    assert page.locator("#search-results li").count() > 0
+    assert "Estate as of" not in page.inner_text("main")
+
+
 def test_the_retention_view_shows_the_demos_findings(watched: Watched,
                                                      demo_server: Server) -> None:
     page = signed_in(watched, demo_server, "#/retention")

@@ -118,8 +118,17 @@ async function api(path, params) {
   return response;
 }
 
+/* A view's requests belong to the navigation that started them. When the user has moved on
+   by the time an answer arrives (a slow estate page, then a quick search), the older view
+   stops there (StaleView) instead of drawing over the newer one. */
+class StaleView extends Error {}
+let navigation = 0;
+
 async function json(path, params) {
-  return (await api(path, params)).json();
+  const started = navigation;
+  const body = await (await api(path, params)).json();
+  if (navigation !== started) throw new StaleView(path);
+  return body;
 }
 
 function askToken(message) {
@@ -350,8 +359,14 @@ async function traceView(key, params) {
   describe();
   cy.on("tap", "node", async (event) => {
     const id = event.target.id();
-    const more = await json("/lineage/" + encodeURIComponent(id), {
-      direction: direction, depth: 1, limit: cap, fanout: cap, as_of: asOf });
+    let more;
+    try {
+      more = await json("/lineage/" + encodeURIComponent(id), {
+        direction: direction, depth: 1, limit: cap, fanout: cap, as_of: asOf });
+    } catch (error) {
+      if (!(error instanceof StaleView)) status(error.message);  // stale: the graph is gone
+      return;
+    }
     truncated = truncated || more.truncated;
     const fresh = more.nodes.filter((n) => !seen.has(n.key));
     fresh.forEach((n) => seen.set(n.key, n.kind));
@@ -437,6 +452,7 @@ async function searchView(params) {
 /* -- routing -------------------------------------------------------------------------------- */
 
 async function route(event) {
+  navigation += 1;
   const [path, query] = (location.hash.slice(1) || "/estate").split("?");
   const params = new URLSearchParams(query || "");
   const [, view, ...rest] = path.split("/");
@@ -461,6 +477,7 @@ async function route(event) {
     else await estateView(params);
     if (event) document.getElementById("view").focus({ preventScroll: true });  // a navigation
   } catch (error) {
+    if (error instanceof StaleView) return;  // a newer navigation draws the view
     status("");
     show(el("h2", {}, "Could not load this view"),
          el("p", { class: "error", role: "alert" }, error.message));
