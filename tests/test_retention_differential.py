@@ -14,7 +14,7 @@ from hypothesis import given
 
 from lineage.backfill.digest import canonical_digest
 from lineage.ingest import ingest
-from lineage.model import EdgeType, NodeKind
+from lineage.model import Edge, EdgeType, Node, NodeKind, object_key
 from lineage.pipeline import Bundle
 from lineage.retention import reports
 from lineage.retention.apply import apply_retention
@@ -30,7 +30,13 @@ from queries.retention import (
     DRIFT_OVER_RETAINED_TOTALS,
     RETENTION_INPUTS,
 )
-from tests.retention_estate import DIFFERENTIAL, EstateBuilder, fixed_estate, random_estates
+from tests.retention_estate import (
+    DIFFERENTIAL,
+    PROV,
+    EstateBuilder,
+    fixed_estate,
+    random_estates,
+)
 
 pytestmark = pytest.mark.neo4j
 AS_OF_DATES = ["2001-01-01", "2016-06-30", "2024-06-01", "2041-01-01"]
@@ -149,3 +155,43 @@ def test_reports_follow_an_ingest_after_the_apply(neo4j_store: Neo4jStore,
         keys_after = [row["key"] for row in report_after[section]]
         assert "study:1.2" in keys_after and "study:1.2" not in keys_before
         assert "study:1.4" in keys_before and "study:1.4" not in keys_after
+
+
+def test_a_copy_with_several_parents_counts_for_one_study(neo4j_store: Neo4jStore,
+                                                          tmp_path: Path) -> None:
+    """Merged sources can leave a series part of two studies, or a copy of two series or of a
+    series and a study. Such a copy counts for one study (the lowest key among its series'
+    studies) in the reports that list copies by study, on both stores: the Cypher walks a copy
+    of one series of one study without testing it, and must not take that shortcut for these."""
+    estate = fixed_estate()
+    estate.edges += [
+        Edge("series:1.4.1", EdgeType.PART_OF, "study:1.1", PROV),  # in 1.4 and in 1.1
+        Edge(object_key("GCS-DE", "1.5.1"), EdgeType.COPY_OF, "series:1.1.1", PROV),  # two series
+        Edge(object_key("S3-US", "1.1.1"), EdgeType.COPY_OF, "study:1.3", PROV),  # and a study
+        Edge("series:1.4.2.1", EdgeType.PART_OF, "study:1.4", PROV),  # 1.4 keeps copies of its own
+    ]
+    estate.nodes.append(Node("series:1.4.2.1", PROV, {"modality": "MG"}))
+    estate.copy("GCS-DE", "1.4.2", "2019-01-01")
+    estate.copy("S3-US", "1.4.2", "2019-01-01")
+    found = []
+    for store in (neo4j_store, LocalStore(tmp_path / "l.db")):
+        with nullcontext() if store is neo4j_store else store:
+            store.clear()
+            estate.load(store)
+            apply_retention(store, POLICY)
+            drift, cross = reports.drift(store, "2024-06-01"), reports.cross_region(store,
+                                                                                   "2024-06-01")
+            found.append({"policy_drift": drift["policy_drift"], "conflicts": cross["conflicts"],
+                          "residency": cross["residency_violations"]})
+    assert found[0] == found[1]
+    for section in ("policy_drift", "conflicts"):
+        by_study = {row["key"]: [c["key"] for c in row["copies"]] for row in found[0][section]}
+        assert by_study == {
+            "study:1.1": [object_key(s, f"{uid}.1") for s, uid in (
+                ("GCS-DE", "1.5"), ("PACS-LON", "1.1"), ("PACS-LON", "1.4"), ("S3-US", "1.1"),
+                ("S3-US", "1.4"))],
+            "study:1.4": [object_key("GCS-DE", "1.4.2.1"), object_key("S3-US", "1.4.2.1")],
+        }, section
+    assert [(row["key"], row["study"]) for row in found[0]["residency"]] == [
+        (object_key("S3-US", "1.1.1"), "study:1.1"), (object_key("S3-US", "1.4.1"), "study:1.1"),
+        (object_key("S3-US", "1.4.2.1"), "study:1.4")]
