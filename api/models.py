@@ -199,6 +199,8 @@ class Drift(PolicyState):
                                                  "page of them, in key order)")
     premature_disposal: list[PrematureDisposal]
     policy_drift: list[PolicyDrift]
+    policy_drift_count: int = Field(description="Studies with policy drift in all (the list is "
+                                                "a page of them, in key order)")
     unknown: list[UnknownRetention]
     cost: Cost
 
@@ -226,7 +228,11 @@ class ResidencyViolation(Answer):
 
 class CrossRegion(PolicyState):
     conflicts: list[CrossRegionConflict]
+    conflicts_count: int = Field(description="Studies with conflicts in all (the list is a page "
+                                             "of them, in key order)")
     residency_violations: list[ResidencyViolation]
+    residency_violations_count: int = Field(description="Residency violations in all (the list "
+                                                        "is a page of them, by study then key)")
 
 
 class ActiveHold(Answer):

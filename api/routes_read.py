@@ -62,15 +62,18 @@ def get_drift(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 100
               offset: Offset = 0) -> dict[str, Any]:
     report = reports.drift(store, as_of, offset=offset, limit=limit)
     return paged(report, ("over_retained", "premature_disposal", "policy_drift", "unknown"),
-                 offset, limit, cut={"over_retained": report["over_retained_count"]})
+                 offset, limit, cut={"over_retained": report["over_retained_count"],
+                                     "policy_drift": report["policy_drift_count"]})
 
 
 @router.get("/retention/cross-region", response_model=models.CrossRegion,
             summary="Cross-region conflicts and residency violations")
 def get_cross_region(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
                      offset: Offset = 0) -> dict[str, Any]:
-    return paged(reports.cross_region(store, as_of), ("conflicts", "residency_violations"),
-                 offset, limit)
+    report = reports.cross_region(store, as_of, offset=offset, limit=limit)
+    return paged(report, ("conflicts", "residency_violations"), offset, limit,
+                 cut={name: report[f"{name}_count"]
+                      for name in ("conflicts", "residency_violations")})
 
 
 @router.get("/holds", response_model=models.Holds,

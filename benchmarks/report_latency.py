@@ -1,12 +1,15 @@
 """Whole retention reports (drift, cross-region, holds) and a decommission on a loaded store:
 p50 and max over --runs runs after one warm-up, and each section's row count (so that two
 versions compared side by side can be seen to give the same answers). `drift_page` is drift
-with the over-retained copies cut to the API's default page (1,000), as `GET /retention/drift`
-and `lineage retention drift --limit 1000` ask for it; drift's cost is printed beside the
-counts. `decommission` is the scale benchmark's (its system, a page of 100), with its counts.
+with the over-retained copies and the policy-drift studies cut to the API's default page
+(1,000), as `GET /retention/drift` and `lineage retention drift --limit 1000` ask for it;
+drift's cost is printed beside the counts. `cross_region_page` is cross-region with both its
+lists cut to that page. Sections the store pages give their counts in all under `in_all`.
+`decommission` is the scale benchmark's (its system, a page of 100), with its counts.
 
     NEO4J_URI=bolt://127.0.0.1:7687 python -m benchmarks.report_latency --runs 3 \
-        [--reports drift drift_page cross_region holds decommission] [--output FILE]
+        [--reports drift drift_page cross_region cross_region_page holds decommission] \
+        [--output FILE]
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from lineage.stores import GraphStore, Neo4jStore
 
 REPORTS: dict[str, Callable[[GraphStore], dict[str, Any]]] = {
     "drift": reports.drift, "drift_page": lambda store: reports.drift(store, limit=1000),
-    "cross_region": reports.cross_region, "holds": reports.holds,
+    "cross_region": reports.cross_region,
+    "cross_region_page": lambda store: reports.cross_region(store, limit=1000),
+    "holds": reports.holds,
     "decommission": lambda store: decommission(store, DECOMMISSIONED, limit=100)}
 
 
@@ -52,6 +57,9 @@ def main() -> None:
                            "rows": {k: len(v) for k, v in answer.items() if isinstance(v, list)}}
             if "counts" in answer:
                 found[name]["counts"] = answer["counts"]
+            in_all = {k: v for k, v in answer.items() if k.endswith("_count")}
+            if in_all:
+                found[name]["in_all"] = in_all
             if "cost" in answer:
                 found[name] |= {"over_retained_count": answer.get("over_retained_count"),
                                 "cost": answer["cost"]}

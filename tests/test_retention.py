@@ -9,7 +9,7 @@ import pytest
 
 from lineage.model import Node, Provenance, object_key
 from lineage.retention import reports
-from lineage.retention.apply import apply_retention
+from lineage.retention.apply import STUDY_FACTS_META, apply_retention
 from lineage.retention.policy import Policy, load_policy
 from lineage.stores import GraphStore, Neo4jStore
 from tests.retention_estate import fixed_estate, patient
@@ -105,6 +105,47 @@ def test_drift_pages_the_over_retained_copies_and_keeps_count_and_cost_whole(
     for page in pages:  # the count and the cost are over every over-retained copy, not the page
         assert page["over_retained_count"] == 2 and page["cost"] == whole["cost"]
         assert page["premature_disposal"] == whole["premature_disposal"]
+
+
+@pytest.mark.parametrize("scan_most", [1, 3, reports.SCAN_MOST])
+def test_every_section_the_store_pages_reads_as_the_whole_report(
+        estate: GraphStore, monkeypatch: pytest.MonkeyPatch, scan_most: int) -> None:
+    """Pages of over-retained copies (found in key order, or sought when the copies read in
+    key order, at most `scan_most`, do not settle the page), drifting studies, conflicts and
+    residency violations, put end to end, are the whole report's lists, counts alike."""
+    monkeypatch.setattr(reports, "SCAN_MOST", scan_most)
+    sections = {reports.drift: ("over_retained", "policy_drift"),
+                reports.cross_region: ("conflicts", "residency_violations")}
+    for report, names in sections.items():
+        whole = report(estate, AS_OF)
+        for limit in (1, 2):
+            pages = [report(estate, AS_OF, offset=offset, limit=limit)
+                     for offset in range(0, 5, limit)]
+            for name in names:
+                assert len(whole[name]) >= 2, name  # more than one page of 1
+                assert [row for page in pages for row in page[name]] == whole[name], name
+                assert {page[f"{name}_count"] for page in pages} == {len(whole[name])}, name
+
+@pytest.mark.neo4j
+def test_a_page_of_drift_on_a_store_without_tallies_reads_every_copy(
+        neo4j_store: Neo4jStore) -> None:
+    """A store applied by an engine that wrote no tallies: a page's count and cost come from
+    every over-retained copy (not from the tallies, which would count none), and the report
+    says to apply again."""
+    neo4j_store.clear()
+    fixed_estate().load(neo4j_store)
+    apply_retention(neo4j_store, load_policy())
+    whole = reports.drift(neo4j_store, AS_OF)
+    with neo4j_store.driver.session(database=neo4j_store.database) as session:
+        session.run("MATCH (o:ArchiveObject) REMOVE o.retention_group, o.retention_bytes, "
+                    "o.retention_created").consume()
+    neo4j_store.set_meta(STUDY_FACTS_META, "1")
+    page = reports.drift(neo4j_store, AS_OF, limit=1)
+    assert page["over_retained_count"] == whole["over_retained_count"] == 2
+    assert page["cost"] == whole["cost"] and page["over_retained"] == whole["over_retained"][:1]
+    assert page["study_facts_current"] is False and reports.needs_apply(page)
+    assert any("apply" in warning for warning in page["warnings"])
+
 
 @pytest.mark.neo4j
 def test_report_queries_run_at_once_on_neo4j(neo4j_store: Neo4jStore,

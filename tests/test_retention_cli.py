@@ -38,8 +38,16 @@ def test_apply_then_reports_through_the_cli(tmp_path: Path) -> None:
                     "1", cwd=tmp_path)
     assert page["over_retained"] == drift["over_retained"][1:]  # type: ignore[index]
     assert page["over_retained_count"] == 2 and page["cost"] == drift["cost"]
+    assert page["policy_drift"] == drift["policy_drift"][1:2]  # type: ignore[index]
+    assert page["policy_drift_count"] == drift["policy_drift_count"] == len(
+        drift["policy_drift"]) > 1  # type: ignore[arg-type]
     shown = lineage("retention", "drift", "--as-of", "2024-06-01", "--limit", "1", cwd=tmp_path)
-    assert "1 of the over-retained copies shown, from offset 0" in shown.stdout
+    assert "1 of the 2 over-retained copies shown, from offset 0" in shown.stdout
+    cross_page = run_json("retention", "cross-region", "--as-of", "2024-06-01", "--limit", "1",
+                          "--offset", "1", cwd=tmp_path)
+    for section in ("conflicts", "residency_violations"):
+        assert cross_page[section] == cross[section][1:2]  # type: ignore[index]
+        assert cross_page[f"{section}_count"] == len(cross[section]) > 1  # type: ignore[arg-type]
 
 
 def test_bad_policy_and_bad_date_are_one_line_errors(tmp_path: Path) -> None:

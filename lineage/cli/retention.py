@@ -86,8 +86,8 @@ def rules(
 def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False,
           limit: LimitOption = None, offset: OffsetOption = 0) -> None:
     """Over-retained copies, premature disposals, policy drift between copies, unknowns, and
-    what over-retention costs. --limit/--offset page the over-retained copies (in key order;
-    the count and the cost stay over all of them)."""
+    what over-retention costs. --limit/--offset page the over-retained copies and the
+    policy-drift studies (in key order; the counts and the cost stay over all of them)."""
     from lineage.retention import reports
 
     reports.as_of_params(as_of)  # a wrong date fails before the store is opened
@@ -102,32 +102,42 @@ def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = Fa
                ["key", "disposed_at", "retain_until", "rule", "holds"])
         _table("policy drift", result["policy_drift"], ["key", "copies"])
         _table("unknown", result["unknown"], ["key", "reason"])
-        cost, shown = result["cost"], len(result["over_retained"])
+        cost = result["cost"]
         stdout.print(f"over-retained: {result['over_retained_count']:,} copies, "
                      f"{cost['bytes']:,} bytes, about {cost['monthly_cost']:,} "
                      f"{cost['currency'] or ''} a month")
-        if shown < result["over_retained_count"]:
-            stdout.print(f"({shown:,} of the over-retained copies shown, from offset {offset:,}:"
-                         " see --offset, --limit, --json)")
+        _shown_of(result, "over_retained", "over-retained copies", offset)
+        _shown_of(result, "policy_drift", "studies with policy drift", offset)
 
     _finish(result, as_json, body)
 
 
+def _shown_of(result: dict[str, Any], section: str, what: str, offset: int) -> None:
+    """Say so when a section the store paged shows fewer rows than it has in all."""
+    shown, count = len(result[section]), result[f"{section}_count"]
+    if shown < count:
+        stdout.print(f"({shown:,} of the {count:,} {what} shown, from offset {offset:,}: "
+                     "see --offset, --limit, --json)")
+
+
 @app.command("cross-region")
-def cross_region(ctx: typer.Context, as_of: AsOfOption = None,
-                 as_json: JsonOption = False) -> None:
+def cross_region(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False,
+                 limit: LimitOption = None, offset: OffsetOption = 0) -> None:
     """Studies whose copies in several regions carry different obligations, and copies held
-    where their origin's residency rule does not allow."""
+    where their origin's residency rule does not allow. --limit/--offset page both lists (the
+    studies in key order, the copies by study then key; the counts stay over all)."""
     from lineage.retention import reports
 
     reports.as_of_params(as_of)  # a wrong date fails before the store is opened
-    result = reports.cross_region(cli_context(ctx).store(), as_of)
+    result = reports.cross_region(cli_context(ctx).store(), as_of, offset=offset, limit=limit)
 
     def body() -> None:
         stdout.print(f"cross-region as of {result['as_of']}")
         _table("conflicts", result["conflicts"], ["key", "regions", "copies"])
         _table("residency violations", result["residency_violations"],
                ["key", "study", "origin", "country", "region"])
+        _shown_of(result, "conflicts", "studies with conflicts", offset)
+        _shown_of(result, "residency_violations", "residency violations", offset)
 
     _finish(result, as_json, body)
 

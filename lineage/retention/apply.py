@@ -5,11 +5,13 @@
    (`lineage.retention.engine`), and written back a page per batch: `retain_until`,
    `retention_policy_id`, `retention_status`, `retention_reason`, `jurisdictions`, `country`,
    `retention_policy_version`, and GOVERNED_BY to the deciding rule (the previous rule's edge gets
-   `valid_to`). Values that no longer hold (a date that became unknown) are withdrawn.
+   `valid_to`); a computed copy not disposed also gets the tally the over-retained totals sum
+   (`TALLY_PROPERTIES`). Values that no longer hold (a date that became unknown) are withdrawn.
 3. Each study gets its `origin_jurisdiction` (institution, else the place of its earliest copy;
    a study derived from another inherits the origin of its source), and the facts the reports
    seek by (`retention_rule_count`, `obligation_count`, `foreign_country_count`: query
-   `study_facts`).
+   `study_facts`), and what they count when their answer is as of `facts_exact_from` or later
+   (`live_rule_count`, `live_conflict`, `live_foreign_copies`).
 4. Only then does the store record the policy as applied (meta `retention_policy`): queries read
    the version from there, so a run that fails half-way leaves the copies it already rewrote
    flagged as "computed under another policy version", never silently mixed.
@@ -46,8 +48,9 @@ from queries.retention import AFFECTED_COPIES, COPY_KEYS, RETENTION_INPUTS, STUD
 
 POLICY_META = "retention_policy"
 # Set by a whole apply that wrote every study's facts (`study_facts`), which drift and
-# cross-region read; a store applied by an engine without them must be applied again.
-STUDY_FACTS_META, STUDY_FACTS_VERSION = "retention_study_facts", "1"
+# cross-region read, and every copy's tally (TALLY_PROPERTIES), which drift's totals sum; a
+# store applied by an engine without them must be applied again (2: with the tallies).
+STUDY_FACTS_META, STUDY_FACTS_VERSION = "retention_study_facts", "2"
 RESULT_PROPERTIES = ("retain_until", "retention_policy_id", "retention_reason", "jurisdictions",
                      "country")
 
@@ -96,6 +99,25 @@ def result_properties(result: RetentionResult, version: str) -> tuple[Properties
     return {name: value for name, value in props.items() if value is not None}, removed
 
 
+# What the over-retained totals sum a copy under, written with its retention while it is
+# computed and not disposed (`drift_over_retained_totals` reads them from one index, without
+# visiting the copies): its group (the policy version, then its system, region and tier,
+# tab-separated, '' for none), its bytes (0 for unknown) and its creation ('' for unknown).
+TALLY_PROPERTIES = ("retention_group", "retention_bytes", "retention_created")
+
+
+def tally_properties(row: Row, result: RetentionResult, version: str
+                     ) -> tuple[Properties, set[str]]:
+    """A copy's tally (TALLY_PROPERTIES) from its `retention_inputs` row and its computed
+    retention, or the names to withdraw when it has none."""
+    if result.status != COMPUTED or row.get("disposed_at") is not None:
+        return {}, set(TALLY_PROPERTIES)
+    group = "\t".join(str(part or "") for part in (
+        version, row.get("system"), row.get("region"), row.get("storage_tier")))
+    return {"retention_group": group, "retention_bytes": row.get("bytes") or 0,
+            "retention_created": row.get("created_at") or ""}, set()
+
+
 def governed_edges(result: RetentionResult, current_rule: str | None, at: str
                    ) -> list[tuple[str, Properties]]:
     """(policy key, properties) of the GOVERNED_BY edges a computed copy reports: to its rule,
@@ -120,13 +142,16 @@ class Outcome:
 
 def compute_page(rows: list[Row], policy: Policy, version: str, at: str, report: ApplyReport,
                  studies: dict[str, tuple[str, set[str], str | None]],
-                 sources: dict[str, str]) -> list[Outcome]:
+                 sources: dict[str, str], linked: set[str]) -> list[Outcome]:
     """The outcomes of a page of `retention_inputs` rows; counts go to the report, each study's
-    earliest copies and source study to `studies` and `sources`."""
+    earliest copies and source study to `studies` and `sources`, and the other studies the
+    copies are copies of (whose facts they may have left) to `linked`."""
     outcomes = []
     for row in rows:
         result = compute(inputs_of(row), policy)
         props, removed = result_properties(result, version)
+        tally, untallied = tally_properties(row, result, version)
+        props, removed = {**props, **tally}, removed | untallied
         outcomes.append(Outcome(result.key, props, removed,
                                 governed_edges(result, row.get("current_rule"), at)))
         _count(report, result)
@@ -134,6 +159,7 @@ def compute_page(rows: list[Row], policy: Policy, version: str, at: str, report:
             _earliest(studies, row)
             if row.get("source_study"):
                 sources[row["study"]] = row["source_study"]
+        linked.update(row.get("other_studies") or ())
     return outcomes
 
 
@@ -178,6 +204,7 @@ def apply_retention(
                   for rule_id, (name, _) in sorted(policy.rules_by_id().items())])
     studies: dict[str, tuple[str, set[str], str | None]] = {}
     sources: dict[str, str] = {}
+    linked: set[str] = set()
     lock = threading.Lock()
     write_page = _page_writer(store, prov)
 
@@ -185,7 +212,7 @@ def apply_retention(
         rows = run_query(store, RETENTION_INPUTS, {"keys": keys})
         with lock:
             outcomes = compute_page(rows, policy, version, prov.seen_at, report, studies,
-                                    sources)
+                                    sources, linked)
         write_page(outcomes)
         return len(rows)
 
@@ -193,7 +220,7 @@ def apply_retention(
                              WORKERS if store.concurrent_reads else 1):
         if progress is not None:
             progress(done)
-    _write_study_facts(store, policy, studies, sources, prov, batch_size,
+    _write_study_facts(store, policy, studies, sources, linked, prov, batch_size,
                        _node_writer(store))
     report.studies = len(studies)
     if only is None:
@@ -266,11 +293,12 @@ def _count(report: ApplyReport, result: RetentionResult) -> None:
 
 def _write_study_facts(store: GraphStore, policy: Policy,
                        studies: dict[str, tuple[str, set[str], str | None]],
-                       sources: dict[str, str], prov: Provenance, batch_size: int,
-                       write: Callable[[list[Node]], object]) -> None:
+                       sources: dict[str, str], linked: set[str], prov: Provenance,
+                       batch_size: int, write: Callable[[list[Node]], object]) -> None:
     """Each study's origin jurisdiction (a study derived from another, a de-identified copy,
     originates where its source does, when that is known), and its facts (query
-    `study_facts`), read once its copies are written."""
+    `study_facts`), read once its copies are written; the `linked` studies' facts too (a copy
+    counted for another study may have left them), their origin as stored."""
     own: dict[str, str | None] = {study: origin_of(policy, institution, regions)
                                   for study, (_, regions, institution) in studies.items()}
 
@@ -282,32 +310,43 @@ def _write_study_facts(store: GraphStore, policy: Policy,
         return own[study]
 
     allowed = policy.allowed_countries()
-    keys = sorted(studies)
+    keys = sorted(studies.keys() | linked)
     for start in range(0, len(keys), batch_size):
         chunk = keys[start:start + batch_size]
-        facts = {row["key"]: row for row in run_query(store, STUDY_FACTS, {"studies": chunk})}
+        facts = {row["key"]: row for row in run_query(
+            store, STUDY_FACTS, {"studies": chunk, "policy_version": policy.fingerprint})}
         nodes = []
         for study in chunk:
-            origin, seen, current = own[study], {study}, study
+            origin, seen, current = origin_of_study(study), {study}, study
             while current in sources and sources[current] not in seen:
                 current = sources[current]
                 seen.add(current)
                 inherited = origin_of_study(current)
                 if inherited is not None:
                     origin = inherited
-            counts = _facts(facts[study], allowed.get(origin) if origin else None) \
-                if study in facts else {}
+            counts = _facts(facts[study], allowed.get(origin) if origin else None,
+                            policy.fingerprint) if study in facts else {}
             nodes.append(Node(study, prov, {"origin_jurisdiction": origin, **counts},
                               removed={"origin_jurisdiction"} if origin is None else set()))
         write(nodes)
 
 
-def _facts(row: Row, allowed: list[str] | None) -> dict[str, int]:
-    """A study's facts from its `study_facts` row and the countries its origin allows."""
-    foreign = [] if allowed is None or "*" in allowed else [
-        country for country in row["countries"] if country not in allowed]
+def _facts(row: Row, allowed: list[str] | None, version: str) -> dict[str, Any]:
+    """A study's facts from its `study_facts` row and the countries its origin allows: the
+    upper bounds the reports seek by, and what the reports count as of `facts_exact_from` on
+    under policy `facts_policy_version` (`live_*`)."""
+    def foreign(countries: list[str]) -> list[str]:
+        if allowed is None or "*" in allowed:
+            return []
+        return [country for country in countries if country not in allowed]
+
     return {"retention_rule_count": row["retention_rule_count"],
-            "obligation_count": row["obligation_count"], "foreign_country_count": len(foreign)}
+            "obligation_count": row["obligation_count"],
+            "foreign_country_count": len(foreign(row["countries"])),
+            "facts_policy_version": version, "facts_exact_from": row["exact_from"],
+            "live_rule_count": row["live_rule_count"],
+            "live_conflict": row["live_region_count"] > 1 and row["live_obligation_count"] > 1,
+            "live_foreign_copies": len(foreign(row["live_countries"]))}
 
 
 def _policy_node(jurisdiction: str, rule_id: str, policy: Policy, prov: Provenance) -> Node:

@@ -41,19 +41,28 @@ INDEXED = {
     NodeKind.STUDY: ("retention_rule_count", "obligation_count", "foreign_country_count"),
     NodeKind.COMPLIANCE_EVENT: ("event_type",),
 }
+# Composite range indexes: the over-retained totals are summed from this one's entries alone
+# (the copies' tallies, written by `retention apply`), never visiting the copies.
+COMPOSITE = {
+    "archiveobject_tally": (NodeKind.ARCHIVE_OBJECT, ("retain_until", "retention_group",
+                                                      "retention_bytes", "retention_created")),
+}
 
 
 @cache
 def constraints() -> tuple[LiteralString, ...]:
     """The schema the store expects: a uniqueness constraint on `key` for every label, and the
-    range indexes of `INDEXED`; each created if missing."""
+    range indexes of `INDEXED` and `COMPOSITE`; each created if missing."""
     labels = [kind.value for kind in NodeKind] + [CONFLICT_LABEL, META_LABEL, INSTANCE_LABEL]
     unique = [query(f"CREATE CONSTRAINT `{label.lower()}_key` IF NOT EXISTS "
                     f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE") for label in labels]
     indexes = [query(f"CREATE INDEX `{kind.value.lower()}_{name}` IF NOT EXISTS "
                      f"FOR (n:{_label(kind)}) ON (n.`{name}`)")
                for kind, names in INDEXED.items() for name in names]
-    return (*unique, *indexes)
+    composite = [query(f"CREATE INDEX `{name}` IF NOT EXISTS FOR (n:{_label(kind)}) ON ("
+                       + ", ".join(f"n.`{prop}`" for prop in props) + ")")
+                 for name, (kind, props) in COMPOSITE.items()]
+    return (*unique, *indexes, *composite)
 
 
 @cache

@@ -2,7 +2,7 @@
 
 - `open()` checks connectivity (a clear error naming the URI otherwise) and creates a uniqueness
   constraint on `key` for every label and the range indexes the reports seek by
-  (`cypher.INDEXED`), idempotently.
+  (`cypher.INDEXED`, `cypher.COMPOSITE`), idempotently.
 - Writes: `apply_batch` inside `session.execute_write`, which retries transient errors; nodes and
   edges are grouped by label / (label, type, label) and sent as `UNWIND $rows` queries from
   `lineage.stores.cypher`.

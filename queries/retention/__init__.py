@@ -4,7 +4,9 @@ NetworkX twin here. Rows are sorted by key (and hold); lists inside rows are sor
 Parameters: `as_of` (a stored timestamp: the end of the day asked), `as_of_date` (YYYY-MM-DD),
 `policy_version` (the fingerprint of the policy whose retention is current), `allowed` (origin
 jurisdiction → countries), `archive_tiers`, for the pages of copies `after` and `limit`, and
-for their inputs `keys`; for a page of the over-retained copies `offset` and `limit`.
+for their inputs `keys`; for a page of the over-retained copies, drifting studies, conflicts or
+residency violations `offset` and `limit` (and `scan`, the copies read in key order for the
+over-retained page found that way).
 """
 
 from __future__ import annotations
@@ -44,9 +46,7 @@ def _affected(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     for series in stored(params["series"], "Series"):
         touched.update(out(graph, series, "PART_OF", "Study"))
     for copy in stored(params["copies"], "ArchiveObject"):
-        touched.update(out(graph, copy, "COPY_OF", "Study"))
-        for series in out(graph, copy, "COPY_OF", "Series"):
-            touched.update(out(graph, series, "PART_OF", "Study"))
+        touched.update(_linked_studies(graph, copy))
     patients = set(stored(params["patients"], "Patient"))
     for study in touched:
         patients.update(out(graph, study, "OF_PATIENT", "Patient"))
@@ -79,8 +79,31 @@ def _study_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
         rows.append({"key": key, "retention_rule_count": len(rules),
                      "obligation_count": len(duties),
                      "countries": sorted({a["country"] for a in attrs
-                                          if a.get("country") is not None})})
+                                          if a.get("country") is not None}),
+                     **_live_facts(graph, key, copies, params)})
     return rows
+
+
+def _live_facts(graph: Graph, study: str, copies: set[str], params: Mapping[str, Any]
+                ) -> dict[str, Any]:
+    """The study's facts exact as of now (see study_facts.cypher)."""
+    live_copies = [c for c in copies if graph.nodes[c].get("disposed_at") is None
+                   and study_of(graph, c) == study]
+    placed = [(region_of(graph, c), graph.nodes[c]) for c in live_copies]
+    placed = [(region, a) for region, a in placed if region is not None]
+    moments = [graph.nodes[c].get(name) or "" for c in copies
+               for name in ("created_at", "disposed_at")]
+    return {
+        "live_rule_count": len({(a.get("retention_policy_id"), a.get("retain_until"))
+                                for a in (graph.nodes[c] for c in live_copies)
+                                if _current(a, params)}),
+        "live_region_count": len({region for region, _ in placed}),
+        "live_obligation_count": len({(tuple(a.get("jurisdictions") or ()),
+                                       a.get("retain_until") or "") for _, a in placed}),
+        "live_countries": sorted(graph.nodes[c]["country"] for c in live_copies
+                                 if graph.nodes[c].get("country") is not None),
+        "exact_from": max(moments, default=""),
+    }
 
 
 def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
@@ -100,9 +123,12 @@ def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
         modalities = sattrs.get("modalities") or [None]
         rows.append({
             "key": key, "current_rule": attrs.get("retention_policy_id"),
-            "region": region_of(graph, key), "created_at": attrs.get("created_at"),
+            "region": region_of(graph, key), "system": system_of(graph, key),
+            "storage_tier": attrs.get("storage_tier"), "bytes": attrs.get("bytes"),
+            "created_at": attrs.get("created_at"), "disposed_at": attrs.get("disposed_at"),
             "study": study, "study_date": sattrs.get("study_date"),
             "source_study": minimum(out(graph, study, "DERIVED_FROM", "Study")) if study else None,
+            "other_studies": sorted(_linked_studies(graph, key) - {study}),
             "modality": series_modality if series_modality is not None else modalities[0],
             "institution": sattrs.get("institution"),
             "age_at_study": sattrs.get("patient_age_at_study"),
@@ -115,6 +141,14 @@ def _inputs(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
             if patient else None,
         })
     return rows
+
+
+def _linked_studies(graph: Graph, copy: str) -> set[str]:
+    """The studies a copy is a copy of, directly or through a series."""
+    linked = set(out(graph, copy, "COPY_OF", "Study"))
+    for series in out(graph, copy, "COPY_OF", "Series"):
+        linked.update(out(graph, series, "PART_OF", "Study"))
+    return linked
 
 
 def _current(attrs: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
@@ -142,6 +176,14 @@ def _all_over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
 def _over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     offset = params["offset"]
     return _all_over_retained(graph, params)[offset:offset + params["limit"]]
+
+
+def _over_retained_by_key(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    scanned = [key for key, _ in nodes(graph, "ArchiveObject")][:params["scan"]]
+    last = scanned[-1] if scanned else ""
+    found = [row for row in _all_over_retained(graph, params) if row["key"] <= last]
+    offset = params["offset"]
+    return [{"scanned": len(scanned), "copies": found[offset:offset + params["limit"]]}]
 
 
 def _over_retained_totals(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
@@ -202,7 +244,17 @@ def _live_by_study(graph: Graph, as_of: str) -> dict[str, list[str]]:
     return by_study
 
 
+def _page_of(rows: list[Row], params: Mapping[str, Any], name: str) -> list[Row]:
+    """The one row of a paged section: its `count` in all, and the page `name`."""
+    offset = params["offset"]
+    return [{"count": len(rows), name: rows[offset:offset + params["limit"]]}]
+
+
 def _policy_drift(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    return _page_of(_all_policy_drift(graph, params), params, "studies")
+
+
+def _all_policy_drift(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     rows = []
     for study, copies in sorted(_live_by_study(graph, params["as_of"]).items()):
         current = [(k, graph.nodes[k]) for k in copies if _current(graph.nodes[k], params)]
@@ -214,6 +266,10 @@ def _policy_drift(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
 
 
 def _cross_region(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    return _page_of(_all_cross_region(graph, params), params, "studies")
+
+
+def _all_cross_region(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     rows = []
     for study, copies in sorted(_live_by_study(graph, params["as_of"]).items()):
         listed = [{"key": k, "region": region_of(graph, k),
@@ -229,6 +285,11 @@ def _cross_region(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
 
 
 def _residency(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    rows = sorted(_all_residency(graph, params), key=lambda row: (row["study"], row["key"]))
+    return _page_of(rows, params, "copies")
+
+
+def _all_residency(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     allowed: Mapping[str, list[str]] = params["allowed"]
     rows = []
     for key, attrs in nodes(graph, "ArchiveObject"):
@@ -301,6 +362,7 @@ AFFECTED_COPIES = Query("retention/affected_copies", _affected)
 STUDY_FACTS = Query("retention/study_facts", _study_facts)
 RETENTION_INPUTS = Query("retention/retention_inputs", _inputs)
 DRIFT_OVER_RETAINED = Query("retention/drift_over_retained", _over_retained)
+DRIFT_OVER_RETAINED_BY_KEY = Query("retention/drift_over_retained_by_key", _over_retained_by_key)
 DRIFT_OVER_RETAINED_TOTALS = Query("retention/drift_over_retained_totals", _over_retained_totals)
 DRIFT_PREMATURE = Query("retention/drift_premature_disposal", _premature)
 DRIFT_UNKNOWN = Query("retention/drift_unknown", _unknown)
@@ -313,6 +375,6 @@ HOLDS_RESTORE_NEEDED = Query("retention/holds_restore_needed", _restore_needed)
 HELD_COPIES = Query("retention/held_copies", _held_copies)
 
 ALL = [COPY_KEYS, AFFECTED_COPIES, STUDY_FACTS, RETENTION_INPUTS, DRIFT_OVER_RETAINED,
-       DRIFT_OVER_RETAINED_TOTALS, DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY,
-       CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS,
-       HOLDS_RESTORE_NEEDED, HELD_COPIES]
+       DRIFT_OVER_RETAINED_BY_KEY, DRIFT_OVER_RETAINED_TOTALS, DRIFT_PREMATURE, DRIFT_UNKNOWN,
+       DRIFT_POLICY, CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE,
+       HOLDS_CONFLICTS, HOLDS_RESTORE_NEEDED, HELD_COPIES]
