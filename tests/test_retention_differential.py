@@ -5,6 +5,7 @@ row."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from lineage.retention import reports
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import Policy, load_policy
 from lineage.retention.reports import _params
-from lineage.stores import LocalStore, Neo4jStore
+from lineage.stores import GraphStore, LocalStore, Neo4jStore
 from queries.catalogue import ACCESS_PATHS, CATALOGUE
 from queries.library import run_query
 from queries.retention import (
@@ -126,21 +127,29 @@ def _longer(policy: Policy) -> Policy:
     return Policy.model_validate(data)
 
 
+def loaded_in_both(neo4j_store: Neo4jStore, tmp_path: Path,
+                   estate: EstateBuilder) -> Iterator[GraphStore]:
+    """The estate loaded into the cleared Neo4j store, then into a new local store (closed
+    once the caller is done with it)."""
+    for store in (neo4j_store, LocalStore(tmp_path / "l.db")):
+        with nullcontext() if store is neo4j_store else store:
+            store.clear()
+            estate.load(store)
+            yield store
+
+
 def test_both_stores_write_the_same_graph(neo4j_store: Neo4jStore, tmp_path: Path) -> None:
     """Neo4j merges a page of retention in the client under the copies' locks; the local store
     goes through the general batch: the graphs they leave are the same, provenance included,
     after a first apply and after a second policy that moves dates and ends GOVERNED_BY links."""
     digests = []
-    for store in (neo4j_store, LocalStore(tmp_path / "l.db")):
-        with nullcontext() if store is neo4j_store else store:
-            store.clear()
-            fixed_estate().load(store)
-            apply_retention(store, POLICY, batch_size=4, seen_at="2026-05-01T00:00:00Z")
-            apply_retention(store, _longer(POLICY), batch_size=3,
-                            seen_at="2026-06-01T00:00:00Z")
-            ended = [e for e in store.iter_edges(EdgeType.GOVERNED_BY) if "valid_to" in
-                     e.properties]
-            digests.append((canonical_digest(store), len(ended)))
+    for store in loaded_in_both(neo4j_store, tmp_path, fixed_estate()):
+        apply_retention(store, POLICY, batch_size=4, seen_at="2026-05-01T00:00:00Z")
+        apply_retention(store, _longer(POLICY), batch_size=3,
+                        seen_at="2026-06-01T00:00:00Z")
+        ended = [e for e in store.iter_edges(EdgeType.GOVERNED_BY) if "valid_to" in
+                 e.properties]
+        digests.append((canonical_digest(store), len(ended)))
     assert digests[0] == digests[1]
     assert digests[0][1] > 0  # the second policy ended some links
 
@@ -155,15 +164,12 @@ def test_reports_follow_an_ingest_after_the_apply(neo4j_store: Neo4jStore,
     later.copy("S3-US", "1.2", "2023-01-01")  # 1.2 was live in ARCHIVE-GB only
     later.copy("S3-US", "1.4", "2018-01-01", disposed="2024-01-01")  # 1.4 leaves the US
     answers_of = []
-    for store in (neo4j_store, LocalStore(tmp_path / "l.db")):
-        with nullcontext() if store is neo4j_store else store:
-            store.clear()
-            fixed_estate().load(store)
-            apply_retention(store, POLICY)
-            before = (reports.drift(store, "2024-06-01"), reports.cross_region(store, "2024-06-01"))
-            ingest(store, [Bundle((*later.nodes, *later.edges), "later")], "later")
-            after = (reports.drift(store, "2024-06-01"), reports.cross_region(store, "2024-06-01"))
-            answers_of.append((before, after))
+    for store in loaded_in_both(neo4j_store, tmp_path, fixed_estate()):
+        apply_retention(store, POLICY)
+        before = (reports.drift(store, "2024-06-01"), reports.cross_region(store, "2024-06-01"))
+        ingest(store, [Bundle((*later.nodes, *later.edges), "later")], "later")
+        after = (reports.drift(store, "2024-06-01"), reports.cross_region(store, "2024-06-01"))
+        answers_of.append((before, after))
     assert answers_of[0] == answers_of[1]
     for report_before, report_after in zip(*answers_of[0], strict=True):
         section = "policy_drift" if "policy_drift" in report_before else "conflicts"
@@ -190,15 +196,12 @@ def test_a_copy_with_several_parents_counts_for_one_study(neo4j_store: Neo4jStor
     estate.copy("GCS-DE", "1.4.2", "2019-01-01")
     estate.copy("S3-US", "1.4.2", "2019-01-01")
     found = []
-    for store in (neo4j_store, LocalStore(tmp_path / "l.db")):
-        with nullcontext() if store is neo4j_store else store:
-            store.clear()
-            estate.load(store)
-            apply_retention(store, POLICY)
-            drift, cross = reports.drift(store, "2024-06-01"), reports.cross_region(store,
-                                                                                   "2024-06-01")
-            found.append({"policy_drift": drift["policy_drift"], "conflicts": cross["conflicts"],
-                          "residency": cross["residency_violations"]})
+    for store in loaded_in_both(neo4j_store, tmp_path, estate):
+        apply_retention(store, POLICY)
+        drift, cross = reports.drift(store, "2024-06-01"), reports.cross_region(store,
+                                                                               "2024-06-01")
+        found.append({"policy_drift": drift["policy_drift"], "conflicts": cross["conflicts"],
+                      "residency": cross["residency_violations"]})
     assert found[0] == found[1]
     for section in ("policy_drift", "conflicts"):
         by_study = {row["key"]: [c["key"] for c in row["copies"]] for row in found[0][section]}
@@ -221,16 +224,13 @@ def test_a_study_left_by_its_copies_loses_their_facts(neo4j_store: Neo4jStore,
     them counts for any more: else its residency violations are still counted, not listed."""
     moved = Edge("series:1.4.1", EdgeType.PART_OF, "study:1.3", PROV)
     found = []
-    for store in (neo4j_store, LocalStore(tmp_path / "l.db")):
-        with nullcontext() if store is neo4j_store else store:
-            store.clear()
-            fixed_estate().load(store)
-            apply_retention(store, POLICY)
-            before = reports.cross_region(store, "2024-06-01")
-            assert "study:1.4" in {row["study"] for row in before["residency_violations"]}
-            ingest(store, [Bundle((moved,), "later")], "later")
-            after = reports.cross_region(store, "2024-06-01"), reports.drift(store, "2024-06-01")
-            found.append(after)
+    for store in loaded_in_both(neo4j_store, tmp_path, fixed_estate()):
+        apply_retention(store, POLICY)
+        before = reports.cross_region(store, "2024-06-01")
+        assert "study:1.4" in {row["study"] for row in before["residency_violations"]}
+        ingest(store, [Bundle((moved,), "later")], "later")
+        after = reports.cross_region(store, "2024-06-01"), reports.drift(store, "2024-06-01")
+        found.append(after)
     assert found[0] == found[1]
     cross, drift = found[0]
     assert "study:1.4" not in {row["study"] for row in cross["residency_violations"]}
