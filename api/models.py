@@ -97,6 +97,8 @@ class Decommission(Paging):
     downstream: list[Downstream]
     access_profiles: list[AccessProfile]
     lineage_gaps: list[LineageGap]
+    answered_from: str = Field(description="holding facts (the copies' write-time facts, read "
+                               "from one index) or copies (a walk of the system's copies)")
 
 
 class GraphNode(Answer):

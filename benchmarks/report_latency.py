@@ -57,6 +57,9 @@ def main() -> None:
                            "rows": {k: len(v) for k, v in answer.items() if isinstance(v, list)}}
             if "counts" in answer:
                 found[name]["counts"] = answer["counts"]
+            for shown in ("holdings", "answered_from"):  # a decommission's
+                if shown in answer:
+                    found[name][shown] = answer[shown]
             in_all = {k: v for k, v in answer.items() if k.endswith("_count")}
             if in_all:
                 found[name]["in_all"] = in_all

@@ -31,7 +31,12 @@ from prov.model import ProvDocument
 from lineage import __version__
 from lineage.errors import UserError
 from lineage.identity import FINGERPRINT_META
-from lineage.retention.apply import POLICY_META, STUDY_FACTS_META
+from lineage.retention.apply import (
+    HOLDING_FACTS_META,
+    HOLDING_PENDING_META,
+    POLICY_META,
+    STUDY_FACTS_META,
+)
 from lineage.stores import GraphStore
 from lineage.stores.exported import NODE_LINK_FIELDS
 from lineage.timefmt import utc_now
@@ -39,6 +44,9 @@ from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
 
 FORMATS = ("graphml", "node-link", "prov-json", "html")
 EXPORTED_META = (POLICY_META, STUDY_FACTS_META, FINGERPRINT_META)
+# The copies' holding facts describe the whole store: a scoped export, which holds only part of
+# it, walks the copies for its decommissions (its meta leaves them out).
+WHOLE_STORE_META = (HOLDING_FACTS_META, HOLDING_PENDING_META)
 LINEAGE_TYPES = frozenset(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
 
@@ -54,7 +62,8 @@ def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3) -> nx.
         if scope not in graph:
             raise UserError(f"no node {scope!r} in {store.location} to scope the export")
         graph = graph.subgraph(_neighbourhood(graph, scope, depth)).copy()
-    graph.graph["meta"] = {name: value for name in EXPORTED_META
+    names = EXPORTED_META + (WHOLE_STORE_META if scope is None else ())
+    graph.graph["meta"] = {name: value for name in names
                            if (value := store.get_meta(name)) is not None}
     graph.graph["conflicts"] = [c.as_dict() for c in store.conflicts()
                                 if _in_graph(graph, c.element)]

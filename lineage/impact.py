@@ -9,7 +9,12 @@ decommission(system, as_of): for switching a system off —
   lineage_gaps    its live copies of unknown origin;
   verdict         `blocked` while anything must be migrated or anything depends on it.
 Lists are paged (`offset`, `limit`); `counts` gives their full sizes and `truncated` says
-whether a page left items out.
+whether a page left items out. `answered_from` says how: from the copies' holding facts
+(written at apply and recompute time, read from one index: `decommission_facts`) when they can
+stand for a walk (every copy of the system has them, none is a copy of several items, no ingest
+is between a write and its recompute, no system but a modality feeds it): then only the copies
+whose item changed after `as_of`, the items that may be sole copies and the copies flagged as
+gaps are walked. Else the system's copies are walked.
 
 trace(key, direction, depth, as_of): node-unique breadth-first expansion along lineage edges,
 one level per query, at most `fanout` edges followed per node and `max_nodes` nodes in all;
@@ -25,12 +30,18 @@ from typing import Any, Literal
 
 from lineage.errors import NotFoundError, UserError
 from lineage.model import KEY_PREFIX, NodeKind, kind_of, system_key
-from lineage.retention.apply import applied_policy
+from lineage.retention.apply import (
+    HOLDING_FACTS_META,
+    HOLDING_FACTS_VERSION,
+    HOLDING_PENDING_META,
+    applied_policy,
+)
 from lineage.retention.reports import as_of_params
 from lineage.stores import GraphStore
 from lineage.wording import plural, quoted_key
 from queries.impact import (
     ACCESS,
+    DECOMMISSION_FACTS,
     DOWNSTREAM,
     GAPS,
     HOLDINGS,
@@ -84,18 +95,26 @@ def _unknown(store: GraphStore, key: str, what: str) -> NotFoundError:
 
 def decommission(
     store: GraphStore, system: str, as_of: str | None = None, *, offset: int = 0,
-    limit: int | None = None,
+    limit: int | None = None, facts: bool = True,
 ) -> dict[str, Any]:
+    """The decommission of `system` as of `as_of` (module docstring); `facts=False` walks the
+    system's copies even when the holding facts would do."""
     key = system_key(system)
     if store.get_node(key) is None:
         raise _unknown(store, key, "system")
     policy = applied_policy(store)
     params: dict[str, Any] = {**as_of_params(as_of), "system": key,
-                              "policy_version": policy.fingerprint if policy else ""}
-    # Each walks the system's copies: on a server they run at once (`run_queries`).
-    found = run_queries(store, {"sole_copies": SOLE_COPIES, "downstream": DOWNSTREAM,
-                                "access_profiles": ACCESS, "lineage_gaps": GAPS,
-                                "holdings": HOLDINGS}, params)
+                              "policy_version": policy.fingerprint if policy else "",
+                              "items": None, "copies": None, "later": None}
+    read = holding_facts(store, params) if facts else None
+    queries = {"sole_copies": SOLE_COPIES, "downstream": DOWNSTREAM, "access_profiles": ACCESS,
+               "lineage_gaps": GAPS, "holdings": HOLDINGS}
+    if read is not None:  # only what the facts leave open is walked
+        params |= {"items": read["items"], "copies": read["gaps"], "later": read["later"]}
+        if not read["later"]:
+            del queries["holdings"]
+    # Each may walk the system's copies: on a server they run at once (`run_queries`).
+    found = run_queries(store, queries, params)
     sole = found["sole_copies"]
     must, may = classify(sole, params["as_of_date"])
     lists: dict[str, list[Row]] = {
@@ -120,9 +139,47 @@ def decommission(
         "truncated": any(len(rows) > len(rows[offset:end]) for rows in lists.values()),
     }
     result |= {name: rows[offset:end] for name, rows in lists.items()}
-    held = found["holdings"]
-    result["holdings"] = held[0] if held else {"copies": 0, "items": 0, "elsewhere": []}
+    result["holdings"] = added([*found.get("holdings", []),
+                                *([read["holdings"]] if read is not None else [])])
+    result["answered_from"] = "copies" if read is None else "holding facts"
     return result
+
+
+def added(holdings: list[Row]) -> Row:
+    """Holdings of disjoint sets of items, added up (no row: nothing held)."""
+    elsewhere: dict[str, int] = {}
+    for part in holdings:
+        for other in part["elsewhere"]:
+            elsewhere[other["system"]] = elsewhere.get(other["system"], 0) + other["items"]
+    return {"copies": sum(part["copies"] for part in holdings),
+            "items": sum(part["items"] for part in holdings),
+            "elsewhere": [{"system": other, "items": items}
+                          for other, items in sorted(elsewhere.items()) if items]}
+
+
+def holding_facts(store: GraphStore, params: dict[str, Any]) -> dict[str, Any] | None:
+    """What the holding facts of the system's copies say (query `decommission_facts`) when they
+    can stand for a walk of its copies: the holdings of the copies whose facts hold at
+    `params["as_of"]`, the copies whose facts do not (`later`, to walk), the items that may be
+    sole copies and the copies flagged as gaps (to test). None when the copies must be walked."""
+    if (store.get_meta(HOLDING_FACTS_META) != HOLDING_FACTS_VERSION
+            or int(store.get_meta(HOLDING_PENDING_META) or 0) > 0):
+        return None
+    rows = run_query(store, DECOMMISSION_FACTS, {"system": params["system"],
+                                                 "as_of": params["as_of"]})
+    if not rows:
+        return None
+    row = rows[0]
+    if (row["entries"] != row["stored"] or row["several"] or row["fed"]
+            or len(row["later"]) * 2 > row["entries"]):  # mostly later: walking is cheaper
+        return None
+    live = [group for group in row["groups"] if group["others"] != "-"]
+    holdings = added([{"copies": group["copies"], "items": group["items"],
+                       "elsewhere": [{"system": other, "items": group["items"]}
+                                     for other in group["others"].split("\t") if other]}
+                      for group in live])
+    return {"holdings": holdings, "later": row["later"], "gaps": row["gaps"],
+            "items": sorted({*row["sole"], *row["later_items"]})}
 
 
 def classify(sole: list[Row], as_of_date: str) -> tuple[list[Row], list[Row]]:

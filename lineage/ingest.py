@@ -9,7 +9,9 @@ The CLI's `ingest` commands, the API's `/ingest/*` routes and the MLLP listener 
 - performs sweeps (`Sweep`): after a scan of everything a system holds, the copies of that
   system the scan did not see are disposed (`disposed_at`, `disposal_reason`), never deleted;
 - recomputes retention for the copies whose inputs the run changed, under the policy last
-  applied, and says how many;
+  applied, and says how many; from each first write until the recompute after it, counts
+  itself in the store's HOLDING_PENDING_META (decommissions walk the copies meanwhile, as the
+  holding facts may lag: a run that fails leaves the count up until a whole `retention apply`);
 - logs one line per run to the `lineage.ingest` logger, and returns the `RunReport`.
 """
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 from lineage.model import Confidence, Node, Provenance, system_key
 from lineage.pipeline import Bundle, Commit, Pipeline, Record, RunReport
-from lineage.retention.apply import recompute_affected
+from lineage.retention.apply import HOLDING_PENDING_META, recompute_affected
 from lineage.stores import GraphStore
 from lineage.timefmt import utc_now
 from queries.holdings import LIVE_COPIES
@@ -61,7 +63,7 @@ def ingest(
     days keeps retention current)."""
     report = RunReport(source=source)
     retention = _Retention(store, report, retention_every)
-    pipeline = Pipeline(store, batch_size, progress)
+    pipeline = Pipeline(store, batch_size, progress, before_write=retention.before_write)
     pipeline.run(_service_records(records, store, report, retention), source, report)
     retention.recompute()
     log.info("%s: %d records, %d rejected, %d nodes and %d edges created, %s", source,
@@ -81,6 +83,12 @@ class _Retention:
         self.applied = False
         self.copies = self.unknown = 0
         self.seconds = 0.0
+        self.counted = False  # in HOLDING_PENDING_META: written since the last recompute
+
+    def before_write(self) -> None:
+        if not self.counted:
+            self.store.add_to_meta(HOLDING_PENDING_META, 1)
+            self.counted = True
 
     def due(self) -> None:
         if time.monotonic() - self.last >= self.every:
@@ -92,6 +100,9 @@ class _Retention:
         result = recompute_affected(self.store, written)
         written.changed_nodes.clear()  # consumed: a later change is recomputed again
         written.changed_edges.clear()
+        if self.counted:  # the facts reflect every write so far
+            self.store.add_to_meta(HOLDING_PENDING_META, -1)
+            self.counted = False
         self.seconds += time.monotonic() - started
         if result is not None:
             self.applied = True

@@ -149,7 +149,10 @@ MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
         {"disposed_at", "storage_tier", "retain_until", "retention_policy_id", "retention_status",
          "retention_reason", "retention_policy_version", "jurisdictions", "country",
          "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code",
-         "rejection_reason", "rejected_instance_count", "lossy_instance_count", "image_type"}
+         "rejection_reason", "rejected_instance_count", "lossy_instance_count", "image_type",
+         # what the engine derives for a decommission, rewritten as the estate changes
+         "holding_system", "holding_item", "holding_others", "holding_exact_from",
+         "holding_gap"}
     ),
     NodeKind.STUDY: frozenset({"origin_jurisdiction", "last_accessed_at",
                                "retention_rule_count", "obligation_count",

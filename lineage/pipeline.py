@@ -166,12 +166,16 @@ class Pipeline:
         store: GraphStore,
         batch_size: int = 1000,
         progress: Callable[[int], None] | None = None,
+        before_write: Callable[[], None] | None = None,
     ):
+        """`before_write` runs before each batch is written (the ingest service counts itself
+        among the writers whose changes are not yet reflected in the write-time facts)."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.store = store
         self.batch_size = batch_size
         self.progress = progress
+        self.before_write = before_write
 
     def run(self, records: Iterable[Record], source: str,
             report: RunReport | None = None) -> RunReport:
@@ -225,6 +229,8 @@ class Pipeline:
             edges = [(i, item) for i, b in enumerate(bundles) for item in b.items
                      if isinstance(item, Edge)]
             report.batches += 1
+            if self.before_write is not None:
+                self.before_write()
             try:
                 result = self.store.upsert([n for _, n in nodes], [e for _, e in edges])
             except BatchRejectedError as exc:

@@ -84,6 +84,17 @@ def test_scoped_export_keeps_the_lineage_neighbourhood(estate: GraphStore, tmp_p
         export(estate, "node-link", tmp_path / "nothing.json", scope="series:0")
 
 
+def test_a_scoped_export_walks_what_the_whole_stores_facts_would_answer(
+        estate: GraphStore, tmp_path: Path) -> None:
+    """The copies' holding facts describe the whole store: an export of part of it walks."""
+    assert decommission(estate, "PACS-LON", AS_OF)["answered_from"] == "holding facts"
+    for scope, answered in ((None, "holding facts"), ("system:PACS-LON", "copies")):
+        path = tmp_path / f"{scope or 'whole'}.json".replace(":", "-")
+        export(estate, "node-link", path, scope=scope, depth=1)
+        with ExportStore(path) as exported:
+            assert decommission(exported, "PACS-LON", AS_OF)["answered_from"] == answered
+
+
 def test_unwritable_target_leaves_no_partial_file(estate: GraphStore, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         export(estate, "graphml", tmp_path / "missing" / "x.graphml")

@@ -31,8 +31,13 @@ SEEN = "2026-01-01T00:00:00Z"  # one retention run time, so provenance compares 
 def answers(store: GraphStore, roots: list[str]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for as_of in AS_OF_DATES:
-        for code in sorted(SYSTEMS):
-            results[f"decommission {code} {as_of}"] = decommission(store, code, as_of)
+        for code in sorted(SYSTEMS):  # as the walk of the system's copies answers it
+            decided = decommission(store, code, as_of)
+            walked = decommission(store, code, as_of, facts=False)
+            assert walked.pop("answered_from") == "copies"
+            results[f"decommission {code} {as_of} from"] = decided.pop("answered_from")
+            assert decided == walked, (code, as_of)
+            results[f"decommission {code} {as_of}"] = decided
         for root in roots:
             for direction in ("up", "down", "both"):
                 results[f"trace {root} {direction} {as_of}"] = trace(
@@ -56,6 +61,12 @@ def compare(estate: EstateBuilder, neo4j: Neo4jStore) -> None:
 
 def test_impact_estate_gives_identical_answers(neo4j_store: Neo4jStore) -> None:
     compare(impact_estate(), neo4j_store)
+    apply_retention(neo4j_store, POLICY, seen_at=SEEN)
+    # each system not fed by another (PACS-LON feeds S3-US and GCS-DE) is read from its facts
+    assert {code: decommission(neo4j_store, code, "2040-01-01")["answered_from"]
+            for code in sorted(SYSTEMS)} == {
+        "ARCHIVE-GB": "holding facts", "GCS-DE": "copies", "PACS-LON": "holding facts",
+        "S3-FR": "holding facts", "S3-US": "copies"}
 
 
 @DIFFERENTIAL

@@ -12,6 +12,7 @@ from lineage.model import Edge, EdgeType, Node, NodeKind, make_key, system_key
 from lineage.retention.reports import as_of_params
 from lineage.stores import Neo4jStore
 from queries.explore import ESTATE_SYSTEMS
+from queries.impact import DECOMMISSION_FACTS
 from queries.library import Query
 from queries.retention import DRIFT_OVER_RETAINED
 from tests.test_estate_systems import PROV, estate_of, system_with_copies
@@ -65,3 +66,18 @@ def test_a_deep_drift_page_does_not_hold_the_held_copies_with_each_row(
     assert [row["key"] for row in page] == sorted(over)[1400:1410]
     # the held list itself (2,000 keys) is held once: well under a megabyte more
     assert many_held - few_held < 1_000_000, (few_held, many_held)
+
+
+def test_a_decommission_from_facts_holds_its_later_copies_once(neo4j_store: Neo4jStore) -> None:
+    """As of a moment before most of a system's copies changed, `decommission_facts` lists those
+    copies and their items to walk: lists of keys, not a working set per key (a DISTINCT over
+    them took 1.5 GB of a 2.1 GB transaction limit at 1 M studies)."""
+    neo4j_store.clear()
+    extra = {"holding_system": system_key("PACS-A"), "holding_gap": False, "holding_others": "",
+             "holding_exact_from": "2023-01-01"}
+    keys = system_with_copies(neo4j_store, "PACS-A", 4000, extra=extra)
+    neo4j_store.upsert([Node(key, PROV, {"holding_item": f"series:{key}"}) for key in keys])
+    params = {"system": system_key("PACS-A"), "as_of": "2022-01-01T00:00:00Z"}
+    [row] = neo4j_store.run(DECOMMISSION_FACTS, params)
+    assert (row["entries"], len(row["later"]), len(row["later_items"])) == (4000, 4000, 4000)
+    assert working_memory(neo4j_store, DECOMMISSION_FACTS, params) < 20_000_000

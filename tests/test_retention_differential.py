@@ -193,16 +193,23 @@ def test_a_copy_with_several_parents_counts_for_one_study(neo4j_store: Neo4jStor
         Edge("series:1.4.2.1", EdgeType.PART_OF, "study:1.4", PROV),  # 1.4 keeps copies of its own
     ]
     estate.nodes.append(Node("series:1.4.2.1", PROV, {"modality": "MG"}))
-    estate.copy("GCS-DE", "1.4.2", "2019-01-01")
-    estate.copy("S3-US", "1.4.2", "2019-01-01")
+    estate.copy("GCS-DE", "1.4.2", "2019-01-01", tier="archive")
+    estate.copy("S3-US", "1.4.2", "2019-01-01", tier="archive")
     found = []
     for store in loaded_in_both(neo4j_store, tmp_path, estate):
         apply_retention(store, POLICY)
         drift, cross = reports.drift(store, "2024-06-01"), reports.cross_region(store,
                                                                                "2024-06-01")
         found.append({"policy_drift": drift["policy_drift"], "conflicts": cross["conflicts"],
-                      "residency": cross["residency_violations"]})
+                      "residency": cross["residency_violations"],
+                      "restore": reports.holds(store, "2024-06-01")["restore_needed"]})
     assert found[0] == found[1]
+    # H1 holds patient P1's studies: 1.4 is produced from its own two copies, both archived
+    # (the online copies of series 1.4.1 count for study 1.1)
+    assert [(row["key"], row["hold"], row["copies"]) for row in found[0]["restore"]] == [
+        ("study:1.2", "event:H3", [object_key("ARCHIVE-GB", "1.2.1")]),
+        ("study:1.4", "event:H1", [object_key("GCS-DE", "1.4.2.1"),
+                                   object_key("S3-US", "1.4.2.1")])]
     for section in ("policy_drift", "conflicts"):
         by_study = {row["key"]: [c["key"] for c in row["copies"]] for row in found[0][section]}
         assert by_study == {

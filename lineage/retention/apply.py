@@ -7,6 +7,8 @@
    `retention_policy_version`, and GOVERNED_BY to the deciding rule (the previous rule's edge gets
    `valid_to`); a computed copy not disposed also gets the tally the over-retained totals sum
    (`TALLY_PROPERTIES`). Values that no longer hold (a date that became unknown) are withdrawn.
+   Every copy also gets its holding facts (`holding_*`: query `holding_facts`), which a
+   decommission reads instead of walking the system's copies (`lineage.impact`).
 3. Each study gets its `origin_jurisdiction` (institution, else the place of its earliest copy;
    a study derived from another inherits the origin of its source), and the facts the reports
    seek by (`retention_rule_count`, `obligation_count`, `foreign_country_count`: query
@@ -43,6 +45,7 @@ from lineage.retention.engine import origin_jurisdiction as origin_of
 from lineage.retention.policy import Policy
 from lineage.stores import GraphStore, UpsertResult
 from lineage.timefmt import utc_now
+from queries.impact import HOLDING_FACTS, HOLDING_FACTS_QUERY
 from queries.library import Row, run_query
 from queries.retention import AFFECTED_COPIES, COPY_KEYS, RETENTION_INPUTS, STUDY_FACTS
 
@@ -51,6 +54,12 @@ POLICY_META = "retention_policy"
 # cross-region read, and every copy's tally (TALLY_PROPERTIES), which drift's totals sum; a
 # store applied by an engine without them must be applied again (2: with the tallies).
 STUDY_FACTS_META, STUDY_FACTS_VERSION = "retention_study_facts", "2"
+# Set by a whole apply that wrote every copy's holding facts (`holding_facts`), which a
+# decommission reads instead of walking the system's copies. An ingest counts itself in
+# HOLDING_PENDING_META from its first write until the recompute that rewrites the facts it moved
+# (`lineage.ingest`): while it is not 0, decommissions walk.
+HOLDING_FACTS_META, HOLDING_FACTS_VERSION = "decommission_facts", "1"
+HOLDING_PENDING_META = "decommission_facts_pending"
 RESULT_PROPERTIES = ("retain_until", "retention_policy_id", "retention_reason", "jurisdictions",
                      "country")
 
@@ -116,6 +125,13 @@ def tally_properties(row: Row, result: RetentionResult, version: str
         version, row.get("system"), row.get("region"), row.get("storage_tier")))
     return {"retention_group": group, "retention_bytes": row.get("bytes") or 0,
             "retention_created": row.get("created_at") or ""}, set()
+
+
+def holding_properties(store: GraphStore, keys: list[str]) -> dict[str, Properties]:
+    """The holding facts of these copies (query `holding_facts`), as the `holding_*` properties
+    to write on each, by key."""
+    return {row["key"]: {f"holding_{name}": row[name] for name in HOLDING_FACTS}
+            for row in run_query(store, HOLDING_FACTS_QUERY, {"keys": keys})}
 
 
 def governed_edges(result: RetentionResult, current_rule: str | None, at: str
@@ -210,11 +226,17 @@ def apply_retention(
 
     def one_page(keys: list[str]) -> int:
         rows = run_query(store, RETENTION_INPUTS, {"keys": keys})
+        holding = holding_properties(store, keys)
         with lock:
             outcomes = compute_page(rows, policy, version, prov.seen_at, report, studies,
                                     sources, linked)
+        for outcome in outcomes:
+            outcome.properties.update(holding.get(outcome.key, {}))
         write_page(outcomes)
         return len(rows)
+
+    if only is None:  # a whole apply rewrites every copy's facts: an ingest that died open
+        store.set_meta(HOLDING_PENDING_META, "0")  # no longer leaves them in doubt
 
     for done in _in_parallel(one_page, copy_pages(store, only, batch_size),
                              WORKERS if store.concurrent_reads else 1):
@@ -226,6 +248,7 @@ def apply_retention(
     if only is None:
         store.set_meta(POLICY_META, policy.model_dump_json())
         store.set_meta(STUDY_FACTS_META, STUDY_FACTS_VERSION)
+        store.set_meta(HOLDING_FACTS_META, HOLDING_FACTS_VERSION)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -324,6 +324,13 @@ class GraphStore(ABC):
     @abstractmethod
     def set_meta(self, name: str, value: str) -> None: ...
 
+    def add_to_meta(self, name: str, delta: int) -> int:
+        """Add `delta` to a counting setting (0 when unset, never below 0) and return it. Stores
+        that several processes write override this with one atomic step."""
+        value = max(0, int(self.get_meta(name) or 0) + delta)
+        self.set_meta(name, str(value))
+        return value
+
     @abstractmethod
     def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
         """Instance index: remember the series key holding each SOP instance UID, and return

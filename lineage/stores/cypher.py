@@ -41,11 +41,15 @@ INDEXED = {
     NodeKind.STUDY: ("retention_rule_count", "obligation_count", "foreign_country_count"),
     NodeKind.COMPLIANCE_EVENT: ("event_type",),
 }
-# Composite range indexes: the over-retained totals are summed from this one's entries alone
-# (the copies' tallies, written by `retention apply`), never visiting the copies.
+# Composite range indexes, read without visiting the copies: the over-retained totals sum the
+# tallies' entries, a decommission groups the holding facts' (both written by `retention apply`;
+# the holding facts' order is `queries.impact.HOLDING_FACTS`: gaps are an equality seek).
 COMPOSITE = {
     "archiveobject_tally": (NodeKind.ARCHIVE_OBJECT, ("retain_until", "retention_group",
                                                       "retention_bytes", "retention_created")),
+    "archiveobject_holding": (NodeKind.ARCHIVE_OBJECT, ("holding_system", "holding_gap",
+                                                        "holding_exact_from", "holding_others",
+                                                        "holding_item")),
 }
 
 
@@ -187,6 +191,12 @@ WRITE_CONFLICTS = query(
 ALL_CONFLICTS = query(f"MATCH (c:`{CONFLICT_LABEL}`) RETURN properties(c) AS props")
 GET_META = query(f"MATCH (m:`{META_LABEL}` {{key: $name}}) RETURN m.value AS value")
 SET_META = query(f"MERGE (m:`{META_LABEL}` {{key: $name}}) SET m.value = $value")
+# The write lock is taken (`_counting`) before the value is read: no increment is lost.
+ADD_TO_META = query(
+    f"MERGE (m:`{META_LABEL}` {{key: $name}}) SET m._counting = true "
+    "WITH m, coalesce(toInteger(m.value), 0) + $delta AS sum "
+    "SET m.value = toString(CASE WHEN sum < 0 THEN 0 ELSE sum END) REMOVE m._counting "
+    "RETURN toInteger(m.value) AS value")
 RECORD_INSTANCES = query(
     f"UNWIND $rows AS row MERGE (i:`{INSTANCE_LABEL}` {{key: row.sop}}) "
     "WITH i, row, i.waiters AS waiters SET i.series = row.series "

@@ -245,6 +245,21 @@ class LocalStore(GraphViewReads, GraphStore):
                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
 
     @_serialized
+    def add_to_meta(self, name: str, delta: int) -> int:
+        db = self.db
+        self._begin(db)  # a store another writer holds is unavailable, as for a batch
+        try:
+            row = db.execute(
+                "INSERT INTO meta (name, value) VALUES (?, MAX(0, ?)) ON CONFLICT (name) DO "
+                "UPDATE SET value = MAX(0, CAST(value AS INTEGER) + ?) RETURNING value",
+                (name, delta, delta)).fetchone()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return int(row[0])
+
+    @_serialized
     def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
         db = self.db
         released: dict[str, list[str]] = {}

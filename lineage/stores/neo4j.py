@@ -318,6 +318,11 @@ class Neo4jStore(GraphStore):
             session.execute_write(
                 lambda tx: tx.run(cypher.SET_META, name=name, value=value).consume())
 
+    def add_to_meta(self, name: str, delta: int) -> int:
+        with self._session() as session:
+            return int(session.execute_write(lambda tx: tx.run(
+                cypher.ADD_TO_META, name=name, delta=delta).single(strict=True)["value"]))
+
     def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
         rows = [{"sop": sop, "series": series} for sop, series in members.items()]
 

@@ -56,6 +56,9 @@ def _sole_copies(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
         return []
     items = {item for obj in into(graph, system, "STORED_IN", "ArchiveObject")
              if live(graph.nodes[obj], as_of) for item in out(graph, obj, "COPY_OF")}
+    if params.get("items") is not None:  # these items only
+        items = {item for item in params["items"] if item in graph
+                 and graph.nodes[item].get("label") in ("Series", "Study")}
     holds = [event for event, attrs in nodes(graph, "ComplianceEvent")
              if attrs.get("event_type") == "legal_hold" and active_at(attrs, as_of)]
     held = {event: covered(graph, event) for event in holds}
@@ -65,6 +68,8 @@ def _sole_copies(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
         if any(s is not None and s != system for _, s in copies):
             continue
         mine = sorted({c for c, s in copies if s == system})
+        if not mine:  # an item given that the system holds no live copy of
+            continue
         current = [graph.nodes[c] for c in mine
                    if graph.nodes[c].get("retention_status") == "computed"
                    and graph.nodes[c].get("retention_policy_version") == params["policy_version"]]
@@ -82,7 +87,7 @@ def _holdings(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     system, as_of = params["system"], params["as_of"]
     if system not in graph:
         return []
-    copies = [obj for obj in into(graph, system, "STORED_IN", "ArchiveObject")
+    copies = [obj for obj in _stored(graph, system, params.get("later"))
               if live(graph.nodes[obj], as_of)]
     if not copies:
         return []
@@ -134,7 +139,7 @@ def _gaps(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     upstream = [u for u in into(graph, system, "FEEDS", "System")
                 if (graph.nodes[u].get("kind") or "") != "modality"]
     rows = []
-    for obj in into(graph, system, "STORED_IN", "ArchiveObject"):
+    for obj in _stored(graph, system, params.get("copies")):
         attrs = graph.nodes[obj]
         if not live(attrs, as_of):
             continue
@@ -158,6 +163,85 @@ def _gaps(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
         if reasons:
             rows.append({"key": obj, "reasons": sorted(reasons)})
     return rows
+
+
+def _holding_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    rows = []
+    for key in sorted(set(params["keys"])):
+        attrs = graph.nodes.get(key) if key in graph else None
+        if attrs is None or attrs.get("label") != "ArchiveObject":
+            continue
+        systems = sorted(set(out(graph, key, "STORED_IN", "System")))
+        items = sorted(set(out(graph, key, "COPY_OF")))
+        system = _one_of(systems)
+        siblings = {c for item in items for c in into(graph, item, "COPY_OF", "ArchiveObject")}
+        moments = [graph.nodes[c].get(name) or "" for c in siblings | {key}
+                   for name in ("created_at", "disposed_at")]
+        holders = {h for c in siblings if graph.nodes[c].get("disposed_at") is None
+                   for h in out(graph, c, "STORED_IN", "System")} - {system}
+        rows.append({
+            "key": key, "system": system, "item": _one_of(items), "exact_from": max(moments),
+            "others": "-" if attrs.get("disposed_at") is not None else "\t".join(sorted(holders)),
+            "gap": not items or bool(attrs.get("unresolved")) or any(_gap_item(graph, item)
+                                                                     for item in items),
+        })
+    return rows
+
+
+def _one_of(keys: list[str]) -> str:
+    """The one key of a list: '' for none, '*' for several (`holding_facts`)."""
+    return "" if not keys else keys[0] if len(keys) == 1 else "*"
+
+
+def _gap_item(graph: Graph, item: str) -> bool:
+    """An item that leaves its copies a lineage gap whatever feeds their system."""
+    attrs = graph.nodes[item]
+    return (bool(attrs.get("unresolved"))
+            or bool(attrs.get("deidentified") and not out(graph, item, "DERIVED_FROM"))
+            or any(graph.nodes[s].get("unresolved") for s in out(graph, item, "PART_OF", "Study")))
+
+
+def _decommission_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    system = params["system"]
+    if system not in graph or graph.nodes[system].get("label") != "System":
+        return []
+    groups: dict[str, tuple[int, set[str]]] = {}
+    entries, several, sole, later, later_items, gaps = 0, 0, set(), [], set(), []
+    for key, attrs in nodes(graph, "ArchiveObject"):
+        facts = [attrs.get(f"holding_{name}") for name in HOLDING_FACTS]
+        if attrs.get("holding_system") != system or any(f is None for f in facts):
+            continue
+        others, item = attrs["holding_others"], attrs["holding_item"]
+        known = {item} if item not in ("", "*") else set()
+        entries += 1
+        several += item == "*"
+        if attrs["holding_gap"]:
+            gaps.append(key)
+        if attrs["holding_exact_from"] > params["as_of"]:
+            later.append(key)
+            later_items.update(known)
+            continue
+        copies, items = groups.get(others, (0, set()))
+        groups[others] = copies + 1, items | known
+        if others == "":
+            sole.update(known)
+    upstream = [u for u in into(graph, system, "FEEDS", "System")
+                if (graph.nodes[u].get("kind") or "") != "modality"]
+    return [{"stored": len(into(graph, system, "STORED_IN")), "entries": entries,
+             "several": several, "fed": bool(upstream),
+             "groups": [{"others": others, "copies": copies, "items": len(items)}
+                        for others, (copies, items) in sorted(groups.items())],
+             "sole": sorted(sole), "later": sorted(later), "later_items": sorted(later_items),
+             "gaps": sorted(gaps)}]
+
+
+def _stored(graph: Graph, system: str, only: list[str] | None) -> list[str]:
+    """The copies stored in a system, or those of `only` when it is a list."""
+    stored = into(graph, system, "STORED_IN", "ArchiveObject")
+    if only is None:
+        return stored
+    wanted = set(only)
+    return [obj for obj in stored if obj in wanted]
 
 
 def _root(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
@@ -194,6 +278,10 @@ def _hub_step(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
                          "in_types": feeds if params["feeds_in"] else []})
 
 
+# What `holding_facts` writes on a copy, as `holding_<name>`, for `decommission_facts` to read.
+HOLDING_FACTS = ("system", "gap", "exact_from", "others", "item")
+HOLDING_FACTS_QUERY = Query("impact/holding_facts", _holding_facts)
+DECOMMISSION_FACTS = Query("impact/decommission_facts", _decommission_facts)
 SOLE_COPIES = Query("impact/decommission_sole_copies", _sole_copies)
 DOWNSTREAM = Query("impact/decommission_downstream", _downstream)
 ACCESS = Query("impact/decommission_access", _access)

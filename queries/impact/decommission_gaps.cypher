@@ -3,7 +3,19 @@
 // - a de-identified series with no DERIVED_FROM to its original;
 // - no COPIED_FROM, while the system is fed by other (non-modality) systems none of which holds
 //   or held a copy of the same series or study.
-MATCH (s:System {key: $system})<-[:STORED_IN]-(o:ArchiveObject)
+// The copies tested are all the system's, or when $copies is a list those only
+// (`decommission_facts` flagged them).
+MATCH (s:System {key: $system})
+CALL (s) {
+  WITH s WHERE $copies IS NULL
+  MATCH (s)<-[:STORED_IN]-(o:ArchiveObject)
+  RETURN o
+  UNION
+  UNWIND coalesce($copies, []) AS key
+  MATCH (s)<-[:STORED_IN]-(o:ArchiveObject {key: key})
+  RETURN o
+}
+WITH s, o
 WHERE (o.created_at IS NULL OR o.created_at <= $as_of)
   AND (o.disposed_at IS NULL OR o.disposed_at > $as_of)
 OPTIONAL MATCH (o)-[:COPY_OF]->(item)

@@ -1,8 +1,19 @@
 // decommission_holdings: what a system ($system) holds at $as_of: its live copies, the series or
 // studies they are copies of, and for every other system how many of those it also holds a live
 // copy of (sorted by system). One row; no row when the system holds nothing.
-// Params: $system, $as_of.
-MATCH (s:System {key: $system})<-[:STORED_IN]-(o:ArchiveObject)
+// The copies counted are all the system's, or when $later is a list those only (those whose
+// `decommission_facts` do not hold at $as_of). Params: $system, $as_of, $later.
+MATCH (s:System {key: $system})
+CALL (s) {
+  WITH s WHERE $later IS NULL
+  MATCH (s)<-[:STORED_IN]-(o:ArchiveObject)
+  RETURN o
+  UNION
+  UNWIND coalesce($later, []) AS key
+  MATCH (s)<-[:STORED_IN]-(o:ArchiveObject {key: key})
+  RETURN o
+}
+WITH s, o
 WHERE (o.created_at IS NULL OR o.created_at <= $as_of)
   AND (o.disposed_at IS NULL OR o.disposed_at > $as_of)
 OPTIONAL MATCH (o)-[:COPY_OF]->(item)

@@ -1,11 +1,25 @@
 // decommission_sole_copies: series and studies whose only live copies at $as_of are in system
 // $system, with the facts that decide migrate-or-dispose: the copies in the system, their
 // retention (latest retain_until, whether any is not computed under $policy_version) and the
-// legal holds active at $as_of that cover them.
-MATCH (s:System {key: $system})<-[:STORED_IN]-(o:ArchiveObject)-[:COPY_OF]->(item)
-WHERE (o.created_at IS NULL OR o.created_at <= $as_of)
-  AND (o.disposed_at IS NULL OR o.disposed_at > $as_of)
-WITH DISTINCT s, item
+// legal holds active at $as_of that cover them. The items tested are those of the system's live
+// copies, or when $items is a list those items only (`decommission_facts` found them).
+MATCH (s:System {key: $system})
+CALL (s) {
+  WITH s WHERE $items IS NULL
+  MATCH (s)<-[:STORED_IN]-(o:ArchiveObject)-[:COPY_OF]->(item)
+  WHERE (o.created_at IS NULL OR o.created_at <= $as_of)
+    AND (o.disposed_at IS NULL OR o.disposed_at > $as_of)
+  RETURN DISTINCT item
+  UNION
+  UNWIND coalesce($items, []) AS key
+  CALL (key) {
+    MATCH (item:Series {key: key}) RETURN item
+    UNION
+    MATCH (item:Study {key: key}) RETURN item
+  }
+  RETURN item
+}
+WITH s, item
 WHERE NOT EXISTS {
   MATCH (item)<-[:COPY_OF]-(other:ArchiveObject)-[:STORED_IN]->(elsewhere:System)
   WHERE elsewhere <> s

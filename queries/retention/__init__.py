@@ -54,6 +54,11 @@ def _affected(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     for patient in patients:
         studies.update(into(graph, patient, "OF_PATIENT", "Study"))
     copies = set(stored(params["copies"], "ArchiveObject"))
+    for copy in list(copies):
+        for item in out(graph, copy, "COPY_OF"):
+            copies.update(into(graph, item, "COPY_OF", "ArchiveObject"))
+    for series in stored(params["series"], "Series"):
+        copies.update(into(graph, series, "COPY_OF", "ArchiveObject"))
     for study in studies:
         copies.update(into(graph, study, "COPY_OF", "ArchiveObject"))
         for series in into(graph, study, "PART_OF", "Series"):
