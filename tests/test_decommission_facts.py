@@ -120,6 +120,21 @@ def test_an_ingest_that_died_leaves_decommissions_walking_until_a_whole_apply(
     assert checked(applied, "PACS-LON")["answered_from"] == FACTS
 
 
+def test_a_whole_apply_that_fails_half_way_leaves_decommissions_walking(
+        applied: GraphStore) -> None:
+    applied.add_to_meta(HOLDING_PENDING_META, 1)  # an ingest died: some facts may be stale
+
+    def stop(_: int) -> None:
+        raise KeyboardInterrupt  # the apply is stopped after its first page
+
+    with pytest.raises(KeyboardInterrupt):
+        apply_retention(applied, POLICY, batch_size=2, progress=stop)
+    assert applied.get_meta(HOLDING_PENDING_META) == "0"
+    assert checked(applied, "PACS-LON")["answered_from"] == WALK
+    apply_retention(applied, POLICY)
+    assert checked(applied, "PACS-LON")["answered_from"] == FACTS
+
+
 def test_a_copy_written_without_its_facts_makes_the_decommission_walk(
         applied: GraphStore) -> None:
     copy = object_key("PACS-LON", "9.9.1")  # by a writer other than the ingest service

@@ -1,6 +1,6 @@
 """Cypher and NetworkX give identical answers: the same estates in Neo4j and in the local store,
-the same retention applied, every retention query and every catalogue query compared row for
-row."""
+the same retention applied, every retention query, every catalogue query and the decommission's
+holding facts compared row for row."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from lineage.retention.policy import Policy, load_policy
 from lineage.retention.reports import _params
 from lineage.stores import GraphStore, LocalStore, Neo4jStore
 from queries.catalogue import ACCESS_PATHS, CATALOGUE
+from queries.impact import DECOMMISSION_FACTS, HOLDING_FACTS_QUERY
 from queries.library import run_query
 from queries.retention import (
     ALL,
@@ -62,7 +63,7 @@ def answers(store: LocalStore | Neo4jStore) -> dict[str, Any]:
         params |= {"copies": [*copies[:2], "object:NOT-STORED:1"], "series": ["series:2.0.1"],
                    "studies": ["study:1.3", "study:2.0", "study:9.9"], "patients": patients[:1],
                    "systems": ["system:PACS-LON"]}
-        for query in ALL:
+        for query in [*ALL, HOLDING_FACTS_QUERY, DECOMMISSION_FACTS]:
             results[f"{query.name}@{as_of}"] = run_query(store, query, params)
         page = params | {"offset": 1, "limit": 2}
         results[f"over_retained page@{as_of}"] = run_query(store, DRIFT_OVER_RETAINED, page)

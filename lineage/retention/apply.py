@@ -235,8 +235,9 @@ def apply_retention(
         write_page(outcomes)
         return len(rows)
 
-    if only is None:  # a whole apply rewrites every copy's facts: an ingest that died open
-        store.set_meta(HOLDING_PENDING_META, "0")  # no longer leaves them in doubt
+    if only is None:  # a whole apply rewrites every copy's facts: decommissions walk until it
+        store.set_meta(HOLDING_FACTS_META, "")  # ends, and an ingest that died open no longer
+        store.set_meta(HOLDING_PENDING_META, "0")  # leaves them in doubt after it
 
     for done in _in_parallel(one_page, copy_pages(store, only, batch_size),
                              WORKERS if store.concurrent_reads else 1):

@@ -54,9 +54,10 @@ def _sole_copies(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     system, as_of = params["system"], params["as_of"]
     if system not in graph:
         return []
-    items = {item for obj in into(graph, system, "STORED_IN", "ArchiveObject")
-             if live(graph.nodes[obj], as_of) for item in out(graph, obj, "COPY_OF")}
-    if params.get("items") is not None:  # these items only
+    if params.get("items") is None:
+        items = {item for obj in into(graph, system, "STORED_IN", "ArchiveObject")
+                 if live(graph.nodes[obj], as_of) for item in out(graph, obj, "COPY_OF")}
+    else:  # these items only
         items = {item for item in params["items"] if item in graph
                  and graph.nodes[item].get("label") in ("Series", "Study")}
     holds = [event for event, attrs in nodes(graph, "ComplianceEvent")
@@ -207,7 +208,10 @@ def _decommission_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
         return []
     groups: dict[str, tuple[int, set[str]]] = {}
     entries, several, sole, later, later_items, gaps = 0, 0, set(), [], set(), []
-    for key, attrs in nodes(graph, "ArchiveObject"):
+    # the copies whose facts name the system are among those stored in it: relationships are
+    # never deleted, so a copy stored elsewhere since names several systems ('*')
+    for key in set(into(graph, system, "STORED_IN", "ArchiveObject")):
+        attrs = graph.nodes[key]
         facts = [attrs.get(f"holding_{name}") for name in HOLDING_FACTS]
         if attrs.get("holding_system") != system or any(f is None for f in facts):
             continue
