@@ -150,13 +150,17 @@ MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
          "retention_reason", "retention_policy_version", "jurisdictions", "country",
          "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code",
          "rejection_reason", "rejected_instance_count", "lossy_instance_count", "image_type",
-         # what the engine derives for a decommission, rewritten as the estate changes
+         # what the engine derives for the reports and a decommission, rewritten as the estate
+         # changes: the over-retained tally and the holding facts
+         "retention_group", "retention_bytes", "retention_created",
          "holding_system", "holding_item", "holding_others", "holding_exact_from",
          "holding_gap"}
     ),
     NodeKind.STUDY: frozenset({"origin_jurisdiction", "last_accessed_at",
                                "retention_rule_count", "obligation_count",
-                               "foreign_country_count"}),
+                               "foreign_country_count", "facts_policy_version",
+                               "facts_exact_from", "live_rule_count", "live_conflict",
+                               "live_foreign_copies"}),
     NodeKind.RUN: frozenset({"state", "ended_at"}),
     NodeKind.COMPLIANCE_EVENT: frozenset({"ended_at", "status"}),
 }

@@ -271,3 +271,23 @@ def test_reports_before_any_policy_say_so(any_store: GraphStore) -> None:
     drift = reports.drift(any_store, AS_OF)
     assert drift["policy_version"] is None and drift["over_retained"] == []
     assert {row["reason"] for row in drift["unknown"]} == {"retention not computed"}
+
+
+def test_derived_values_another_source_wrote_first_are_the_engines_to_rewrite(
+        any_store: GraphStore) -> None:
+    """The tallies and the study facts are derived state: a value some other source wrote first
+    (an import, an older tool) is replaced by the apply, not reported as a conflict (on Neo4j
+    the apply's merge stops at one)."""
+    fixed_estate().load(any_store)
+    old = Provenance("import:old", "2020-01-01T00:00:00Z")
+    copy = copy_key("PACS-LON", "1.1")
+    any_store.upsert([Node(copy, old, {"retention_group": "stale", "retention_bytes": -1}),
+                      Node("study:1.1", old, {"live_rule_count": 99, "facts_exact_from": "x"})])
+    policy = load_policy()
+    apply_retention(any_store, policy)
+    stored_copy, study = any_store.get_node(copy), any_store.get_node("study:1.1")
+    assert stored_copy is not None and study is not None
+    assert str(stored_copy.properties["retention_group"]).startswith(policy.fingerprint)
+    assert stored_copy.properties["retention_bytes"] == 1000
+    assert (study.properties["live_rule_count"], study.properties["facts_exact_from"]) != (99, "x")
+    assert not any_store.conflicts()
