@@ -7,14 +7,20 @@ Rules, for each property of the report:
 - a list that sources each see part of (`model.UNION_PROPERTIES`: a study's modalities): the
   union of the reports;
 - a mutable state (`model.MUTABLE_PROPERTIES`: disposal, storage tier, retention...): the newer
-  report wins, an older one (out of order) is ignored;
+  report wins, an older one (out of order) is ignored. Newer is judged against the element's
+  latest sighting (`last_seen`), except for what the engine derives from the graph
+  (`model.DERIVED_PROPERTIES`: retention, holding facts, study facts), which is judged against
+  the engine's last computation of them (`derived_at`): a source dating its reports ahead of
+  the engine's clock cannot freeze them;
 - reported differently by the source that set it: a correction, the newer report wins;
 - reported differently by another source: the stored value stays and a `Conflict` is recorded.
-Provenance: `first_seen` is the earliest sighting, `last_seen` the latest, `sources` every source
-that reported the element, `confidence` the strongest report. A placeholder (`unresolved`, made by
-an edge to a node not yet seen) is resolved by the first real report of the node.
+Provenance: `first_seen` is the earliest sighting, `last_seen` the latest (a report of derived
+values only is a computation, not a sighting: it moves `derived_at` instead), `sources` every
+source that reported the element, `confidence` the strongest report. A placeholder
+(`unresolved`, made by an edge to a node not yet seen) is resolved by the first real report of
+the node.
 
-Re-reporting the same facts therefore changes nothing but `last_seen`.
+Re-reporting the same facts therefore changes nothing but `last_seen` (or `derived_at`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lineage.model import (
+    DERIVED_CLOCK,
+    DERIVED_PROPERTIES,
     MUTABLE_PROPERTIES,
     UNION_PROPERTIES,
     Confidence,
@@ -83,9 +91,13 @@ def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def new_element(reported: Properties, provenance: Provenance) -> Properties:
-    """The stored properties of an element seen for the first time."""
+def new_element(reported: Properties, provenance: Provenance,
+                derived: frozenset[str] = frozenset()) -> Properties:
+    """The stored properties of an element seen for the first time (`derived`: the names of
+    the engine's derived values for its kind)."""
     stored: Properties = dict(reported)
+    if not derived.isdisjoint(reported):
+        stored[DERIVED_CLOCK] = provenance.seen_at
     stored.update(
         source=provenance.source,
         sources=[provenance.source],
@@ -118,14 +130,21 @@ def merge(
     provenance: Provenance,
     mutable: frozenset[str],
     removed: frozenset[str] = frozenset(),
+    derived: frozenset[str] = frozenset(),
 ) -> Merged:
     """Merge one report into the stored properties of `element` (None: not stored yet);
-    `removed` names properties the report withdraws."""
+    `removed` names properties the report withdraws, `derived` the engine's derived values
+    among the mutable ones (`node_derived`)."""
     if stored is None:
-        return Merged(new_element(reported, provenance), created=True, changed=True)
+        return Merged(new_element(reported, provenance, derived), created=True, changed=True)
     result: Properties = dict(stored)
     owners: dict[str, str] = json.loads(str(stored.get("property_sources", "{}")))
-    newer = provenance.seen_at >= str(stored.get("last_seen", ""))
+    sighted_newer = provenance.seen_at >= str(stored.get("last_seen", ""))
+    computed_newer = provenance.seen_at >= str(stored.get(DERIVED_CLOCK, ""))
+
+    def newer(name: str) -> bool:
+        return computed_newer if name in derived else sighted_newer
+
     conflicts: list[Conflict] = []
     for name, value in reported.items():
         current = stored.get(name)
@@ -137,7 +156,7 @@ def merge(
         elif name in UNION_PROPERTIES and isinstance(current, list) and isinstance(value, list):
             result[name] = sorted({*current, *value})
         elif name in mutable or owners.get(name) == provenance.source:
-            if newer:
+            if newer(name):
                 result[name] = value
                 owners[name] = provenance.source
         else:
@@ -149,23 +168,31 @@ def merge(
                 recorded_at=utc_now(),
             ))
     for name in removed:
-        if name in result and newer and (name in mutable or owners.get(name) == provenance.source):
+        if name in result and newer(name) and (name in mutable
+                                               or owners.get(name) == provenance.source):
             del result[name]
             owners.pop(name, None)
-    _merge_provenance(result, provenance)
+    named = reported.keys() | removed
+    if not derived.isdisjoint(named):
+        result[DERIVED_CLOCK] = max(str(stored.get(DERIVED_CLOCK, "")), provenance.seen_at)
+    _merge_provenance(result, provenance, sighted=not named or not named <= derived)
     result["property_sources"] = _canonical(owners)
     changed = any(result.get(name) != stored.get(name)
-                  for name in set(result) | set(stored) if name != "last_seen")
+                  for name in set(result) | set(stored) if name not in _CLOCKS)
     return Merged(result, created=False, changed=changed, conflicts=conflicts)
 
 
-def _merge_provenance(result: Properties, provenance: Provenance) -> None:
+_CLOCKS = frozenset({"last_seen", DERIVED_CLOCK})  # moved by every report: not a change
+
+
+def _merge_provenance(result: Properties, provenance: Provenance, sighted: bool) -> None:
     if result.pop("unresolved", False):
         # The first real report replaces the reference's provenance, but keeps when it was seen.
         result["source"] = provenance.source
         result["confidence"] = str(provenance.confidence)
-    result["first_seen"] = min(str(result["first_seen"]), provenance.seen_at)
-    result["last_seen"] = max(str(result["last_seen"]), provenance.seen_at)
+    if sighted:
+        result["first_seen"] = min(str(result["first_seen"]), provenance.seen_at)
+        result["last_seen"] = max(str(result["last_seen"]), provenance.seen_at)
     sources = [str(s) for s in result.get("sources", [])]  # type: ignore[union-attr]
     if provenance.source not in sources:
         result["sources"] = sorted([*sources, provenance.source])
@@ -175,6 +202,15 @@ def _merge_provenance(result: Properties, provenance: Provenance) -> None:
 
 def node_mutable(kind: NodeKind) -> frozenset[str]:
     return MUTABLE_PROPERTIES.get(kind, frozenset())
+
+
+def node_derived(kind: NodeKind) -> frozenset[str]:
+    return DERIVED_PROPERTIES.get(kind, frozenset())
+
+
+def node_rules(kind: NodeKind) -> tuple[frozenset[str], frozenset[str]]:
+    """The mutable and the derived properties of a node kind (`merge`'s `mutable`, `derived`)."""
+    return node_mutable(kind), node_derived(kind)
 
 
 def merge_conflict(stored: Conflict | None, reported: Conflict) -> Conflict:

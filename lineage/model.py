@@ -126,9 +126,10 @@ class Confidence(StrEnum):
 
 # Provenance and bookkeeping fields that the stores own; no record may set them as properties.
 # `label` is the node kind in the NetworkX view and in exports.
+DERIVED_CLOCK = "derived_at"  # when the engine last computed an element's derived values
 PROVENANCE_FIELDS = frozenset(
     {"key", "label", "source", "sources", "first_seen", "last_seen", "confidence",
-     "unresolved", "property_sources"}
+     "unresolved", "property_sources", DERIVED_CLOCK}
 )
 # Names that would put patient identity in clear into the graph.
 PHI_PROPERTY_NAMES = frozenset(
@@ -141,26 +142,33 @@ TIME_PROPERTIES = frozenset(
 )
 DATE_PROPERTIES = frozenset({"study_date", "retain_until", "death_date", "last_encounter"})
 
-# Properties that describe a state that legitimately changes: the newest report wins and no
-# conflict is recorded. Any other property reported differently by another source is a conflict.
-MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
-    NodeKind.SYSTEM: frozenset({"status"}),
+# What the engine derives from the graph itself and rewrites as the estate changes: a copy's
+# retention, its over-retained tally and its holding facts, a study's origin and facts. They are
+# mutable, and ordered by the engine's own clock (DERIVED_CLOCK: when the computation that wrote
+# them started), never by the sources' observation times: a source whose clock runs ahead cannot
+# freeze them, and writing them does not date the element's last sighting (`last_seen`).
+DERIVED_PROPERTIES: dict[NodeKind, frozenset[str]] = {
     NodeKind.ARCHIVE_OBJECT: frozenset(
-        {"disposed_at", "storage_tier", "retain_until", "retention_policy_id", "retention_status",
-         "retention_reason", "retention_policy_version", "jurisdictions", "country",
-         "instance_count", "bytes", "manifest_hash", "rejected_at", "rejection_code",
-         "rejection_reason", "rejected_instance_count", "lossy_instance_count", "image_type",
-         # what the engine derives for the reports and a decommission, rewritten as the estate
-         # changes: the over-retained tally and the holding facts
+        {"retain_until", "retention_policy_id", "retention_status", "retention_reason",
+         "retention_policy_version", "jurisdictions", "country",
          "retention_group", "retention_bytes", "retention_created",
          "holding_system", "holding_item", "holding_others", "holding_exact_from",
          "holding_gap"}
     ),
-    NodeKind.STUDY: frozenset({"origin_jurisdiction", "last_accessed_at",
-                               "retention_rule_count", "obligation_count",
+    NodeKind.STUDY: frozenset({"origin_jurisdiction", "retention_rule_count", "obligation_count",
                                "foreign_country_count", "facts_policy_version",
                                "facts_exact_from", "live_rule_count", "live_conflict",
                                "live_foreign_copies"}),
+}
+# Properties that describe a state that legitimately changes: the newest report wins and no
+# conflict is recorded. Any other property reported differently by another source is a conflict.
+MUTABLE_PROPERTIES: dict[NodeKind, frozenset[str]] = {
+    NodeKind.SYSTEM: frozenset({"status"}),
+    NodeKind.ARCHIVE_OBJECT: DERIVED_PROPERTIES[NodeKind.ARCHIVE_OBJECT] | {
+        "disposed_at", "storage_tier", "instance_count", "bytes", "manifest_hash",
+        "rejected_at", "rejection_code", "rejection_reason", "rejected_instance_count",
+        "lossy_instance_count", "image_type"},
+    NodeKind.STUDY: DERIVED_PROPERTIES[NodeKind.STUDY] | {"last_accessed_at"},
     NodeKind.RUN: frozenset({"state", "ended_at"}),
     NodeKind.COMPLIANCE_EVENT: frozenset({"ended_at", "status"}),
 }

@@ -21,7 +21,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from lineage.errors import LineageError
-from lineage.merge import Merged, merge, node_mutable
+from lineage.merge import Merged, merge, node_rules
 from lineage.model import (
     EDGE_MUTABLE_PROPERTIES,
     EdgeType,
@@ -37,7 +37,7 @@ from lineage.stores import cypher
 from lineage.stores.neo4j import Neo4jStore
 
 _COPY = NodeKind.ARCHIVE_OBJECT
-_MUTABLE = node_mutable(_COPY)
+_RULES = node_rules(_COPY)
 _GOVERNED_BY = EdgeType.GOVERNED_BY.value
 
 
@@ -58,10 +58,12 @@ def _checked(merged: Merged) -> Merged:
 
 
 def _patch_row(key: str, before: Properties, reported: Properties, prov: Provenance,
-               mutable: frozenset[str], removed: frozenset[str]) -> dict[str, Any] | None:
-    """The `patch_nodes` row that merges a report into a stored node, None when nothing
-    changes."""
-    merged = _checked(merge(key, before, reported, prov, mutable, removed))
+               rules: tuple[frozenset[str], frozenset[str]], removed: frozenset[str]
+               ) -> dict[str, Any] | None:
+    """The `patch_nodes` row that merges a report into a stored node (`rules`: the mutable
+    and derived properties of its kind), None when nothing changes."""
+    mutable, derived = rules
+    merged = _checked(merge(key, before, reported, prov, mutable, removed, derived))
     return {"key": key, "changes": changes(before, merged.properties)} \
         if merged.properties != before else None
 
@@ -74,7 +76,7 @@ def _merged_rows(outcomes: list[Outcome], prov: Provenance,
         if outcome.key not in stored:  # no longer stored: nothing to govern
             continue
         before, governed = stored[outcome.key]
-        row = _patch_row(outcome.key, before, outcome.properties, prov, _MUTABLE,
+        row = _patch_row(outcome.key, before, outcome.properties, prov, _RULES,
                          frozenset(outcome.removed))
         if row is not None:
             nodes.append(row)
@@ -115,14 +117,14 @@ def write_merged_nodes(store: Neo4jStore, nodes: list[Node]) -> None:
     if not nodes:
         return
     kind = kind_of(nodes[0].key)
-    mutable = node_mutable(kind)
+    rules = node_rules(kind)
 
     def work(tx: ManagedTransaction) -> None:
         stored = {record["key"]: {k: v for k, v in record["props"].items() if k != "key"}
                   for record in tx.run(cypher.lock_stored(kind), keys=[n.key for n in nodes])}
         rows = [row for node in nodes if node.key in stored
                 and (row := _patch_row(node.key, stored[node.key], node.properties,
-                                       node.provenance, mutable, frozenset(node.removed)))]
+                                       node.provenance, rules, frozenset(node.removed)))]
         tx.run(cypher.patch_nodes(kind), rows=rows).consume()
 
     store.execute_write(work)

@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, LiteralString, Protocol, Self, TypeVar
 
-from lineage.merge import Conflict, Merged, merge, merge_conflict, node_mutable, placeholder
+from lineage.merge import (
+    Conflict,
+    Merged,
+    merge,
+    merge_conflict,
+    node_rules,
+    placeholder,
+)
 from lineage.model import (
     EDGE_MUTABLE_PROPERTIES,
     PROVENANCE_FIELDS,
@@ -142,7 +149,7 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
     are not written again."""
     result, plan = UpsertResult(), WritePlan()
     node_reports = _by_id(nodes, lambda n: n.key)
-    fresh = {key: _merge_reports(key, None, reports, node_mutable(reports[0].kind))
+    fresh = {key: _merge_reports(key, None, reports, *node_rules(reports[0].kind))
              for key, reports in node_reports.items()}
     placeholders: dict[str, Properties] = {}
     for edge in edges:
@@ -158,7 +165,7 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
             result.changed_nodes.add(key)
         else:
             after, outcomes = _merge_reports(key, before, node_list,
-                                             node_mutable(node_list[0].kind))
+                                             *node_rules(node_list[0].kind))
             if after != before:
                 plan.nodes[key] = after
                 if _reported_differ(before, after):
@@ -208,13 +215,14 @@ def _by_id(items: Sequence[Item], id_of: Callable[[Item], ElementId]
 
 
 def _merge_reports(element: str, stored: Properties | None, reports: Sequence[Node | Edge],
-                   mutable: frozenset[str]) -> tuple[Properties, list[Merged]]:
+                   mutable: frozenset[str], derived: frozenset[str] = frozenset()
+                   ) -> tuple[Properties, list[Merged]]:
     """Merge the reports of one element in order onto `stored` (None: not stored)."""
     outcomes: list[Merged] = []
     state = stored
     for report in reports:
         merged = merge(element, state, report.properties, report.provenance, mutable,
-                       report.removed if isinstance(report, Node) else frozenset())
+                       report.removed if isinstance(report, Node) else frozenset(), derived)
         outcomes.append(merged)
         state = merged.properties
     assert state is not None  # at least one report

@@ -189,6 +189,31 @@ class StoreContract:
         assert props["vendor_note"] == "x"  # not mutable, and not the withdrawing source's own
         assert props["retention_status"] == "unknown"
 
+    def test_derived_values_keep_the_engines_clock_apart_from_the_sightings(
+            self, store: GraphStore) -> None:
+        """Retention and the other derived values are ordered by `derived_at`, the sightings
+        by `last_seen`: neither clock holds the other back."""
+        nodes, edges = small_estate()
+        store.upsert(nodes, edges)  # sighted at T0
+        engine = Provenance("retention", T2, Confidence.INFERRED)
+        store.upsert([Node(COPY, engine, {"retain_until": "2030-01-01"})])
+        copy = store.get_node(COPY).properties  # type: ignore[union-attr]
+        assert (copy["last_seen"], copy["derived_at"]) == (  # computed, not sighted
+            "2026-01-01T00:00:00.000000Z", "2026-01-03T00:00:00.000000Z")
+        # a sighting from before the computation is still the newest sighting
+        store.upsert([Node(COPY, at(PACS, T1), {"storage_tier": "archive"})])
+        # an older computation does not win over a newer one, nor a far-ahead sighting over it
+        store.upsert([Node(COPY, at(engine, T1), {"retain_until": "2029-01-01"})])
+        store.upsert([Node(COPY, at(PACS, "2099-01-01T00:00:00Z"), {"bytes": 10})])
+        store.upsert([Node(COPY, at(engine, "2026-01-04T00:00:00Z"),
+                           {"retain_until": "2031-01-01"})])
+        copy = store.get_node(COPY).properties  # type: ignore[union-attr]
+        assert (copy["storage_tier"], copy["retain_until"], copy["bytes"]) == (
+            "archive", "2031-01-01", 10)
+        assert (copy["last_seen"], copy["derived_at"]) == (
+            "2099-01-01T00:00:00.000000Z", "2026-01-04T00:00:00.000000Z")
+        assert "retention" in copy["sources"] and store.conflicts() == []
+
     # -- placeholders -----------------------------------------------------------------------
     def test_edge_to_unseen_node_makes_placeholder_resolved_later(self, store: GraphStore) -> None:
         result = store.upsert([], [Edge(SERIES, EdgeType.PART_OF, STUDY, at(PACS, T1))])
