@@ -212,7 +212,7 @@ class StoreContract:
             "archive", "2031-01-01", 10)
         assert (copy["last_seen"], copy["derived_at"]) == (
             "2099-01-01T00:00:00.000000Z", "2026-01-04T00:00:00.000000Z")
-        assert "retention" in copy["sources"] and store.conflicts() == []
+        assert copy["sources"] == ["dicom:PACS1", "retention"] and store.conflicts() == []
 
     # -- placeholders -----------------------------------------------------------------------
     def test_edge_to_unseen_node_makes_placeholder_resolved_later(self, store: GraphStore) -> None:
