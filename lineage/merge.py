@@ -149,6 +149,8 @@ def merge(
     for name, value in reported.items():
         current = stored.get(name)
         if current is None:
+            if name in derived and not computed_newer:
+                continue  # withdrawn by a later computation (or never derived by one)
             result[name] = value
             owners[name] = provenance.source
         elif current == value:

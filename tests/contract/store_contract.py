@@ -213,6 +213,13 @@ class StoreContract:
         assert (copy["last_seen"], copy["derived_at"]) == (
             "2099-01-01T00:00:00.000000Z", "2026-01-04T00:00:00.000000Z")
         assert copy["sources"] == ["dicom:PACS1", "retention"] and store.conflicts() == []
+        # what a later computation withdrew, an earlier one does not bring back
+        store.upsert([Node(COPY, at(engine, "2026-01-05T00:00:00Z"),
+                           {"retention_status": "unknown"}, removed={"retain_until"})])
+        store.upsert([Node(COPY, at(engine, "2026-01-04T12:00:00Z"),
+                           {"retention_status": "computed", "retain_until": "2031-01-01"})])
+        copy = store.get_node(COPY).properties  # type: ignore[union-attr]
+        assert (copy["retention_status"], "retain_until" in copy) == ("unknown", False)
 
     # -- placeholders -----------------------------------------------------------------------
     def test_edge_to_unseen_node_makes_placeholder_resolved_later(self, store: GraphStore) -> None:
