@@ -25,7 +25,7 @@ import pytest
 from lineage.impact import decommission
 from lineage.ingest import ingest
 from lineage.model import (
-    MUTABLE_PROPERTIES,
+    DERIVED_PROPERTIES,
     Edge,
     EdgeType,
     Node,
@@ -45,9 +45,7 @@ from tests.test_decommission_facts import LOOSE, estate_with_a_loose_series
 
 POLICY = load_policy()
 DERIVED_KINDS = (NodeKind.ARCHIVE_OBJECT, NodeKind.STUDY)
-# the engine's own values: the retention, tallies and holding facts of a copy, a study's facts
-DERIVED = {kind: MUTABLE_PROPERTIES[kind] - {"disposed_at", "storage_tier", "bytes",
-                                             "last_accessed_at"} for kind in DERIVED_KINDS}
+DERIVED = DERIVED_PROPERTIES  # the retention, tallies and holding facts of a copy, a study's facts
 INTRUDER_GRACE = 10.0  # seconds the second ingest gets before the first recompute goes on
 
 
