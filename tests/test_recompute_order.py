@@ -41,17 +41,16 @@ from lineage.retention.policy import load_policy
 from lineage.stores import GraphStore
 from lineage.stores.local import LocalStore
 from tests.retention_estate import PROV, patient
-from tests.test_decommission_facts import LOOSE, estate_with_a_loose_series
+from tests.test_decommission_facts import LOOSE, disposal, estate_with_a_loose_series
 
 POLICY = load_policy()
 DERIVED_KINDS = (NodeKind.ARCHIVE_OBJECT, NodeKind.STUDY)
-DERIVED = DERIVED_PROPERTIES  # the retention, tallies and holding facts of a copy, a study's facts
 INTRUDER_GRACE = 10.0  # seconds the second ingest gets before the first recompute goes on
 
 
 def derived_values(store: GraphStore) -> dict[str, dict[str, Any]]:
     return {node.key: {name: value for name, value in node.properties.items()
-                       if name in DERIVED[kind]}
+                       if name in DERIVED_PROPERTIES[kind]}
             for kind in DERIVED_KINDS for node in store.iter_nodes(kind)}
 
 
@@ -69,11 +68,6 @@ def new_study(uid: str, patient_key: str, day: str, system: str) -> Bundle:
                    Edge(study, EdgeType.OF_PATIENT, patient_key, PROV),
                    Edge(series, EdgeType.PART_OF, study, PROV),
                    *new_copy(system, series, day).items), "new study")
-
-
-def disposal(system: str, series: str) -> Bundle:
-    copy = object_key(system, series.removeprefix("series:"))
-    return Bundle((Node(copy, PROV, {"disposed_at": "2026-02-01"}),), "disposal")
 
 
 def interleaved(monkeypatch: pytest.MonkeyPatch, step: str, store: GraphStore,
@@ -138,7 +132,7 @@ def test_holding_facts_a_second_ingest_moved_are_not_written_over(
         applied: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new copy of the loose series at ARCHIVE-GB; meanwhile GCS-DE's copy of it is disposed:
     PACS-LON must not still count GCS-DE as holding it."""
-    finish = interleaved(monkeypatch, "compute", applied, disposal("GCS-DE", LOOSE))
+    finish = interleaved(monkeypatch, "compute", applied, disposal("GCS-DE", "8.8.1"))
     first = new_copy("ARCHIVE-GB", LOOSE, "2025-01-01")
     ingest(applied, [first], "first")
     finish()
@@ -147,7 +141,7 @@ def test_holding_facts_a_second_ingest_moved_are_not_written_over(
     assert facts.pop("answered_from") == "holding facts"
     walked.pop("answered_from")
     assert facts == walked
-    values = settled(applied, first, disposal("GCS-DE", LOOSE))
+    values = settled(applied, first, disposal("GCS-DE", "8.8.1"))
     assert values[object_key("PACS-LON", "8.8.1")]["holding_others"] == "system:ARCHIVE-GB"
 
 
@@ -172,7 +166,7 @@ def test_study_facts_a_second_ingest_moved_are_not_written_over(
     """A new copy of study 1.1 at S3-FR; meanwhile its copy at S3-US is disposed: the study's
     live facts must count the copies live after both."""
     first, second = (new_copy("S3-FR", "series:1.1.1", "2025-01-01"),
-                     disposal("S3-US", "series:1.1.1"))
+                     disposal("S3-US", "1.1.1"))
     finish = interleaved(monkeypatch, "_facts", applied, second)
     ingest(applied, [first], "first")
     finish()
@@ -191,7 +185,7 @@ def test_a_report_dated_ahead_of_the_engines_clock_does_not_freeze_its_derived_v
     recomputed from the graph as it stands: no report's date, however far ahead, keeps the
     recompute from rewriting them."""
     applied.upsert([Node(ahead, AHEAD, {"department": "radiology"})])
-    disposals = (disposal("GCS-DE", LOOSE), disposal("S3-US", "series:1.1.1"))
+    disposals = (disposal("GCS-DE", "8.8.1"), disposal("S3-US", "1.1.1"))
     ingest(applied, disposals, "test")
     facts = decommission(applied, "PACS-LON")
     walked = decommission(applied, "PACS-LON", facts=False)
