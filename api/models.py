@@ -199,12 +199,31 @@ class Drift(PolicyState):
     over_retained: list[OverRetained]
     over_retained_count: int = Field(description="Over-retained copies in all (the list is a "
                                                  "page of them, in key order)")
+    over_retained_next: str | None = Field(
+        description="The page was full: the key to pass as `after` for the copies that follow "
+                    "(GET /retention/over-retained)")
     premature_disposal: list[PrematureDisposal]
     policy_drift: list[PolicyDrift]
     policy_drift_count: int = Field(description="Studies with policy drift in all (the list is "
                                                 "a page of them, in key order)")
     unknown: list[UnknownRetention]
     cost: Cost
+
+
+class OverRetainedPage(Answer):
+    as_of: str
+    policy_version: str | None
+    policy_applied: bool = Field(description="false: no policy was ever applied; the list is "
+                                             "not computed, never read it as compliant")
+    uncomputed_copies: int | None = Field(description="Live copies with no retention under "
+                                                      "the applied policy (first page only)")
+    study_facts_current: bool | None = None
+    warnings: list[str]
+    after: str
+    limit: int
+    copies: list[OverRetained]
+    next: str | None = Field(description="The key to pass as `after` for the following page; "
+                                         "null after the last")
 
 
 class RegionalCopy(Answer):

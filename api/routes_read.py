@@ -20,6 +20,8 @@ AsOf = Annotated[str | None, Query(
     pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$")]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Items per list")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items of each list to skip")]
+After = Annotated[str, Query(max_length=1024, description="Start after this key: the `next` "
+                                                          "of the page before ('' first)")]
 
 
 def paged(
@@ -59,11 +61,18 @@ def get_lineage(
 @router.get("/retention/drift", response_model=models.Drift,
             summary="Over-retention, premature disposal, drift, unknowns")
 def get_drift(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
-              offset: Offset = 0) -> dict[str, Any]:
-    report = reports.drift(store, as_of, offset=offset, limit=limit)
+              offset: Offset = 0, after: After = "") -> dict[str, Any]:
+    report = reports.drift(store, as_of, offset=offset, limit=limit, after=after)
     return paged(report, ("over_retained", "premature_disposal", "policy_drift", "unknown"),
                  offset, limit, cut={"over_retained": report["over_retained_count"],
                                      "policy_drift": report["policy_drift_count"]})
+
+
+@router.get("/retention/over-retained", response_model=models.OverRetainedPage,
+            summary="The over-retained copies, a page at a time after a key (for exports)")
+def get_over_retained(store: StoreDep, _: Reader, as_of: AsOf = None, limit: Limit = 1000,
+                      after: After = "") -> dict[str, Any]:
+    return reports.over_retained(store, as_of, after=after, limit=limit)
 
 
 @router.get("/retention/cross-region", response_model=models.CrossRegion,

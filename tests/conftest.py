@@ -79,13 +79,9 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphS
 @pytest.fixture
 def impact_store(any_store: GraphStore) -> GraphStore:
     """Each store holding the hand-worked impact estate, with the default pack applied."""
-    from lineage.retention.apply import apply_retention
-    from lineage.retention.policy import load_policy
     from tests.retention_estate import impact_estate
 
-    impact_estate().load(any_store)
-    apply_retention(any_store, load_policy())
-    return any_store
+    return impact_estate().load_applied(any_store)
 
 
 @pytest.fixture

@@ -95,6 +95,15 @@ class EstateBuilder:
     def load(self, store: GraphStore) -> None:
         store.upsert(self.nodes, self.edges)
 
+    def load_applied(self, store: GraphStore) -> GraphStore:
+        """Load into a store and apply the default pack."""
+        from lineage.retention.apply import apply_retention
+        from lineage.retention.policy import load_policy
+
+        self.load(store)
+        apply_retention(store, load_policy())
+        return store
+
 
 def fixed_estate() -> EstateBuilder:
     """Worked by hand in tests/test_retention.py (as of 2024-06-01, default pack)."""

@@ -31,6 +31,7 @@ from queries.retention import (
     CROSS_REGION_CONFLICTS,
     DRIFT_OVER_RETAINED,
     DRIFT_OVER_RETAINED_BY_KEY,
+    DRIFT_OVER_RETAINED_TALLIED,
     DRIFT_OVER_RETAINED_TOTALS,
     DRIFT_POLICY,
     RESIDENCY_VIOLATIONS,
@@ -72,6 +73,16 @@ def answers(store: LocalStore | Neo4jStore) -> dict[str, Any]:
             results[f"over_retained by key {scan}@{as_of}"] = by_key
             if len(by_key["copies"]) == page["limit"] or by_key["scanned"] < scan:
                 assert by_key["copies"] == results[f"over_retained page@{as_of}"], scan
+        whole_list = results[f"{DRIFT_OVER_RETAINED.name}@{as_of}"]
+        cursor = page | {"offset": 0, "after": whole_list[0]["key"] if whole_list else ""}
+        results[f"over_retained after@{as_of}"] = run_query(store, DRIFT_OVER_RETAINED, cursor)
+        for scan in (1, 1000):  # from the cursor on, in key order
+            results[f"over_retained by key after {scan}@{as_of}"] = run_query(
+                store, DRIFT_OVER_RETAINED_BY_KEY, cursor | {"scan": scan})
+        for name, asked in (("page", page), ("after", cursor)):  # from the tallies
+            tallied = run_query(store, DRIFT_OVER_RETAINED_TALLIED, asked)
+            assert tallied == run_query(store, DRIFT_OVER_RETAINED, asked), (name, as_of)
+            results[f"over_retained tallied {name}@{as_of}"] = tallied
         for query in PAGED_SECTIONS:  # one row: the count in all, and the page
             [whole] = results[f"{query.name}@{as_of}"]
             assert whole["count"] == len(whole[PAGED_SECTIONS[query]]), (query.name, as_of)

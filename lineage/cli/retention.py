@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,12 +19,16 @@ from lineage.cli.output import (
     print_json,
     progress,
     show_rows,
+    stderr,
     stdout,
 )
 
 app = typer.Typer(help="Retention: apply a policy, drift and cross-region reports.",
                   no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+OVER_RETAINED_COLUMNS = ["key", "retain_until", "rule", "system", "region", "storage_tier",
+                         "bytes"]
+EXPORT_PAGE = 10_000
 
 
 @app.command("apply")
@@ -96,8 +103,7 @@ def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = Fa
     def body() -> None:
         stdout.print(f"retention drift as of {result['as_of']} "
                      f"(policy {result['policy_version'] or 'never applied'})")
-        _table("over-retained", result["over_retained"],
-               ["key", "retain_until", "rule", "system", "region", "storage_tier", "bytes"])
+        _table("over-retained", result["over_retained"], OVER_RETAINED_COLUMNS)
         _table("premature disposal", result["premature_disposal"],
                ["key", "disposed_at", "retain_until", "rule", "holds"])
         _table("policy drift", result["policy_drift"], ["key", "copies"])
@@ -110,6 +116,55 @@ def drift(ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = Fa
         _shown_of(result, "policy_drift", "studies with policy drift", offset)
 
     _finish(result, as_json, body)
+
+
+@app.command("over-retained")
+def over_retained(
+    ctx: typer.Context, as_of: AsOfOption = None, as_json: JsonOption = False,
+    limit: LimitOption = None,
+    after: Annotated[str, typer.Option(help="Start after this key (the `next` of the page "
+                                            "before).")] = "",
+) -> None:
+    """The over-retained copies alone, in key order, for exports: every one from --after on,
+    read a page at a time (each page costs what its copies cost, however deep), one per line
+    (JSON Lines with --json, else tab-separated under a header); --limit prints one page, with
+    the key its following page starts after."""
+    from lineage.retention import reports
+
+    moment = reports.as_of_params(as_of)["as_of"]  # every page as of the same moment
+    store = cli_context(ctx).store()
+    if limit is not None:
+        one = reports.over_retained(store, as_of, after=after, limit=limit)
+        _finish(one, as_json, lambda: _over_retained_page(one))
+        return
+    first = reports.over_retained(store, moment, after=after, limit=EXPORT_PAGE)
+    for warning in first["warnings"]:
+        stderr.print(f"[bold red]warning[/]: {warning}")
+    page: dict[str, Any] | None = first
+    try:
+        if not as_json:
+            sys.stdout.write("\t".join(OVER_RETAINED_COLUMNS) + "\n")
+        while page is not None:
+            sys.stdout.writelines(
+                (json.dumps(row) if as_json else "\t".join(
+                    "" if row[c] is None else str(row[c]) for c in OVER_RETAINED_COLUMNS))
+                + "\n" for row in page["copies"])
+            after = page["next"]
+            page = None if after is None else reports.over_retained(
+                store, moment, after=after, limit=EXPORT_PAGE)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    if reports.needs_apply(first):
+        raise typer.Exit(NO_POLICY_EXIT)
+
+
+def _over_retained_page(page: dict[str, Any]) -> None:
+    stdout.print(f"over-retained copies as of {page['as_of']} after {page['after']!r}")
+    _table("over-retained", page["copies"], OVER_RETAINED_COLUMNS)
+    if page["next"] is not None:
+        stdout.print(f"(more after {page['next']}: --after {page['next']})", markup=False)
 
 
 def _shown_of(result: dict[str, Any], section: str, what: str, offset: int) -> None:

@@ -25,6 +25,7 @@ from queries.retention import (
     CROSS_REGION_CONFLICTS,
     DRIFT_OVER_RETAINED,
     DRIFT_OVER_RETAINED_BY_KEY,
+    DRIFT_OVER_RETAINED_TALLIED,
     DRIFT_OVER_RETAINED_TOTALS,
     DRIFT_POLICY,
     DRIFT_PREMATURE,
@@ -119,49 +120,95 @@ ALL_ROWS = 2**62  # a limit that never cuts
 
 
 def drift(store: GraphStore, as_of: date | str | None = None, offset: int = 0,
-          limit: int | None = None) -> dict[str, Any]:
+          limit: int | None = None, after: str = "") -> dict[str, Any]:
     """The drift report; `over_retained` and `policy_drift` are the page `offset`, `limit`
     (default all) of the over-retained copies and the drifting studies in key order,
     `over_retained_count` and `policy_drift_count` how many there are in all, and `cost` is over
     all the over-retained copies: summed by the store for a page, from the rows when all are
-    read."""
+    read. `after` starts the over-retained copies after that key (the `over_retained_next` of
+    the page before: see `over_retained`)."""
     params, policy = _params(store, as_of)
-    whole = offset == 0 and limit is None
-    params |= {"offset": offset, "limit": ALL_ROWS if limit is None else limit,
+    whole = offset == 0 and limit is None and not after
+    params |= {"offset": offset, "limit": ALL_ROWS if limit is None else limit, "after": after,
                "scan": min(SCAN_PER_ROW * (offset + (limit or 0)), SCAN_MOST)}
     queries = {"over_retained": DRIFT_OVER_RETAINED, "premature_disposal": DRIFT_PREMATURE,
                "policy_drift": DRIFT_POLICY, "unknown": DRIFT_UNKNOWN}
     tallied = _facts_current(store)
     if not whole:
-        queries["over_retained"] = DRIFT_OVER_RETAINED_BY_KEY
+        queries["over_retained"] = _page_query(tallied)
         if tallied:
             queries["over_retained_totals"] = DRIFT_OVER_RETAINED_TOTALS
     found = run_queries(store, queries, params)
     if not whole:
-        found["over_retained"] = _over_retained_page(store, found["over_retained"], params)
+        found["over_retained"] = _over_retained_page(store, found["over_retained"], params,
+                                                     tallied)
         if not tallied:  # no tallies to sum (an older engine's apply): every copy is read
             found["over_retained_totals"] = run_query(store, DRIFT_OVER_RETAINED, params | {
-                "offset": 0, "limit": ALL_ROWS})
+                "after": "", "offset": 0, "limit": ALL_ROWS})
     uncomputed = _uncomputed(found["unknown"])
     totals = found["over_retained"] if whole else found.pop("over_retained_totals")
     return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
             **policy_state(policy, uncomputed, tallied), **found,
             **_paged_section(found, "policy_drift", "studies"),
             "over_retained_count": sum(row.get("copies", 1) for row in totals),
+            "over_retained_next": _next(found["over_retained"], limit),
             "cost": cost(totals, policy)}
 
 
-# A page of over-retained copies is first looked for among the first copies in key order, at
-# most SCAN_PER_ROW for each row up to the page's end and SCAN_MOST in all: found there when
-# over-retained copies are common (~1 in 4 in the scale estates), at the cost of reading a few
-# thousand copies where seeking every copy past its date reads them all. Else it is sought.
+def over_retained(store: GraphStore, as_of: date | str | None = None, after: str = "",
+                  limit: int = 1000) -> dict[str, Any]:
+    """A page of the over-retained copies alone, in key order, after the key `after` (`''`:
+    from the first): what an export pages through. Each page reads the copies of its page
+    (in key order from `after`), however deep it is, and none of the rest of the drift report;
+    `next` is the `after` of the following page, None after the last. Ask every page as of the
+    same moment. The live copies without retention (`uncomputed_copies`, a whole-store count)
+    are counted on the first page only (None on the others)."""
+    params, policy = _params(store, as_of)
+    params |= {"after": after, "offset": 0, "limit": limit,
+               "scan": min(SCAN_PER_ROW * limit, SCAN_MOST)}
+    tallied = _facts_current(store)
+    queries = {"copies": _page_query(tallied)}
+    if after:
+        found, uncomputed = run_queries(store, queries, params), None
+    else:
+        found, uncomputed = _with_uncomputed(store, policy, queries, params)
+    copies = _over_retained_page(store, found["copies"], params, tallied)
+    state = policy_state(policy, uncomputed or 0, tallied)
+    if policy is not None:
+        state["uncomputed_copies"] = uncomputed
+    return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
+            **state, "after": after, "limit": limit, "copies": copies,
+            "next": _next(copies, limit)}
+
+
+def _next(page: list[Row], limit: int | None) -> str | None:
+    """The key a following page starts after: the last row's key when the page is full."""
+    return page[-1]["key"] if page and limit is not None and len(page) == limit else None
+
+
+# A page of over-retained copies is read from the copies' tallies in key order (an index of
+# them, entries from the page's start to its end; `drift_over_retained_tallied`). On a store
+# whose tallies are not current (applied by an older engine), it is first looked for among
+# the copies in key order, at most SCAN_PER_ROW for each row up to the page's end and SCAN_MOST
+# in all: found there when over-retained copies are common (~1 in 4 in the scale estates), at
+# the cost of reading a few thousand copies where seeking every copy past its date reads them
+# all. Else it is sought.
 SCAN_PER_ROW, SCAN_MOST = 20, 200_000
 
 
-def _over_retained_page(store: GraphStore, by_key: list[Row], params: dict[str, Any]
-                        ) -> list[Row]:
-    """The page from `drift_over_retained_by_key`'s row when it is sure (the page is full, or
-    the scan read every copy), else from `drift_over_retained`."""
+def _page_query(tallied: bool) -> Query:
+    return DRIFT_OVER_RETAINED_TALLIED if tallied else DRIFT_OVER_RETAINED_BY_KEY
+
+
+def _over_retained_page(store: GraphStore, found: list[Row], params: dict[str, Any],
+                        tallied: bool) -> list[Row]:
+    """The page from the rows of `_page_query(tallied)`: those of `drift_over_retained_tallied`,
+    or `drift_over_retained_by_key`'s one row when it is sure (the page is full, or the scan
+    read every copy), else from `drift_over_retained`."""
+    return found if tallied else _scanned_page(store, found, params)
+
+
+def _scanned_page(store: GraphStore, by_key: list[Row], params: dict[str, Any]) -> list[Row]:
     [found] = by_key
     if len(found["copies"]) == params["limit"] or found["scanned"] < params["scan"]:
         return list(found["copies"])

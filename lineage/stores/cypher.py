@@ -42,11 +42,15 @@ INDEXED = {
     NodeKind.COMPLIANCE_EVENT: ("event_type",),
 }
 # Composite range indexes, read without visiting the copies: the over-retained totals sum the
-# tallies' entries, a decommission groups the holding facts' (both written by `retention apply`;
+# tallies' entries, a page of over-retained copies reads them in key order, a decommission
+# groups the holding facts' (all written by `retention apply`;
 # the holding facts' order is `queries.impact.HOLDING_FACTS`: gaps are an equality seek).
 COMPOSITE = {
     "archiveobject_tally": (NodeKind.ARCHIVE_OBJECT, ("retain_until", "retention_group",
                                                       "retention_bytes", "retention_created")),
+    "archiveobject_tally_by_key": (NodeKind.ARCHIVE_OBJECT, ("key", "retain_until",
+                                                             "retention_group",
+                                                             "retention_created")),
     "archiveobject_holding": (NodeKind.ARCHIVE_OBJECT, ("holding_system", "holding_gap",
                                                         "holding_exact_from", "holding_others",
                                                         "holding_item")),

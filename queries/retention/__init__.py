@@ -179,14 +179,16 @@ def _all_over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
 
 
 def _over_retained(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
-    offset = params["offset"]
-    return _all_over_retained(graph, params)[offset:offset + params["limit"]]
+    offset, after = params["offset"], params["after"]
+    found = [row for row in _all_over_retained(graph, params) if row["key"] > after]
+    return found[offset:offset + params["limit"]]
 
 
 def _over_retained_by_key(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
-    scanned = [key for key, _ in nodes(graph, "ArchiveObject")][:params["scan"]]
+    after = params["after"]
+    scanned = [key for key, _ in nodes(graph, "ArchiveObject") if key > after][:params["scan"]]
     last = scanned[-1] if scanned else ""
-    found = [row for row in _all_over_retained(graph, params) if row["key"] <= last]
+    found = [row for row in _all_over_retained(graph, params) if after < row["key"] <= last]
     offset = params["offset"]
     return [{"scanned": len(scanned), "copies": found[offset:offset + params["limit"]]}]
 
@@ -368,6 +370,7 @@ STUDY_FACTS = Query("retention/study_facts", _study_facts)
 RETENTION_INPUTS = Query("retention/retention_inputs", _inputs)
 DRIFT_OVER_RETAINED = Query("retention/drift_over_retained", _over_retained)
 DRIFT_OVER_RETAINED_BY_KEY = Query("retention/drift_over_retained_by_key", _over_retained_by_key)
+DRIFT_OVER_RETAINED_TALLIED = Query("retention/drift_over_retained_tallied", _over_retained)
 DRIFT_OVER_RETAINED_TOTALS = Query("retention/drift_over_retained_totals", _over_retained_totals)
 DRIFT_PREMATURE = Query("retention/drift_premature_disposal", _premature)
 DRIFT_UNKNOWN = Query("retention/drift_unknown", _unknown)
@@ -380,6 +383,6 @@ HOLDS_RESTORE_NEEDED = Query("retention/holds_restore_needed", _restore_needed)
 HELD_COPIES = Query("retention/held_copies", _held_copies)
 
 ALL = [COPY_KEYS, AFFECTED_COPIES, STUDY_FACTS, RETENTION_INPUTS, DRIFT_OVER_RETAINED,
-       DRIFT_OVER_RETAINED_BY_KEY, DRIFT_OVER_RETAINED_TOTALS, DRIFT_PREMATURE, DRIFT_UNKNOWN,
-       DRIFT_POLICY, CROSS_REGION_CONFLICTS, RESIDENCY_VIOLATIONS, HOLDS_ACTIVE,
-       HOLDS_CONFLICTS, HOLDS_RESTORE_NEEDED, HELD_COPIES]
+       DRIFT_OVER_RETAINED_BY_KEY, DRIFT_OVER_RETAINED_TALLIED, DRIFT_OVER_RETAINED_TOTALS,
+       DRIFT_PREMATURE, DRIFT_UNKNOWN, DRIFT_POLICY, CROSS_REGION_CONFLICTS,
+       RESIDENCY_VIOLATIONS, HOLDS_ACTIVE, HOLDS_CONFLICTS, HOLDS_RESTORE_NEEDED, HELD_COPIES]

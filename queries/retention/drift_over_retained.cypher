@@ -1,8 +1,9 @@
 // drift_over_retained: live copies past retain_until that no active legal hold covers, a page
-// of them in key order ($offset rows skipped, at most $limit: a top-N, never the whole answer
-// held or sent). Their count and bytes: drift_over_retained_totals, which must filter alike.
+// of them in key order: those after the key $after ('' from the first), $offset rows skipped,
+// at most $limit (a top-N, never the whole answer held or sent). Their count and bytes:
+// drift_over_retained_totals, which must filter alike (but for $after).
 // Params: $as_of (timestamp, end of the day asked), $as_of_date (YYYY-MM-DD), $policy_version,
-// $offset, $limit.
+// $after, $offset, $limit.
 // A hold covers a copy through its scope: the copy's system, study, series' study, the study's
 // patient, or a dataset including any of those. The copies held are gathered once (holds are
 // few), then the copies past their date are sought by the retain_until index (the live test
@@ -19,7 +20,7 @@ MATCH (o:ArchiveObject)
 WHERE o.retain_until < $as_of_date
   AND coalesce(o.created_at, '') <= $as_of AND coalesce(o.disposed_at, '~') > $as_of
   AND o.retention_status = 'computed' AND o.retention_policy_version = $policy_version
-  AND NOT o.key IN held
+  AND NOT o.key IN held AND coalesce(o.key, '') > $after
 // The page is cut before its copies are expanded to their systems. The grouping leaves `held`
 // behind (a projection would not): the top-N holds a copy a row, not the held list with each,
 // which Neo4j counts against the transaction's memory row by row.

@@ -6,7 +6,7 @@
 // all $scan copies, the page may lie further: ask drift_over_retained.
 // Params: as drift_over_retained, and $scan.
 MATCH (o:ArchiveObject)
-WHERE o.key > ''
+WHERE o.key > $after
 WITH o ORDER BY o.key LIMIT $scan
 WITH collect(o) AS scanned
 CALL () {
