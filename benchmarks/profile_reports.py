@@ -18,7 +18,7 @@ from lineage.stores.cypher import query
 from queries import retention
 
 NAMES = ["DRIFT_POLICY", "DRIFT_UNKNOWN", "DRIFT_OVER_RETAINED", "DRIFT_OVER_RETAINED_BY_KEY",
-         "DRIFT_OVER_RETAINED_TOTALS", "DRIFT_PREMATURE",
+         "DRIFT_OVER_RETAINED_TALLIED", "DRIFT_OVER_RETAINED_TOTALS", "DRIFT_PREMATURE",
          "CROSS_REGION_CONFLICTS", "RESIDENCY_VIOLATIONS", "UNCOMPUTED_COPIES", "HOLDS_ACTIVE",
          "HOLDS_CONFLICTS", "HOLDS_RESTORE_NEEDED"]
 
@@ -36,7 +36,7 @@ def main() -> None:
     found: dict[str, Any] = {}
     with Neo4jStore(os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")) as store:
         params, _ = reports._params(store, None)
-        params |= {"offset": 0, "limit": 1000, "scan": 20_000}  # the API's first page
+        params |= {"after": "", "offset": 0, "limit": 1000, "scan": 20_000}  # the API's first page
         for name in NAMES:
             library_query = getattr(retention, name, None)
             if library_query is None:  # not in this version of the library

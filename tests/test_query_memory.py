@@ -14,14 +14,16 @@ from lineage.stores import Neo4jStore
 from queries.explore import ESTATE_SYSTEMS
 from queries.impact import DECOMMISSION_FACTS
 from queries.library import Query
-from queries.retention import DRIFT_OVER_RETAINED
+from queries.retention import DRIFT_OVER_RETAINED, DRIFT_OVER_RETAINED_TALLIED
 from tests.test_estate_systems import PROV, estate_of, system_with_copies
 
 pytestmark = pytest.mark.neo4j
 
 AS_OF = "2024-01-01"
 OVER_RETAINED = {"retain_until": "2022-01-01", "retention_status": "computed",
-                 "retention_policy_version": "v-test"}
+                 "retention_policy_version": "v-test",
+                 "retention_group": "v-test\tsystem:OLD\t\tonline", "retention_bytes": 0,
+                 "retention_created": "2020-01-01"}  # and its tally
 
 
 def working_memory(store: Neo4jStore, query: Query, params: dict[str, Any]) -> int:
@@ -50,19 +52,22 @@ def _hold_on(store: Neo4jStore, code: str) -> None:
                  [Edge(event, EdgeType.APPLIES_TO, system_key(code), PROV)])
 
 
+@pytest.mark.parametrize("query", [DRIFT_OVER_RETAINED, DRIFT_OVER_RETAINED_TALLIED],
+                         ids=lambda query: query.name)
 def test_a_deep_drift_page_does_not_hold_the_held_copies_with_each_row(
-        neo4j_store: Neo4jStore) -> None:
+        neo4j_store: Neo4jStore, query: Query) -> None:
     """A page deep in the over-retained copies ranks offset + limit of them; each ranked row
     must not carry the list of copies under hold (a list per row, as Neo4j counts it)."""
     neo4j_store.clear()
     over = system_with_copies(neo4j_store, "OLD", 1500, extra=OVER_RETAINED)
     system_with_copies(neo4j_store, "HELD", 20)
     _hold_on(neo4j_store, "HELD")
-    params = as_of_params(AS_OF) | {"policy_version": "v-test", "offset": 1400, "limit": 10}
-    few_held = working_memory(neo4j_store, DRIFT_OVER_RETAINED, params)
+    params = as_of_params(AS_OF) | {"policy_version": "v-test", "offset": 1400, "limit": 10,
+                                    "after": ""}
+    few_held = working_memory(neo4j_store, query, params)
     system_with_copies(neo4j_store, "HELD", 2000)  # a hundred times the copies held
-    many_held = working_memory(neo4j_store, DRIFT_OVER_RETAINED, params)
-    page = neo4j_store.run(DRIFT_OVER_RETAINED, params)
+    many_held = working_memory(neo4j_store, query, params)
+    page = neo4j_store.run(query, params)
     assert [row["key"] for row in page] == sorted(over)[1400:1410]
     # the held list itself (2,000 keys) is held once: well under a megabyte more
     assert many_held - few_held < 1_000_000, (few_held, many_held)

@@ -125,10 +125,11 @@ def over_retained(
     after: Annotated[str, typer.Option(help="Start after this key (the `next` of the page "
                                             "before).")] = "",
 ) -> None:
-    """The over-retained copies alone, in key order, for exports: every one from --after on,
-    read a page at a time (each page costs what its copies cost, however deep), one per line
-    (JSON Lines with --json, else tab-separated under a header); --limit prints one page, with
-    the key its following page starts after."""
+    """The over-retained copies alone, in key order, for exports (a page at a time).
+
+    Every one from --after on, read a page at a time (each page costs what its copies cost,
+    however deep), one per line (JSON Lines with --json, else tab-separated under a header);
+    --limit prints one page, with the key its following page starts after."""
     from lineage.retention import reports
 
     moment = reports.as_of_params(as_of)["as_of"]  # every page as of the same moment
