@@ -18,6 +18,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 from benchmarks.estate import SECRET, SIZES, study_bundle
@@ -31,18 +32,24 @@ from lineage.stores import Neo4jStore
 RESULTS = Path(__file__).parent / "results" / "delta.json"
 
 
+def _nth_day(first: date, day: int) -> str:
+    """Day `day` counted from `first` (day 1), past the month's end as the calendar does."""
+    return (first + timedelta(days=day - 1)).isoformat()
+
+
 def delta(size: int, day: int, new: int, disposals: int, updates: int) -> Iterator[Bundle]:
     start = size + (day - 1) * new
     for index in range(start, start + new):
         yield study_bundle(index, random.Random(index))
-    prov = Provenance("benchmark:daily", f"2026-06-{day:02d}", Confidence.OBSERVED)
+    prov = Provenance("benchmark:daily", _nth_day(date(2026, 6, 1), day), Confidence.OBSERVED)
     rng = random.Random(day)
     for study in rng.sample(range(size), disposals):
         copy = object_key("VNA", f"2.25.{study + 1}.1")
-        yield Bundle((Node(copy, prov, {"disposed_at": f"2026-05-{day:02d}"}),), copy)
+        yield Bundle((Node(copy, prov, {"disposed_at": _nth_day(date(2026, 5, 1), day)}),), copy)
     for number in rng.sample(range(size // 3), updates):
         patient = patient_key("BENCH", f"P{number:07d}", SECRET)
-        yield Bundle((Node(patient, prov, {"last_encounter": f"2026-05-{day:02d}"}),), patient)
+        encounter = _nth_day(date(2026, 5, 1), day)
+        yield Bundle((Node(patient, prov, {"last_encounter": encounter}),), patient)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ on a free port; the pipeline side is the suite's Neo4j server.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import socket
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from neo4j import GraphDatabase
 from typer.testing import CliRunner
 
 from benchmarks.estate import EstateShape
@@ -199,6 +201,23 @@ def test_cli_backfills_the_demo_sources_as_ingest_does(
         assert canonical_digest(loaded, RUN_TIMES) == canonical_digest(neo4j_store, RUN_TIMES)
         fingerprint = loaded.get_meta("pseudonym_key_fingerprint")
     assert fingerprint == neo4j_store.get_meta("pseudonym_key_fingerprint") is not None
+
+
+def test_warm_reads_a_served_database_whole(second_home: SecondHome) -> None:
+    """`lineage warm` on a real database while its server runs: every store file read once
+    (counted by an independent walk of the folder), and the server still answers."""
+    second_home.local("start")
+    folder = second_home.home / "data" / "databases" / "neo4j"
+    on_disk = sum((Path(root) / name).stat().st_size for root, _, names in os.walk(folder)
+                  for name in names if not (Path(root) / name).is_symlink())
+    result = CliRunner().invoke(app, ["warm", "--neo4j-home", str(second_home.home), "--budget",
+                                      "1t", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["read_bytes"] == report["store_bytes"] == on_disk > 0
+    assert report["partial"] == report["skipped"] == []
+    with GraphDatabase.driver(second_home.uri) as driver:
+        assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
 
 
 def test_the_import_refuses_a_running_server_and_an_existing_database(

@@ -46,6 +46,7 @@ app.command("trace")(impact.trace_command)
 app.command("export")(export.export_command)
 app.command("query")(query.query_command)
 app.command("backfill")(backfill.backfill_command)
+app.command("warm")(backfill.warm_command)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 

@@ -1,4 +1,5 @@
-"""`lineage backfill PLAN…`: a first load of Neo4j through its offline importer."""
+"""The commands that work on a Neo4j home's files: `lineage backfill PLAN…`, a first load
+through the offline importer, and `lineage warm`, its store read into the OS file cache."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json, stderr, stdout
 from lineage.errors import UserError
+from lineage.warm import WarmReport, parse_size, warm
 from lineage.wording import plural
 
 
@@ -71,3 +73,44 @@ def backfill_command(
                 stdout.print(f"rejected {rejected.location}: {rejected.reason}", markup=False)
     if report.rejected:
         raise typer.Exit(1)
+
+
+def warm_command(
+    neo4j_home: Annotated[Path, typer.Option("--neo4j-home", help="The Neo4j home whose "
+                                             "database is read (the server may run).")],
+    database: Annotated[str, typer.Option(help="The database to read.")] = "neo4j",
+    budget: Annotated[str | None, typer.Option(
+        help="At most this much is read (e.g. 12g); default: the memory available, less the "
+        "page cache and heap the home's neo4j.conf sets and a tenth of the memory.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Read a Neo4j database's store files into the OS file cache (record stores and indexes
+    first), so that the first queries after a start and a new index's build do not wait on the
+    disk."""
+    home = neo4j_home.resolve()
+    limit = None if budget is None else parse_size(budget, "--budget")
+    say = (lambda text: None) if as_json else (
+        lambda text: stderr.print(f"warm: {text}", markup=False, soft_wrap=True))
+    report = warm(home, database, limit, say=say)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        _print_warmed(report, database, home)
+    if report.unreadable:
+        raise typer.Exit(1)
+
+
+def _print_warmed(report: WarmReport, database: str, home: Path) -> None:
+    gib = 1 << 30
+    stdout.print(
+        f"read {report.read_bytes / gib:.1f} of {report.store_bytes / gib:.1f} GiB of "
+        f"{database!r} at {home} into the file cache in {report.seconds:.1f} s "
+        f"({report.mib_per_s:.0f} MiB/s; budget {report.budget / gib:.1f} GiB): "
+        f"{plural(report.files_read, 'file')} whole, {len(report.partial)} in part, "
+        f"{len(report.skipped)} left out"
+        + (f", {len(report.unreadable)} unreadable" if report.unreadable else ""),
+        markup=False, soft_wrap=True)
+    for name in report.partial + report.skipped:
+        stdout.print(f"not whole: {name}", markup=False)
+    for problem in report.unreadable:
+        stdout.print(f"not read: {problem}", markup=False)

@@ -79,14 +79,18 @@ STALE_FACTS = ("the policy was applied by an engine that did not keep the per-st
                "`lineage retention apply` once")
 
 
-def policy_state(policy: Policy | None, uncomputed: int, facts_current: bool = True
-                 ) -> dict[str, Any]:
-    """`policy_applied`, `uncomputed_copies` and the `warnings` every report carries."""
+def policy_state(store: GraphStore, policy: Policy | None, uncomputed: int,
+                 facts_current: bool = True) -> dict[str, Any]:
+    """`policy_applied`, `uncomputed_copies` and the `warnings` every report carries (the
+    store's indexes that are not ONLINE among them: the report was slower, not wrong)."""
+    indexes = [index.warning() for index in store.unready_indexes()]
     if policy is None:
-        return {"policy_applied": False, "uncomputed_copies": None, "warnings": [NO_POLICY]}
+        return {"policy_applied": False, "uncomputed_copies": None,
+                "warnings": [NO_POLICY, *indexes]}
     warnings = [uncomputed_warning(uncomputed)] if uncomputed else []
     if not facts_current:
         warnings.append(STALE_FACTS)
+    warnings += indexes
     return {"policy_applied": True, "uncomputed_copies": uncomputed,
             "study_facts_current": facts_current, "warnings": warnings}
 
@@ -148,7 +152,7 @@ def drift(store: GraphStore, as_of: date | str | None = None, offset: int = 0,
     uncomputed = _uncomputed(found["unknown"])
     totals = found["over_retained"] if whole else found.pop("over_retained_totals")
     return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
-            **policy_state(policy, uncomputed, tallied), **found,
+            **policy_state(store, policy, uncomputed, tallied), **found,
             **_paged_section(found, "policy_drift", "studies"),
             "over_retained_count": sum(row.get("copies", 1) for row in totals),
             "over_retained_next": _next(found["over_retained"], limit),
@@ -173,7 +177,7 @@ def over_retained(store: GraphStore, as_of: date | str | None = None, after: str
     else:
         found, uncomputed = _with_uncomputed(store, policy, queries, params)
     copies = _over_retained_page(store, found["copies"], params, tallied)
-    state = policy_state(policy, uncomputed or 0, tallied)
+    state = policy_state(store, policy, uncomputed or 0, tallied)
     if policy is not None:
         state["uncomputed_copies"] = uncomputed
     return {"as_of": params["as_of_shown"], "policy_version": params["policy_version"] or None,
@@ -260,7 +264,7 @@ def cross_region(store: GraphStore, as_of: date | str | None = None, offset: int
         "conflicts": CROSS_REGION_CONFLICTS, "residency_violations": RESIDENCY_VIOLATIONS},
         params)
     return {"as_of": params["as_of_shown"],
-            **policy_state(policy, uncomputed, _facts_current(store)),
+            **policy_state(store, policy, uncomputed, _facts_current(store)),
             **_paged_section(found, "conflicts", "studies"),
             **_paged_section(found, "residency_violations", "copies")}
 
@@ -270,4 +274,4 @@ def holds(store: GraphStore, as_of: date | str | None = None) -> dict[str, Any]:
     found, uncomputed = _with_uncomputed(store, policy, {
         "holds": HOLDS_ACTIVE, "conflicts": HOLDS_CONFLICTS,
         "restore_needed": HOLDS_RESTORE_NEEDED}, params)
-    return {"as_of": params["as_of_shown"], **policy_state(policy, uncomputed), **found}
+    return {"as_of": params["as_of_shown"], **policy_state(store, policy, uncomputed), **found}

@@ -93,6 +93,25 @@ class Stats:
     unresolved: int
 
 
+@dataclass(frozen=True, slots=True)
+class IndexState:
+    """An index of the store that reads cannot use yet (POPULATING) or at all (FAILED)."""
+
+    name: str
+    state: str
+    percent: float
+
+    def warning(self) -> str:
+        if self.state == "POPULATING":
+            return (f"index {self.name} is still being built ({self.percent:.0f} % done): "
+                    "reports that read through it scan instead, and run slower, until it is "
+                    "ONLINE (SHOW INDEXES; on a store larger than memory, `lineage warm` "
+                    "speeds the build)")
+        return (f"index {self.name} is {self.state}: reports that read through it scan "
+                "instead; SHOW INDEXES gives its failure message; drop it and open the store "
+                "again to rebuild it")
+
+
 @dataclass(slots=True)
 class WritePlan:
     """What a batch changed, merged. `new_nodes` were created by `lock_nodes` already; `write`
@@ -324,6 +343,10 @@ class GraphStore(ABC):
 
     @abstractmethod
     def stats(self) -> Stats: ...
+
+    def unready_indexes(self) -> list[IndexState]:
+        """The store's own indexes that are not ONLINE (stores without such indexes: none)."""
+        return []
 
     @abstractmethod
     def get_meta(self, name: str) -> str | None:

@@ -57,13 +57,25 @@ COMPOSITE = {
 }
 
 
+def _constraint_labels() -> list[str]:
+    return [kind.value for kind in NodeKind] + [CONFLICT_LABEL, META_LABEL, INSTANCE_LABEL]
+
+
+@cache
+def index_names() -> frozenset[str]:
+    """The names of the indexes `constraints()` makes (a uniqueness constraint's index is named
+    as the constraint)."""
+    return frozenset([f"{label.lower()}_key" for label in _constraint_labels()]
+                     + [f"{kind.value.lower()}_{name}" for kind, names in INDEXED.items()
+                        for name in names] + list(COMPOSITE))
+
+
 @cache
 def constraints() -> tuple[LiteralString, ...]:
     """The schema the store expects: a uniqueness constraint on `key` for every label, and the
     range indexes of `INDEXED` and `COMPOSITE`; each created if missing."""
-    labels = [kind.value for kind in NodeKind] + [CONFLICT_LABEL, META_LABEL, INSTANCE_LABEL]
     unique = [query(f"CREATE CONSTRAINT `{label.lower()}_key` IF NOT EXISTS "
-                    f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE") for label in labels]
+                    f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE") for label in _constraint_labels()]
     indexes = [query(f"CREATE INDEX `{kind.value.lower()}_{name}` IF NOT EXISTS "
                      f"FOR (n:{_label(kind)}) ON (n.`{name}`)")
                for kind, names in INDEXED.items() for name in names]

@@ -29,6 +29,7 @@ from lineage.stores.base import (
     Direction,
     EdgeId,
     GraphStore,
+    IndexState,
     QueryDefinition,
     Row,
     Stats,
@@ -169,15 +170,27 @@ class Neo4jStore(GraphStore):
             ) from None
         self._driver = driver
         with self._session() as session:
+            created = 0
             for statement in cypher.constraints():
-                session.run(statement).consume()
+                counters = session.run(statement).consume().counters
+                created += counters.indexes_added + counters.constraints_added
+            if not created:
+                return  # an index still being built is the reports' warning, not a wait here
             try:
                 session.run(cypher.query("CALL db.awaitIndexes(300)")).consume()
             except ClientError as exc:
                 # A large store that gets new indexes (an upgrade) populates them for minutes:
                 # reads work meanwhile, by scans; the uniqueness constraints hold already.
-                log.warning("Neo4j at %s is still building indexes after 300 s: %s", self.uri,
+                log.warning("Neo4j at %s has indexes not online after 300 s (still being "
+                            "built, or failed; reports name them): %s", self.uri,
                             _first_line(exc))
+
+    def unready_indexes(self) -> list[IndexState]:
+        rows = self._read(cypher.query(
+            "SHOW INDEXES YIELD name, state, populationPercent WHERE state <> 'ONLINE' "
+            "RETURN name, state, populationPercent ORDER BY name"))
+        return [IndexState(row["name"], row["state"], float(row["populationPercent"] or 0))
+                for row in rows if row["name"] in cypher.index_names()]
 
     def close(self) -> None:
         if self._driver is not None:
