@@ -57,15 +57,15 @@ def database_folder(home: Path, database: str) -> Path:
 _LONG_VALUES = (".db.strings", ".db.arrays")
 
 
-def _reading_order(item: tuple[Path, int]) -> tuple[bool, int, str]:
+def _order_of_need(item: tuple[Path, int]) -> tuple[bool, int, str]:
     path, size = item
     return path.name.endswith(_LONG_VALUES), size, str(path)
 
 
 def store_files(folder: Path) -> list[tuple[Path, int]]:
-    """The database's regular files (symbolic links are not followed) in reading order: the
-    record stores (nodes, relationships, properties, tokens) and the indexes smallest first,
-    then the stores of long strings and arrays."""
+    """The database's regular files (symbolic links are not followed) in the order the budget
+    goes to them: the record stores (nodes, relationships, properties, tokens) and the indexes
+    smallest first, then the stores of long strings and arrays."""
     found: list[tuple[Path, int]] = []
     pending = [folder]
     while pending:
@@ -76,12 +76,17 @@ def store_files(folder: Path) -> list[tuple[Path, int]]:
                 pending.append(entry)
             elif entry.is_file():
                 found.append((entry, entry.stat().st_size))
-    return sorted(found, key=_reading_order)
+    return sorted(found, key=_order_of_need)
 
 
 def _meminfo(path: Path = Path("/proc/meminfo")) -> dict[str, int]:
+    try:
+        text = path.read_text()
+    except OSError:
+        raise UserError(f"cannot tell the memory available here ({path} cannot be read): give "
+                        "--budget") from None
     values: dict[str, int] = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         name, _, rest = line.partition(":")
         parts = rest.split()
         if parts and parts[0].isdigit():
@@ -174,7 +179,7 @@ def warm(home: Path, database: str = "neo4j", budget: int | None = None,
 
 def read_files(folder: Path, files: list[tuple[Path, int]], report: WarmReport,
                say: Callable[[str], None] = lambda text: None) -> None:
-    """Read `files` (listed with their sizes, in reading order) within the report's budget. The
+    """Read `files` (with their sizes, in `store_files`' order) within the report's budget. The
     files chosen are read last first: should the cache still run short, the kernel drops what
     was read longest ago, the least needed. A file that cannot be read (removed by the server
     since it was listed) is noted and skipped."""

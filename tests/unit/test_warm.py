@@ -15,6 +15,7 @@ from lineage.cli.app import app
 from lineage.errors import UserError
 from lineage.warm import (
     WarmReport,
+    _meminfo,
     configured_page_cache,
     default_budget,
     parse_size,
@@ -128,6 +129,12 @@ def test_the_default_budget_leaves_the_server_and_a_margin(tmp_path: Path) -> No
     assert default_budget(home, lambda: small | {"MemAvailable": 4 * GIB}) == 0
     large = {"MemTotal": 40 * GIB, "MemAvailable": 30 * GIB}  # a margin of 4 GiB
     assert default_budget(home, lambda: large) == 30 * GIB - 3 * GIB - 4 * GIB - 4 * GIB
+
+
+def test_without_meminfo_the_budget_must_be_given(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"cannot tell the memory available here.*--budget"):
+        _meminfo(tmp_path / "no-meminfo")
+    assert _meminfo()["MemTotal"] > 0  # this machine's
 
 
 def test_the_command_prints_what_it_read(tmp_path: Path) -> None:
