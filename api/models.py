@@ -99,6 +99,8 @@ class Decommission(Paging):
     lineage_gaps: list[LineageGap]
     answered_from: str = Field(description="holding facts (the copies' write-time facts, read "
                                "from one index) or copies (a walk of the system's copies)")
+    warnings: list[str] = Field(default_factory=list, description="The store's indexes that "
+                                "are not ONLINE: the answer is right, read by scans")
 
 
 class GraphNode(Answer):

@@ -1,6 +1,7 @@
 """An index of the store that is not ONLINE (still being built on a large store, or FAILED)
-is named in every retention report's warnings: the answer is the same, read by scans instead.
-On a real Neo4j server, with a real failed index (a value too large for a range index)."""
+is named in the warnings of every retention report and of the decommission: the answer is the
+same, read by scans instead. On a real Neo4j server, with a real failed index (a value too
+large for a range index)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lineage.impact import decommission
 from lineage.retention import reports
 from lineage.stores import Neo4jStore
 from lineage.stores.base import IndexState
@@ -25,6 +27,7 @@ REPORTS: dict[str, Callable[[Neo4jStore], dict[str, Any]]] = {
     "over-retained": lambda store: reports.over_retained(store, AS_OF, limit=2),
     "cross-region": lambda store: reports.cross_region(store, AS_OF),
     "holds": lambda store: reports.holds(store, AS_OF),
+    "decommission": lambda store: decommission(store, "PACS-LON", AS_OF),
 }
 
 

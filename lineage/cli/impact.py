@@ -46,6 +46,8 @@ def decommission_command(
 
 
 def _print_decommission(report: dict[str, Any]) -> None:
+    for warning in report.get("warnings", []):
+        stdout.print(f"[bold red]warning[/]: {warning}")
     colour = "green" if report["verdict"] == "ready" else "red"
     stdout.print(f"[bold {colour}]{report['verdict'].upper()}[/]: decommissioning "
                  f"{report['system']} as of {report['as_of']}")
