@@ -142,7 +142,7 @@ def decommission(
     result["holdings"] = added([*found.get("holdings", []),
                                 *([read["holdings"]] if read is not None else [])])
     result["answered_from"] = "copies" if read is None else "holding facts"
-    result["warnings"] = [index.warning() for index in store.unready_indexes()]
+    result["warnings"] = store.index_warnings()
     return result
 
 

@@ -83,7 +83,7 @@ def policy_state(store: GraphStore, policy: Policy | None, uncomputed: int,
                  facts_current: bool = True) -> dict[str, Any]:
     """`policy_applied`, `uncomputed_copies` and the `warnings` every report carries (the
     store's indexes that are not ONLINE among them: the report was slower, not wrong)."""
-    indexes = [index.warning() for index in store.unready_indexes()]
+    indexes = store.index_warnings()
     if policy is None:
         return {"policy_applied": False, "uncomputed_copies": None,
                 "warnings": [NO_POLICY, *indexes]}

@@ -348,6 +348,10 @@ class GraphStore(ABC):
         """The store's own indexes that are not ONLINE (stores without such indexes: none)."""
         return []
 
+    def index_warnings(self) -> list[str]:
+        """What a report says of `unready_indexes` (the answer is right, only slower)."""
+        return [index.warning() for index in self.unready_indexes()]
+
     @abstractmethod
     def get_meta(self, name: str) -> str | None:
         """A setting of the store itself (e.g. the pseudonym key fingerprint), or None."""
