@@ -44,15 +44,20 @@ def applied(neo4j_store: Neo4jStore) -> Iterator[Neo4jStore]:
     neo4j_store.clear()
     fixed_estate().load_applied(neo4j_store)
     yield neo4j_store
-    for statement in (f"DROP INDEX {BROKEN} IF EXISTS", "DROP INDEX probe_users_own IF EXISTS",
-                      "MATCH (n:Probe) DELETE n"):
-        neo4j_store.driver.execute_query(statement)
-    neo4j_store.close()
-    neo4j_store.open()  # makes the dropped index again
-    assert neo4j_store.unready_indexes() == []
+    neo4j_store.driver.execute_query("DROP INDEX probe_users_own IF EXISTS")
+    repair_index(neo4j_store)
 
 
-def _break_index(store: Neo4jStore) -> None:
+def repair_index(store: Neo4jStore) -> None:
+    """Undo `break_index`: the probe gone, the index made again by `open()`."""
+    for statement in (f"DROP INDEX {BROKEN} IF EXISTS", "MATCH (n:Probe) DELETE n"):
+        store.driver.execute_query(statement)
+    store.close()
+    store.open()  # makes the dropped index again
+    assert store.unready_indexes() == []
+
+
+def break_index(store: Neo4jStore) -> None:
     """Rebuild the store's own index on a property that one study holds too large to index:
     the build fails, as a real one does."""
     store.driver.execute_query(f"DROP INDEX {BROKEN}")
@@ -69,7 +74,7 @@ def _break_index(store: Neo4jStore) -> None:
 def test_a_failed_index_is_named_by_every_report(applied: Neo4jStore) -> None:
     before = {name: report(applied) for name, report in REPORTS.items()}
     assert all(_index_warnings(report) == [] for report in before.values())
-    _break_index(applied)
+    break_index(applied)
     # A user's own index that fails is theirs: the reports do not read through it.
     applied.driver.execute_query(
         "CREATE INDEX probe_users_own FOR (n:Probe) ON (n.obligation_count)")

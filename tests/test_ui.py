@@ -23,8 +23,10 @@ import pytest
 from api.security import token_hash
 from lineage.cli.app import run_in_process
 from lineage.demo import run_demo
+from lineage.stores import Neo4jStore
 from tests.conftest import Neo4jTarget
 from tests.test_cli import EXAMPLE, STRONG_KEY
+from tests.test_index_state import BROKEN, break_index, repair_index
 
 TOKENS = {"admin": "ui-admin-token-0123456789abcdef", "ingest": "ui-ingest-token-0123456789abc"}
 ARTIFACTS = Path(os.environ.get("LINEAGE_TEST_ARTIFACTS", "test-artifacts")) / "ui"
@@ -328,6 +330,32 @@ def rebuild(neo4j: Any, store: str, demo: Server) -> None:
     """Put the demo back in Neo4j for the module's other tests."""
     neo4j.clear()
     build(store, demo.folder / "again")  # type: ignore[attr-defined]
+
+
+@pytest.mark.neo4j
+@pytest.mark.parametrize("store_kind", ["neo4j"], indirect=True)  # only Neo4j has indexes
+def test_an_index_not_online_is_named_in_the_system_and_retention_views(
+        watched: Watched, demo_server: Server, neo4j_store: Neo4jStore) -> None:
+    """The decommission and the retention reports name a store index that is not ONLINE (their
+    answers come by scans until it is): both views show it, the retention view once for its
+    three reports."""
+    failed = f"Warning: index {BROKEN} is FAILED"
+    break_index(neo4j_store)
+    try:
+        assert demo_server.get("/systems/PACS-NORTH/decommission")["warnings"]
+        page = signed_in(watched, demo_server, "#/system/PACS-NORTH")
+        page.wait_for_selector(".verdict")
+        assert [text for text in page.locator(".warning").all_inner_texts()
+                if text.startswith(failed)] != []
+        assert page.inner_text(".verdict") == "BLOCKED"  # the answer is still drawn
+        watched.shot("neo4j-decommission-index-failed")
+        page.goto(f"{demo_server.url}/ui#/retention")
+        page.wait_for_selector("main h2:has-text('Retention as of')")
+        shown = page.locator(".warning").all_inner_texts()
+        assert len([text for text in shown if text.startswith(failed)]) == 1, shown
+        assert "Over-retention by system" in page.inner_text("main")
+    finally:
+        repair_index(neo4j_store)
 
 
 def test_docs_need_no_network(watched: Watched, demo_server: Server) -> None:

@@ -86,9 +86,12 @@ function show(...children) {
   return view;
 }
 
-function warnings(report) {
-  return (report.warnings || []).map((text) => el("p", { class: "warning", role: "alert" },
-                                                  "Warning: " + text));
+/* The warnings of one or more reports, each text once (the retention view's three reports
+   share theirs: an index still being built is named by each). */
+function warnings(...reports) {
+  const texts = new Set(reports.flatMap((report) => report.warnings || []));
+  return [...texts].map((text) => el("p", { class: "warning", role: "alert" },
+                                     "Warning: " + text));
 }
 
 /* -- the API --------------------------------------------------------------------------------- */
@@ -223,6 +226,7 @@ async function systemView(code, params) {
     el("p", { class: "verdict " + report.verdict }, report.verdict.toUpperCase()),
     el("ul", {}, report.reasons.map((r) => el("li", {}, r))),
     el("p", {}, held),
+    warnings(report),
     report.policy_version ? null
       : el("p", { class: "warning" }, "Warning: no retention policy applied; retention unknown."),
     el("div", { class: "controls" },
@@ -413,7 +417,7 @@ async function retentionView(params) {
                    el("td", { class: "num" }, applied ? number(count) : "not computed")))));
   show(el("h2", {}, "Retention as of " + drift.as_of +
           (drift.policy_version ? " (policy " + drift.policy_version + ")" : "")),
-    warnings(drift),
+    warnings(drift, cross, holds),
     counts,
     applied ? [
       el("p", {}, "Over-retained: " + bytes(drift.cost.bytes) + ", about " +
