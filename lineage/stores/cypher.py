@@ -34,12 +34,16 @@ def _rel(edge_type: EdgeType) -> str:
 
 # Range indexes on what the reports filter by: over-retained copies seek by retain_until,
 # disposals by disposed_at, unknown retention by status and version, drift and cross-region
-# by the study facts `retention apply` keeps, legal holds by event type.
+# by the study facts `retention apply` keeps, legal holds by event type; the explorer's search
+# reads accessions from their index.
 INDEXED = {
     NodeKind.ARCHIVE_OBJECT: ("retain_until", "disposed_at", "retention_status",
                               "retention_policy_version"),
-    NodeKind.STUDY: ("retention_rule_count", "obligation_count", "foreign_country_count"),
+    NodeKind.STUDY: ("retention_rule_count", "obligation_count", "foreign_country_count",
+                     "accession"),
     NodeKind.COMPLIANCE_EVENT: ("event_type",),
+    NodeKind.ORDER: ("accession",),
+    NodeKind.REPORT: ("accession",),
 }
 # Composite range indexes, read without visiting the copies: the over-retained totals sum the
 # tallies' entries, a page of over-retained copies reads them in key order, a decommission

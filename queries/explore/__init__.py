@@ -28,13 +28,25 @@ def _estate_systems(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     return rows
 
 
+# The kinds whose name and whose accession the search reads (find_nodes.cypher's branches).
+NAMED_KINDS = frozenset({"System", "Dataset", "Job"})
+ACCESSION_KINDS = frozenset({"Study", "Order", "Report"})
+
+
+def _found(key: str, attrs: Mapping[str, Any], text: str) -> bool:
+    kind = attrs.get("label")
+    return (text in key.lower()
+            or (kind in NAMED_KINDS and attrs.get("name") is not None
+                and text in str(attrs["name"]).lower())
+            or (kind in ACCESSION_KINDS and attrs.get("accession") is not None
+                and str(attrs["accession"]).lower() == text))
+
+
 def _find_nodes(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     text = params["text"]
     found = []
-    for key in graph.nodes:
-        attrs = graph.nodes[key]
-        if (text in key.lower() or str(attrs.get("accession") or "").lower() == text
-                or text in str(attrs.get("name") or "").lower()):
+    for key, attrs in graph.nodes(data=True):
+        if _found(key, attrs, text):
             exact = text in (key.lower(), key.partition(":")[2].lower())
             found.append((not exact, key))
     return [{"key": key, "name": graph.nodes[key].get("name"),
