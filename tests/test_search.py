@@ -65,6 +65,17 @@ def test_names_and_accessions_where_the_model_keeps_them(any_store: GraphStore) 
                                       "accession": None}
 
 
+def test_a_name_or_accession_that_is_not_text_is_not_read(any_store: GraphStore) -> None:
+    """A connector may write a list or a number where the engine's own write text: the search
+    skips those values (on Neo4j one list-valued name used to fail every search)."""
+    any_store.upsert([Node("system:LISTED", PROV, {"name": ["North", "Hub"]}),
+                      Node("study:1.2", PROV, {"accession": 12345}),
+                      Node("dataset:cohort", PROV, {"name": "North cohort"})])
+    assert search(any_store, "north") == ["dataset:cohort"]
+    assert search(any_store, "12345") == []
+    assert search(any_store, "listed") == ["system:LISTED"]
+
+
 def test_an_exact_key_comes_first(any_store: GraphStore) -> None:
     any_store.upsert([Node(key, PROV, {}) for key in (
         "object:PACS-NORTH:1", "system:PACS-NORTH-2", "system:PACS-NORTH", "dataset:pacs-north",

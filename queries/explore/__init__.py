@@ -35,11 +35,11 @@ ACCESSION_KINDS = frozenset({"Study", "Order", "Report"})
 
 def _found(key: str, attrs: Mapping[str, Any], text: str) -> bool:
     kind = attrs.get("label")
+    name, accession = attrs.get("name"), attrs.get("accession")
     return (text in key.lower()
-            or (kind in NAMED_KINDS and attrs.get("name") is not None
-                and text in str(attrs["name"]).lower())
-            or (kind in ACCESSION_KINDS and attrs.get("accession") is not None
-                and str(attrs["accession"]).lower() == text))
+            or (kind in NAMED_KINDS and isinstance(name, str) and text in name.lower())
+            or (kind in ACCESSION_KINDS and isinstance(accession, str)
+                and accession.lower() == text))
 
 
 def _find_nodes(graph: Graph, params: Mapping[str, Any]) -> list[Row]:

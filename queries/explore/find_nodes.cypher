@@ -1,7 +1,8 @@
 // find_nodes: nodes a person may be looking for (case-insensitive): a key containing $text
 // (a node of any kind), a system, dataset or job whose name contains it, a study, order or
-// report with that accession; an exact key first, then by key (exact: the whole key, or the key
-// without its kind: `pacs-north` for system:PACS-NORTH), at most $limit.
+// report with that accession (names and accessions that are text: a list is not read); an
+// exact key first, then by key (exact: the whole key, or the key without its kind:
+// `pacs-north` for system:PACS-NORTH), at most $limit.
 // Params: $text (lower case), $limit.
 // One branch per kind and property, each keeping its own first $limit: a kind's keys are read
 // from its key index (`n.key IS NOT NULL` makes it an index scan whose values come with it),
@@ -88,37 +89,37 @@ CALL () {
   ORDER BY exact DESC, n.key LIMIT $limit
   RETURN n, exact
   UNION
-  MATCH (n:System) WHERE n.name IS NOT NULL AND toLower(toString(n.name)) CONTAINS $text
+  MATCH (n:System) WHERE n.name IS :: STRING NOT NULL AND toLower(n.name) CONTAINS $text
   WITH n, toLower(n.key) = $text
           OR toLower(substring(n.key, size(split(n.key, ':')[0]) + 1)) = $text AS exact
   ORDER BY exact DESC, n.key LIMIT $limit
   RETURN n, exact
   UNION
-  MATCH (n:Dataset) WHERE n.name IS NOT NULL AND toLower(toString(n.name)) CONTAINS $text
+  MATCH (n:Dataset) WHERE n.name IS :: STRING NOT NULL AND toLower(n.name) CONTAINS $text
   WITH n, toLower(n.key) = $text
           OR toLower(substring(n.key, size(split(n.key, ':')[0]) + 1)) = $text AS exact
   ORDER BY exact DESC, n.key LIMIT $limit
   RETURN n, exact
   UNION
-  MATCH (n:Job) WHERE n.name IS NOT NULL AND toLower(toString(n.name)) CONTAINS $text
+  MATCH (n:Job) WHERE n.name IS :: STRING NOT NULL AND toLower(n.name) CONTAINS $text
   WITH n, toLower(n.key) = $text
           OR toLower(substring(n.key, size(split(n.key, ':')[0]) + 1)) = $text AS exact
   ORDER BY exact DESC, n.key LIMIT $limit
   RETURN n, exact
   UNION
-  MATCH (n:Study) WHERE n.accession IS NOT NULL AND toLower(toString(n.accession)) = $text
+  MATCH (n:Study) WHERE n.accession IS :: STRING NOT NULL AND toLower(n.accession) = $text
   WITH n, toLower(n.key) = $text
           OR toLower(substring(n.key, size(split(n.key, ':')[0]) + 1)) = $text AS exact
   ORDER BY exact DESC, n.key LIMIT $limit
   RETURN n, exact
   UNION
-  MATCH (n:Order) WHERE n.accession IS NOT NULL AND toLower(toString(n.accession)) = $text
+  MATCH (n:Order) WHERE n.accession IS :: STRING NOT NULL AND toLower(n.accession) = $text
   WITH n, toLower(n.key) = $text
           OR toLower(substring(n.key, size(split(n.key, ':')[0]) + 1)) = $text AS exact
   ORDER BY exact DESC, n.key LIMIT $limit
   RETURN n, exact
   UNION
-  MATCH (n:Report) WHERE n.accession IS NOT NULL AND toLower(toString(n.accession)) = $text
+  MATCH (n:Report) WHERE n.accession IS :: STRING NOT NULL AND toLower(n.accession) = $text
   WITH n, toLower(n.key) = $text
           OR toLower(substring(n.key, size(split(n.key, ':')[0]) + 1)) = $text AS exact
   ORDER BY exact DESC, n.key LIMIT $limit
