@@ -378,6 +378,11 @@ class Estate(Answer):
     as_of: str
     systems: list[EstateSystem]
     count: int
+    answered_from: str = Field(description="holding facts (each system's sums read from its "
+                               "copies' write-time facts), copies (every system's copies "
+                               "walked), or holding facts and copies (some systems walked)")
+    warnings: list[str] = Field(default_factory=list, description="The store's indexes that "
+                                "are not ONLINE: the answer is right, read by scans")
 
 
 class Found(Answer):

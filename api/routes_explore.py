@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from api import models
 from api.deps import Reader, StoreDep
 from api.routes_read import AsOf, Limit, Offset
-from lineage.retention.reports import as_of_params
-from queries.explore import ESTATE_SYSTEMS, FIND_NODES
+from lineage.estate_overview import estate_overview
+from queries.explore import FIND_NODES
 from queries.library import run_query
 
 router = APIRouter(tags=["explorer"])
@@ -20,9 +20,7 @@ router = APIRouter(tags=["explorer"])
 @router.get("/estate", response_model=models.Estate,
             summary="Every system: kind, region, live copies, bytes, tiers, the systems it feeds")
 def get_estate(store: StoreDep, _: Reader, as_of: AsOf = None) -> dict[str, Any]:
-    params = as_of_params(as_of)
-    systems = run_query(store, ESTATE_SYSTEMS, params)
-    return {"as_of": params["as_of_shown"], "systems": systems, "count": len(systems)}
+    return estate_overview(store, as_of)
 
 
 @router.get("/search", response_model=models.SearchResult,

@@ -32,6 +32,7 @@ from lineage import __version__
 from lineage.errors import UserError
 from lineage.identity import FINGERPRINT_META
 from lineage.retention.apply import (
+    ESTATE_FACTS_META,
     HOLDING_FACTS_META,
     HOLDING_PENDING_META,
     POLICY_META,
@@ -45,8 +46,8 @@ from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
 FORMATS = ("graphml", "node-link", "prov-json", "html")
 EXPORTED_META = (POLICY_META, STUDY_FACTS_META, FINGERPRINT_META)
 # The copies' holding facts describe the whole store: a scoped export, which holds only part of
-# it, walks the copies for its decommissions (its meta leaves them out).
-WHOLE_STORE_META = (HOLDING_FACTS_META, HOLDING_PENDING_META)
+# it, walks the copies for its decommissions and estate (its meta leaves them out).
+WHOLE_STORE_META = (HOLDING_FACTS_META, ESTATE_FACTS_META, HOLDING_PENDING_META)
 LINEAGE_TYPES = frozenset(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
 

@@ -153,7 +153,7 @@ DERIVED_PROPERTIES: dict[NodeKind, frozenset[str]] = {
          "retention_policy_version", "jurisdictions", "country",
          "retention_group", "retention_bytes", "retention_created",
          "holding_system", "holding_item", "holding_others", "holding_exact_from",
-         "holding_gap"}
+         "holding_gap", "holding_tier", "holding_bytes"}
     ),
     NodeKind.STUDY: frozenset({"origin_jurisdiction", "retention_rule_count", "obligation_count",
                                "foreign_country_count", "facts_policy_version",

@@ -293,7 +293,7 @@ def test_a_flood_is_bounded_per_sender(any_store: GraphStore, tmp_path: Path) ->
         counts = server.listener.counts
         assert counts.stored + counts.dropped_over_rate == 10_000
         assert 1000 <= counts.stored < 10_000 and counts.dropped_over_rate > 0
-        wait_for(lambda: server.inbox.counts()["pending"] == 0, 60)
+        wait_for(lambda: server.inbox.counts()["pending"] == 0, 180)  # a loaded machine
     finally:
         server.stop()
 

@@ -34,7 +34,7 @@ def system_with_copies(store: GraphStore, code: str, copies: int, *, disposed: i
 
 
 def estate_of(store: GraphStore) -> dict[str, dict[str, Any]]:
-    rows = run_query(store, ESTATE_SYSTEMS, as_of_params("2024-01-01"))
+    rows = run_query(store, ESTATE_SYSTEMS, {**as_of_params("2024-01-01"), "systems": None})
     return {row["key"]: row for row in rows}
 
 

@@ -23,6 +23,8 @@ def test_estate_lists_systems_with_copies_and_feeds(client: TestClient) -> None:
     assert systems["system:PACS-LON"]["feeds"] == ["system:S3-US"]  # GCS-DE's feed ended 2010
     assert systems["system:CT-1"]["feeds"] == ["system:PACS-LON"]
     assert systems["system:S3-US"]["copies"] == 3 and systems["system:CT-1"]["copies"] == 0
+    # the store is applied: every system's sums come from its copies' facts
+    assert (estate["answered_from"], estate["warnings"]) == ("holding facts", [])
 
 
 def test_search_by_key_code_and_its_bounds(client: TestClient) -> None:  # noqa: F811

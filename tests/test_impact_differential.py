@@ -1,5 +1,6 @@
-"""Decommission and trace give identical answers in Cypher (Neo4j) and NetworkX (local store),
-on the hand-worked estate and on hypothesis-generated ones."""
+"""Decommission, trace and the explorer's estate give identical answers in Cypher (Neo4j) and
+NetworkX (local store), on the hand-worked estate and on hypothesis-generated ones; the
+decommission and the estate read from the copies' facts as a walk of the copies does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from lineage.estate_overview import estate_overview
 from lineage.impact import decommission, trace
 from lineage.retention.apply import apply_retention
 from lineage.retention.policy import load_policy
@@ -38,6 +40,12 @@ def answers(store: GraphStore, roots: list[str]) -> dict[str, Any]:
             results[f"decommission {code} {as_of} from"] = decided.pop("answered_from")
             assert decided == walked, (code, as_of)
             results[f"decommission {code} {as_of}"] = decided
+        decided = estate_overview(store, as_of)
+        walked = estate_overview(store, as_of, facts=False)
+        assert walked.pop("answered_from") == "copies"
+        results[f"estate {as_of} from"] = decided.pop("answered_from")
+        assert decided == walked, as_of
+        results[f"estate {as_of}"] = decided
         for root in roots:
             for direction in ("up", "down", "both"):
                 results[f"trace {root} {direction} {as_of}"] = trace(

@@ -334,11 +334,11 @@ def rebuild(neo4j: Any, store: str, demo: Server) -> None:
 
 @pytest.mark.neo4j
 @pytest.mark.parametrize("store_kind", ["neo4j"], indirect=True)  # only Neo4j has indexes
-def test_an_index_not_online_is_named_in_the_system_and_retention_views(
+def test_an_index_not_online_is_named_in_the_estate_system_and_retention_views(
         watched: Watched, demo_server: Server, neo4j_store: Neo4jStore) -> None:
-    """The decommission and the retention reports name a store index that is not ONLINE (their
-    answers come by scans until it is): both views show it, the retention view once for its
-    three reports."""
+    """The estate, the decommission and the retention reports name a store index that is not
+    ONLINE (their answers come by scans until it is): each view shows it, the retention view
+    once for its three reports."""
     failed = f"Warning: index {BROKEN} is FAILED"
     break_index(neo4j_store)
     try:
@@ -354,6 +354,11 @@ def test_an_index_not_online_is_named_in_the_system_and_retention_views(
         shown = page.locator(".warning").all_inner_texts()
         assert len([text for text in shown if text.startswith(failed)]) == 1, shown
         assert "Over-retention by system" in page.inner_text("main")
+        page.goto(f"{demo_server.url}/ui#/estate")
+        page.wait_for_selector("main h2:has-text('Estate as of')")
+        shown = page.locator(".warning").all_inner_texts()
+        assert len([text for text in shown if text.startswith(failed)]) == 1, shown
+        assert "PACS-NORTH" in page.inner_text("main table")
     finally:
         repair_index(neo4j_store)
 

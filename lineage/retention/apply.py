@@ -45,7 +45,7 @@ from lineage.retention.engine import origin_jurisdiction as origin_of
 from lineage.retention.policy import Policy
 from lineage.stores import GraphStore, UpsertResult
 from lineage.timefmt import utc_now
-from queries.impact import HOLDING_FACTS, HOLDING_FACTS_QUERY
+from queries.impact import ESTATE_FACTS, HOLDING_FACTS, HOLDING_FACTS_QUERY
 from queries.library import Row, run_query
 from queries.retention import AFFECTED_COPIES, COPY_KEYS, RETENTION_INPUTS, STUDY_FACTS
 
@@ -60,6 +60,10 @@ STUDY_FACTS_META, STUDY_FACTS_VERSION = "retention_study_facts", "2"
 # (`lineage.ingest`): while it is not 0, decommissions walk.
 HOLDING_FACTS_META, HOLDING_FACTS_VERSION = "decommission_facts", "1"
 HOLDING_PENDING_META = "decommission_facts_pending"
+# Set by a whole apply that also wrote every copy's tier and bytes with its holding facts
+# (ESTATE_FACTS), which the explorer's estate sums instead of walking each system's copies
+# (`lineage.estate_overview`); the same pending count holds them in doubt.
+ESTATE_FACTS_META, ESTATE_FACTS_VERSION = "estate_facts", "1"
 RESULT_PROPERTIES = ("retain_until", "retention_policy_id", "retention_reason", "jurisdictions",
                      "country")
 
@@ -130,7 +134,7 @@ def tally_properties(row: Row, result: RetentionResult, version: str
 def holding_properties(store: GraphStore, keys: list[str]) -> dict[str, Properties]:
     """The holding facts of these copies (query `holding_facts`), as the `holding_*` properties
     to write on each, by key."""
-    return {row["key"]: {f"holding_{name}": row[name] for name in HOLDING_FACTS}
+    return {row["key"]: {f"holding_{name}": row[name] for name in HOLDING_FACTS + ESTATE_FACTS}
             for row in run_query(store, HOLDING_FACTS_QUERY, {"keys": keys})}
 
 
@@ -237,7 +241,8 @@ def apply_retention(
 
     if only is None:  # a whole apply rewrites every copy's facts: decommissions walk until it
         store.set_meta(HOLDING_FACTS_META, "")  # ends, and an ingest that died open no longer
-        store.set_meta(HOLDING_PENDING_META, "0")  # leaves them in doubt after it
+        store.set_meta(ESTATE_FACTS_META, "")  # leaves them in doubt after it
+        store.set_meta(HOLDING_PENDING_META, "0")
 
     for done in _in_parallel(one_page, copy_pages(store, only, batch_size),
                              WORKERS if store.concurrent_reads else 1):
@@ -250,6 +255,7 @@ def apply_retention(
         store.set_meta(POLICY_META, policy.model_dump_json())
         store.set_meta(STUDY_FACTS_META, STUDY_FACTS_VERSION)
         store.set_meta(HOLDING_FACTS_META, HOLDING_FACTS_VERSION)
+        store.set_meta(ESTATE_FACTS_META, ESTATE_FACTS_VERSION)
     report.seconds = time.perf_counter() - started
     return report
 

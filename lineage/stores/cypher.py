@@ -47,8 +47,9 @@ INDEXED = {
 }
 # Composite range indexes, read without visiting the copies: the over-retained totals sum the
 # tallies' entries, a page of over-retained copies reads them in key order, a decommission
-# groups the holding facts' (all written by `retention apply`;
-# the holding facts' order is `queries.impact.HOLDING_FACTS`: gaps are an equality seek).
+# groups the holding facts', the explorer's estate sums each system's tiers and bytes from
+# them (all written by `retention apply`; the holding facts' order is
+# `queries.impact.HOLDING_FACTS`: gaps are an equality seek).
 COMPOSITE = {
     "archiveobject_tally": (NodeKind.ARCHIVE_OBJECT, ("retain_until", "retention_group",
                                                       "retention_bytes", "retention_created")),
@@ -58,6 +59,9 @@ COMPOSITE = {
     "archiveobject_holding": (NodeKind.ARCHIVE_OBJECT, ("holding_system", "holding_gap",
                                                         "holding_exact_from", "holding_others",
                                                         "holding_item")),
+    "archiveobject_presence": (NodeKind.ARCHIVE_OBJECT, ("holding_system", "holding_exact_from",
+                                                         "holding_others", "holding_tier",
+                                                         "holding_bytes")),
 }
 
 

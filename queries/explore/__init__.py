@@ -3,29 +3,65 @@ file beside this module and its NetworkX twin here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from queries.graph import Graph, into, live, nodes, out, valid_at
+from queries.impact import ESTATE_FACTS
 from queries.library import Query, Row
 
 
 def _estate_systems(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
-    as_of = params["as_of"]
+    as_of, only = params["as_of"], params["systems"]
     rows = []
-    for system, attrs in nodes(graph, "System"):
+    for system, _ in nodes(graph, "System"):
+        if only is not None and system not in only:
+            continue
         copies = [graph.nodes[c] for c in into(graph, system, "STORED_IN", "ArchiveObject")
                   if live(graph.nodes[c], as_of)]
-        tiers = sorted({c["storage_tier"] for c in copies if c.get("storage_tier") is not None})
-        rows.append({
-            "key": system, "kind": attrs.get("kind"), "region": attrs.get("region_code"),
-            "status": attrs.get("status"), "vendor": attrs.get("vendor"),
+        rows.append(_system_row(graph, system, as_of) | {
             "copies": len(copies), "bytes": sum(int(c.get("bytes") or 0) for c in copies),
-            "tiers": tiers,
-            "feeds": [t for t in out(graph, system, "FEEDS", "System")
-                      if valid_at(graph.edges[system, t, "FEEDS"], as_of)],
-        })
+            "tiers": _tiers(c.get("storage_tier") for c in copies)})
     return rows
+
+
+def _estate_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
+    as_of = params["as_of"]
+    rows = []
+    for system, _ in nodes(graph, "System"):
+        entries, later, counted = 0, 0, []
+        for copy in into(graph, system, "STORED_IN", "ArchiveObject"):
+            attrs = graph.nodes[copy]
+            facts = [attrs.get(f"holding_{name}") for name in (*FACT_NAMES, *ESTATE_FACTS)]
+            if attrs.get("holding_system") != system or None in facts:
+                continue
+            entries += 1
+            if attrs["holding_exact_from"] > as_of:
+                later += 1
+            elif attrs["holding_others"] != "-":
+                counted.append(attrs)
+        rows.append(_system_row(graph, system, as_of) | {
+            "copies": len(counted), "bytes": sum(int(c["holding_bytes"]) for c in counted),
+            "tiers": _tiers(c["holding_tier"] for c in counted),
+            "stored": len(into(graph, system, "STORED_IN")), "entries": entries, "later": later})
+    return rows
+
+
+# The holding facts `estate_facts` reads besides ESTATE_FACTS (`queries.impact.HOLDING_FACTS`).
+FACT_NAMES = ("system", "exact_from", "others")
+
+
+def _system_row(graph: Graph, system: str, as_of: str) -> Row:
+    attrs = graph.nodes[system]
+    return {"key": system, "kind": attrs.get("kind"), "region": attrs.get("region_code"),
+            "status": attrs.get("status"), "vendor": attrs.get("vendor"),
+            "feeds": [t for t in out(graph, system, "FEEDS", "System")
+                      if valid_at(graph.edges[system, t, "FEEDS"], as_of)]}
+
+
+def _tiers(tiers: Iterable[Any]) -> list[Any]:
+    """The storage tiers named, sorted, once each (none and '' are no tier)."""
+    return sorted({tier for tier in tiers if tier is not None and tier != ""})
 
 
 # The kinds whose name and whose accession the search reads (find_nodes.cypher's branches).
@@ -55,4 +91,5 @@ def _find_nodes(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
 
 
 ESTATE_SYSTEMS = Query("explore/estate_systems", _estate_systems)
+ESTATE_FACTS_QUERY = Query("explore/estate_facts", _estate_facts)
 FIND_NODES = Query("explore/find_nodes", _find_nodes)

@@ -185,8 +185,13 @@ def _holding_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
             "others": "-" if attrs.get("disposed_at") is not None else "\t".join(sorted(holders)),
             "gap": not items or bool(attrs.get("unresolved")) or any(_gap_item(graph, item)
                                                                      for item in items),
+            "tier": _known(attrs.get("storage_tier"), ""), "bytes": _known(attrs.get("bytes"), 0),
         })
     return rows
+
+
+def _known(value: Any, unknown: Any) -> Any:
+    return unknown if value is None else value
 
 
 def _one_of(keys: list[str]) -> str:
@@ -282,8 +287,10 @@ def _hub_step(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
                          "in_types": feeds if params["feeds_in"] else []})
 
 
-# What `holding_facts` writes on a copy, as `holding_<name>`, for `decommission_facts` to read.
+# What `holding_facts` writes on a copy, as `holding_<name>`, for `decommission_facts` to read,
+# and what the explorer's estate reads besides (`estate_facts`).
 HOLDING_FACTS = ("system", "gap", "exact_from", "others", "item")
+ESTATE_FACTS = ("tier", "bytes")
 HOLDING_FACTS_QUERY = Query("impact/holding_facts", _holding_facts)
 DECOMMISSION_FACTS = Query("impact/decommission_facts", _decommission_facts)
 SOLE_COPIES = Query("impact/decommission_sole_copies", _sole_copies)

@@ -10,7 +10,9 @@
 //   not disposed, sorted and tab-separated ('' none);
 // gap: whether a reason of `decommission_gaps` other than "no recorded source" holds (a copy of
 //   nothing known, an unresolved copy, item or study, a de-identified item with no
-//   DERIVED_FROM): the copies a decommission tests for gaps.
+//   DERIVED_FROM): the copies a decommission tests for gaps;
+// tier, bytes: its storage tier ('' none) and size (0 unknown), which the explorer's estate
+//   sums per system (`estate_facts`).
 UNWIND $keys AS wanted
 MATCH (o:ArchiveObject {key: wanted})
 WITH DISTINCT o
@@ -43,6 +45,7 @@ RETURN o.key AS key, system,
                    UNWIND holders AS holder WITH holder WHERE holder <> system
                    RETURN holder ORDER BY holder
                  } | joined + CASE joined WHEN '' THEN '' ELSE '\t' END + other) END AS others,
+       coalesce(o.storage_tier, '') AS tier, coalesce(o.bytes, 0) AS bytes,
        size(items) = 0 OR coalesce(o.unresolved, false) OR any(item IN items WHERE
          coalesce(item.unresolved, false)
          OR (coalesce(item.deidentified, false) AND NOT EXISTS { (item)-[:DERIVED_FROM]->() })

@@ -183,6 +183,7 @@ async function estateView(params) {
   const graph = el("div", { class: "graph small", id: "estate-graph", role: "img",
                             "aria-label": "Systems and the feeds between them" });
   show(el("h2", {}, "Estate as of " + estate.as_of),
+    warnings(estate),
     el("div", { class: "filters" }, filter("region", "Region", regions, region),
        filter("kind", "Role", kinds, kind)),
     graph,
