@@ -6,7 +6,9 @@ way was answered. A first pass of each is reported apart: after a server start i
 that reads the store from disk.
 
     NEO4J_URI=bolt://127.0.0.1:7687 python -m benchmarks.estate_page --runs 3 \
-        [--note TEXT] [--output FILE]
+        [--as-of YYYY-MM-DD] [--note TEXT] [--output FILE]
+
+--as-of asks for the estate at another moment (default: today), as `GET /estate?as_of=` does.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from lineage.stores import Neo4jStore
 WAYS = {"walk": False, "facts": True}
 
 
-def one(store: Neo4jStore, facts: bool) -> tuple[float, dict[str, Any]]:
+def one(store: Neo4jStore, facts: bool, as_of: str | None) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
-    page = estate_overview(store, facts=facts)
+    page = estate_overview(store, as_of, facts=facts)
     return time.perf_counter() - started, page
 
 
@@ -39,6 +41,7 @@ def digest(page: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--as-of", help="the moment asked (YYYY-MM-DD; default today)")
     parser.add_argument("--note", default="", help="the conditions, kept with the figures")
     parser.add_argument("--output", type=Path, help="also append the figures to this JSON file")
     args = parser.parse_args()
@@ -49,7 +52,7 @@ def main() -> None:
     with Neo4jStore(os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")) as store:
         for run in range(args.runs + 1):
             for way, facts in WAYS.items():
-                seconds, page = one(store, facts)
+                seconds, page = one(store, facts, args.as_of)
                 if run:
                     times[way].append(seconds)
                 else:
@@ -60,7 +63,7 @@ def main() -> None:
                 print(f"{way}: {seconds:.2f} s ({page['answered_from']})", flush=True)
         systems = page["count"]
         copies = sum(row["copies"] for row in page["systems"])
-    found = {"note": args.note, "systems": systems, "live_copies": copies,
+    found = {"note": args.note, "as_of": page["as_of"], "systems": systems, "live_copies": copies,
              "same_rows": len(seen["walk"] | seen["facts"]) == 1,
              "facts_answered_from": sorted(answered),
              "first_s": {way: round(seconds, 2) for way, seconds in first.items()},

@@ -3,14 +3,13 @@ live copies, their bytes and storage tiers, and the systems it feeds.
 
 Summing a system's copies means reading each of them (query `estate_systems`): at a million
 studies that is ~8 M copies read from a store larger than memory. `retention apply` writes on
-every copy, with its holding facts, its tier and bytes (`queries.impact.ESTATE_FACTS`), and the
-recompute after each ingest rewrites them on the copies it moved; query `estate_facts` sums
-those per system from one index without visiting the copies. A system's row comes from the
-facts only when they stand for the walk: a whole apply wrote them (meta `estate_facts`), no
-ingest is between its write and its recompute (the holding facts' pending count), every copy
-stored in the system has facts naming it (none is stored in several systems), and none of
-them holds only from after the moment asked (a copy of its item created or disposed later).
-Any other system is walked, alone.
+every copy, with its holding facts, its tier, bytes, creation and disposal
+(`queries.impact.ESTATE_FACTS`), and the recompute after each ingest rewrites them on the
+copies it moved; query `estate_facts` sums those per system, at any moment, from one index
+without visiting the copies. A system's row comes from the facts only when they stand for the
+walk: a whole apply wrote them (meta `estate_facts`), no ingest is between its write and its
+recompute (the holding facts' pending count), and every copy stored in the system has facts
+naming it (none is stored in several systems). Any other system is walked, alone.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from queries.library import Row, run_query
 
 FACTS, WALK = "holding facts", "copies"
 # What `estate_facts` adds to an `estate_systems` row to decide whether it stands.
-_DECIDING = ("stored", "entries", "later")
+_DECIDING = ("stored", "entries")
 
 
 def estate_overview(store: GraphStore, as_of: date | str | None = None, *,
@@ -61,4 +60,4 @@ def _from_facts(store: GraphStore, params: dict[str, Any]) -> list[Row]:
 
 
 def _stands(row: Row) -> bool:
-    return bool(row["entries"] == row["stored"] and row["later"] == 0)
+    return bool(row["entries"] == row["stored"])

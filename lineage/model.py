@@ -153,7 +153,8 @@ DERIVED_PROPERTIES: dict[NodeKind, frozenset[str]] = {
          "retention_policy_version", "jurisdictions", "country",
          "retention_group", "retention_bytes", "retention_created",
          "holding_system", "holding_item", "holding_others", "holding_exact_from",
-         "holding_gap", "holding_tier", "holding_bytes"}
+         "holding_gap", "holding_tier", "holding_bytes",
+         "holding_created_at", "holding_disposed_at"}
     ),
     NodeKind.STUDY: frozenset({"origin_jurisdiction", "retention_rule_count", "obligation_count",
                                "foreign_country_count", "facts_policy_version",

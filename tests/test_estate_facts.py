@@ -2,7 +2,8 @@
 copies, bytes and tiers from its copies' write-time facts (written by `retention apply` and the
 recompute after each ingest) instead of walking its copies, only when they stand for that walk:
 these tests hold the facts to the walk's answer as an estate changes, and check when a system
-must be walked instead. On Neo4j the facts are read from one index, without the copies."""
+must be walked instead. On Neo4j the facts are read from one index, without the copies.
+A copy's own dates are among its facts, so the estate at any moment is answered from them."""
 
 from __future__ import annotations
 
@@ -93,16 +94,21 @@ def test_an_estate_between_a_write_and_its_recompute_walks(applied: GraphStore) 
         "archive", "glacier"]
 
 
-def test_a_moment_before_the_facts_hold_walks_only_the_systems_it_touches(
-        applied: GraphStore) -> None:
+def test_any_moment_is_answered_from_the_facts(applied: GraphStore) -> None:
     # as of 2019-03-15 the cold copy (2019-03-01) exists but the S3-FR copies (2019-04-01) do
-    # not: the copies of series 1.3.1 and 1.4.1 hold from then, so their systems are walked
+    # not; in September 2020 S3-FR still holds its copy of 1.2 (disposed 2021-01-01); the
+    # copies of the items 1.3.1 and 1.4.1 hold other facts only from 2019-04-01 on
     estate = checked(applied, "2019-03-15")
-    assert estate["answered_from"] == BOTH
+    assert estate["answered_from"] == FACTS
     assert (estate["system:ARCHIVE-GB"]["copies"], estate["system:ARCHIVE-GB"]["tiers"]) == (
         1, ["cold"])
     assert estate["system:S3-FR"]["copies"] == 0
-    assert checked(applied, "2001-01-01")["answered_from"] in (BOTH, WALK)
+    assert checked(applied, "2020-09-01")["system:S3-FR"]["copies"] == 3
+    assert checked(applied, "2020-09-01")["answered_from"] == FACTS
+    assert checked(applied, "2050-01-01")["answered_from"] == FACTS
+    before = checked(applied, "2001-01-01")
+    assert before["answered_from"] == FACTS
+    assert all(row["copies"] == 0 for key, row in before.items() if key != "answered_from")
 
 
 def test_a_copy_in_two_systems_walks_those_two(applied: GraphStore) -> None:
@@ -147,7 +153,7 @@ def test_without_a_whole_apply_every_system_is_walked(any_store: GraphStore) -> 
     assert checked(any_store)["answered_from"] == WALK
     apply_retention(any_store, POLICY)
     assert checked(any_store)["answered_from"] == FACTS
-    any_store.set_meta(ESTATE_FACTS_META, "0")  # an engine before the estate's facts
+    any_store.set_meta(ESTATE_FACTS_META, "1")  # an engine before the copies' own dates
     assert checked(any_store)["answered_from"] == WALK
 
 
@@ -168,8 +174,10 @@ def test_on_neo4j_the_facts_come_from_one_index_without_the_copies(
         operators.append(operator)
         pending.extend(operator.get("children", []))
     details = [f"{op['operatorType']} {op['args'].get('Details', '')}" for op in operators]
-    _, properties = COMPOSITE["archiveobject_presence"]
+    _, properties = COMPOSITE["archiveobject_estate"]
     index = f"RANGE INDEX o:ArchiveObject({', '.join(properties)})"
-    assert any(d.startswith("NodeIndexSeek") and index in d for d in details), details
+    [seek] = [d for d in details if d.startswith("NodeIndexSeek") and index in d]
+    # the values the sums read come with the entries (cached from the index): no copy is read
+    assert all(f"cache[o.{name}]" in seek for name in properties[1:]), seek
     # nothing expands from a system to its copies: STORED_IN is only counted
     assert not any(d.startswith("Expand") and "STORED_IN" in d for d in details), details

@@ -92,3 +92,27 @@ def test_an_index_being_built_says_how_far_it_is() -> None:
     warning = IndexState("archiveobject_tally_by_key", "POPULATING", 23.4).warning()
     assert warning.startswith("index archiveobject_tally_by_key is still being built (23 % done)")
     assert "`lineage warm`" in warning
+
+
+def test_an_index_an_earlier_engine_kept_is_dropped_on_open(neo4j_store: Neo4jStore) -> None:
+    """`archiveobject_presence` (the estate's facts before they held the copies' own dates)
+    costs every copy's write and answers nothing now: opening the store drops it; an index of
+    the user's own is left."""
+    def names() -> set[str]:
+        records, _, _ = neo4j_store.driver.execute_query("SHOW INDEXES YIELD name RETURN name")
+        return {record["name"] for record in records}
+
+    neo4j_store.driver.execute_query(
+        "CREATE INDEX archiveobject_presence IF NOT EXISTS FOR (n:ArchiveObject) "
+        "ON (n.holding_system, n.holding_exact_from, n.holding_others, n.holding_tier, "
+        "n.holding_bytes)")
+    neo4j_store.driver.execute_query(
+        "CREATE INDEX probe_users_own IF NOT EXISTS FOR (n:Probe) ON (n.holding_tier)")
+    try:
+        assert {"archiveobject_presence", "probe_users_own"} <= names()
+        neo4j_store.close()
+        neo4j_store.open()
+        assert "archiveobject_presence" not in names()
+        assert {"probe_users_own", "archiveobject_estate"} <= names()
+    finally:
+        neo4j_store.driver.execute_query("DROP INDEX probe_users_own IF EXISTS")

@@ -60,10 +60,10 @@ STUDY_FACTS_META, STUDY_FACTS_VERSION = "retention_study_facts", "2"
 # (`lineage.ingest`): while it is not 0, decommissions walk.
 HOLDING_FACTS_META, HOLDING_FACTS_VERSION = "decommission_facts", "1"
 HOLDING_PENDING_META = "decommission_facts_pending"
-# Set by a whole apply that also wrote every copy's tier and bytes with its holding facts
-# (ESTATE_FACTS), which the explorer's estate sums instead of walking each system's copies
-# (`lineage.estate_overview`); the same pending count holds them in doubt.
-ESTATE_FACTS_META, ESTATE_FACTS_VERSION = "estate_facts", "1"
+# Set by a whole apply that also wrote every copy's tier, bytes and own dates with its holding
+# facts (ESTATE_FACTS), which the explorer's estate sums instead of walking each system's copies
+# (`lineage.estate_overview`); the same pending count holds them in doubt (2: with the dates).
+ESTATE_FACTS_META, ESTATE_FACTS_VERSION = "estate_facts", "2"
 RESULT_PROPERTIES = ("retain_until", "retention_policy_id", "retention_reason", "jurisdictions",
                      "country")
 

@@ -47,8 +47,8 @@ INDEXED = {
 }
 # Composite range indexes, read without visiting the copies: the over-retained totals sum the
 # tallies' entries, a page of over-retained copies reads them in key order, a decommission
-# groups the holding facts', the explorer's estate sums each system's tiers and bytes from
-# them (all written by `retention apply`; the holding facts' order is
+# groups the holding facts', the explorer's estate sums each system's live copies, tiers and
+# bytes from them at any moment (all written by `retention apply`; the holding facts' order is
 # `queries.impact.HOLDING_FACTS`: gaps are an equality seek).
 COMPOSITE = {
     "archiveobject_tally": (NodeKind.ARCHIVE_OBJECT, ("retain_until", "retention_group",
@@ -59,10 +59,13 @@ COMPOSITE = {
     "archiveobject_holding": (NodeKind.ARCHIVE_OBJECT, ("holding_system", "holding_gap",
                                                         "holding_exact_from", "holding_others",
                                                         "holding_item")),
-    "archiveobject_presence": (NodeKind.ARCHIVE_OBJECT, ("holding_system", "holding_exact_from",
-                                                         "holding_others", "holding_tier",
-                                                         "holding_bytes")),
+    "archiveobject_estate": (NodeKind.ARCHIVE_OBJECT, ("holding_system", "holding_tier",
+                                                       "holding_bytes", "holding_created_at",
+                                                       "holding_disposed_at")),
 }
+# Indexes an earlier engine made that nothing reads any more (each costs every write on its
+# label): dropped when a store opens.
+RETIRED_INDEXES = ("archiveobject_presence",)
 
 
 def _constraint_labels() -> list[str]:
@@ -81,7 +84,8 @@ def index_names() -> frozenset[str]:
 @cache
 def constraints() -> tuple[LiteralString, ...]:
     """The schema the store expects: a uniqueness constraint on `key` for every label, and the
-    range indexes of `INDEXED` and `COMPOSITE`; each created if missing."""
+    range indexes of `INDEXED` and `COMPOSITE`; each created if missing, and those of
+    `RETIRED_INDEXES` dropped."""
     unique = [query(f"CREATE CONSTRAINT `{label.lower()}_key` IF NOT EXISTS "
                     f"FOR (n:`{label}`) REQUIRE n.key IS UNIQUE") for label in _constraint_labels()]
     indexes = [query(f"CREATE INDEX `{kind.value.lower()}_{name}` IF NOT EXISTS "
@@ -90,7 +94,8 @@ def constraints() -> tuple[LiteralString, ...]:
     composite = [query(f"CREATE INDEX `{name}` IF NOT EXISTS FOR (n:{_label(kind)}) ON ("
                        + ", ".join(f"n.`{prop}`" for prop in props) + ")")
                  for name, (kind, props) in COMPOSITE.items()]
-    return (*unique, *indexes, *composite)
+    retired = [query(f"DROP INDEX `{name}` IF EXISTS") for name in RETIRED_INDEXES]
+    return (*unique, *indexes, *composite, *retired)
 
 
 @cache

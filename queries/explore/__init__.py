@@ -29,26 +29,21 @@ def _estate_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
     as_of = params["as_of"]
     rows = []
     for system, _ in nodes(graph, "System"):
-        entries, later, counted = 0, 0, []
+        entries, counted = 0, []
         for copy in into(graph, system, "STORED_IN", "ArchiveObject"):
             attrs = graph.nodes[copy]
-            facts = [attrs.get(f"holding_{name}") for name in (*FACT_NAMES, *ESTATE_FACTS)]
-            if attrs.get("holding_system") != system or None in facts:
+            facts = {name: attrs.get(f"holding_{name}") for name in ESTATE_FACTS}
+            if attrs.get("holding_system") != system or None in facts.values():
                 continue
             entries += 1
-            if attrs["holding_exact_from"] > as_of:
-                later += 1
-            elif attrs["holding_others"] != "-":
-                counted.append(attrs)
+            if live({"created_at": facts["created_at"] or None,
+                     "disposed_at": facts["disposed_at"] or None}, as_of):
+                counted.append(facts)
         rows.append(_system_row(graph, system, as_of) | {
-            "copies": len(counted), "bytes": sum(int(c["holding_bytes"]) for c in counted),
-            "tiers": _tiers(c["holding_tier"] for c in counted),
-            "stored": len(into(graph, system, "STORED_IN")), "entries": entries, "later": later})
+            "copies": len(counted), "bytes": sum(int(c["bytes"]) for c in counted),
+            "tiers": _tiers(c["tier"] for c in counted),
+            "stored": len(into(graph, system, "STORED_IN")), "entries": entries})
     return rows
-
-
-# The holding facts `estate_facts` reads besides ESTATE_FACTS (`queries.impact.HOLDING_FACTS`).
-FACT_NAMES = ("system", "exact_from", "others")
 
 
 def _system_row(graph: Graph, system: str, as_of: str) -> Row:

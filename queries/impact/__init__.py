@@ -186,6 +186,8 @@ def _holding_facts(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
             "gap": not items or bool(attrs.get("unresolved")) or any(_gap_item(graph, item)
                                                                      for item in items),
             "tier": _known(attrs.get("storage_tier"), ""), "bytes": _known(attrs.get("bytes"), 0),
+            "created_at": _known(attrs.get("created_at"), ""),
+            "disposed_at": _known(attrs.get("disposed_at"), ""),
         })
     return rows
 
@@ -290,7 +292,7 @@ def _hub_step(graph: Graph, params: Mapping[str, Any]) -> list[Row]:
 # What `holding_facts` writes on a copy, as `holding_<name>`, for `decommission_facts` to read,
 # and what the explorer's estate reads besides (`estate_facts`).
 HOLDING_FACTS = ("system", "gap", "exact_from", "others", "item")
-ESTATE_FACTS = ("tier", "bytes")
+ESTATE_FACTS = ("tier", "bytes", "created_at", "disposed_at")
 HOLDING_FACTS_QUERY = Query("impact/holding_facts", _holding_facts)
 DECOMMISSION_FACTS = Query("impact/decommission_facts", _decommission_facts)
 SOLE_COPIES = Query("impact/decommission_sole_copies", _sole_copies)

@@ -11,8 +11,9 @@
 // gap: whether a reason of `decommission_gaps` other than "no recorded source" holds (a copy of
 //   nothing known, an unresolved copy, item or study, a de-identified item with no
 //   DERIVED_FROM): the copies a decommission tests for gaps;
-// tier, bytes: its storage tier ('' none) and size (0 unknown), which the explorer's estate
-//   sums per system (`estate_facts`).
+// tier, bytes, created_at, disposed_at: its storage tier ('' none), size (0 unknown) and own
+//   creation and disposal ('' none), which the explorer's estate sums per system at any moment
+//   (`estate_facts`).
 UNWIND $keys AS wanted
 MATCH (o:ArchiveObject {key: wanted})
 WITH DISTINCT o
@@ -46,6 +47,7 @@ RETURN o.key AS key, system,
                    RETURN holder ORDER BY holder
                  } | joined + CASE joined WHEN '' THEN '' ELSE '\t' END + other) END AS others,
        coalesce(o.storage_tier, '') AS tier, coalesce(o.bytes, 0) AS bytes,
+       coalesce(o.created_at, '') AS created_at, coalesce(o.disposed_at, '') AS disposed_at,
        size(items) = 0 OR coalesce(o.unresolved, false) OR any(item IN items WHERE
          coalesce(item.unresolved, false)
          OR (coalesce(item.deidentified, false) AND NOT EXISTS { (item)-[:DERIVED_FROM]->() })
