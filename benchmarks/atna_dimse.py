@@ -26,7 +26,7 @@ from defusedxml import ElementTree
 from pydicom.uid import generate_uid
 
 from connectors.atna import parse_audit
-from connectors.dimse import Dimse, _study_query, parse_target, series
+from connectors.dimse import Dimse, _study_query, listing, parse_target
 from lineage.model import Node, Provenance, system_key
 from lineage.sources import SourceContext, run_source
 from lineage.stores import GraphStore, make_store
@@ -109,11 +109,11 @@ def dimse(count: int, folder: Path) -> None:
                            capture_output=True)
             theirs = time.perf_counter() - started
             line += f", findscu {rate(count, theirs)} (engine / findscu time {ours / theirs:.2f})"
-        print(line + f"; {len(found):,} answers")
+        print(line + f"; {len(found.matches):,} answers")
         engine = Dimse(target)
         engine.echo()
         started = time.perf_counter()
-        listed = list(series(engine, date(2024, 1, 1), date(2025, 1, 1), window_days=31))
+        listed = listing(engine, date(2024, 1, 1), date(2025, 1, 1), window_days=31).series
         whole = time.perf_counter() - started
         engine.close()
         print(f"  whole listing (studies by 31-day windows, then each study's series): "

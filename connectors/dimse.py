@@ -4,12 +4,17 @@ DICOMweb.
 
 A C-ECHO first, with a clear error for a refused association (the reason the archive gives: a
 called AE title it does not know, a calling AE title it refuses) or an unreachable host. Then
-C-FIND at STUDY level, page by page over study-date windows (`window_days`; a window that
-returns `max_results` answers or more is halved, as archives cap their answers), then at SERIES
-level for each study (Study Root). Associations time out (`timeout`) and are retried with back-off
-(`retries`) when the network fails; a refusal is not retried. The report has the same keys as
-`reconcile dicomweb` (lost, uncataloged, instance-count mismatch); `ingest` records what was
-found as observed copies (source `dimse:<called AE>`).
+C-FIND at STUDY level, page by page over study-date windows (`window_days`), then at SERIES
+level for each study (Study Root). Archives cap their answers, in two ways: some answer
+`max_results` matches and say success, others stop the list with a status (Orthanc's
+`LimitFindResults` ends it with 0xFE00, Cancel; others refuse with 0xA700, out of resources). A
+window cut either way is halved; one that cannot be halved (a single day, the unpaged query, a
+study's series) makes the listing incomplete: the report names it under `incomplete`, and a sweep
+is refused (it would dispose of the copies the archive left out). Associations time out
+(`timeout`) and are retried with back-off (`retries`) when the network fails; a refusal is not
+retried. The report has the same keys as `reconcile dicomweb` (lost, uncataloged,
+instance-count mismatch); `ingest` records what was found as observed copies (source
+`dimse:<called AE>`).
 
 Studies without a StudyDate do not match a date range: give `window_days=0` for one unpaged
 query when an archive holds such studies.
@@ -21,7 +26,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -47,6 +52,9 @@ from lineage.timefmt import utc_now
 
 log = logging.getLogger("lineage.connectors.dimse")
 SUCCESS, PENDING = 0x0000, (0xFF00, 0xFF01)
+# Final statuses with which archives cut a list of matches they will not send in full.
+CUT = {0xFE00: "stopped the list (status 0xFE00, Cancel: a cap on its answers)",
+       0xA700: "refused it (status 0xA700, out of resources: too many matches)"}
 # the A-ASSOCIATE-RJ reasons an operator can act on (PS3.8 9.3.4)
 REJECTIONS = {
     "Called AE title not recognised": "the archive does not know the called AE title {called!r} "
@@ -79,6 +87,22 @@ def parse_target(address: str, calling_ae: str, called_ae: str, timeout: float =
         if not 0 < len(title.strip()) <= 16 or "\\" in title:
             raise UserError(f"{name} {title!r} is not an AE title (1 to 16 characters)")
     return Target(host, int(port), calling_ae.strip(), called_ae.strip(), timeout, retries)
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """The matches of one C-FIND, and how the archive cut the list, if it did (CUT)."""
+    matches: list[Dataset]
+    cut: str | None = None
+
+    def in_full(self, max_results: int) -> str | None:
+        """Why these may not be all the matches: the archive cut them, or sent as many as the
+        cap it is taken to have (`max_results`) and said success."""
+        if self.cut is not None:
+            return f"the archive {self.cut} after {len(self.matches)} answers"
+        if len(self.matches) >= max_results:
+            return f"{len(self.matches)} answers, as many as --max-results"
+        return None
 
 
 class Dimse:
@@ -134,30 +158,33 @@ class Dimse:
             raise SourceUnavailableError(f"the DICOM service at {self.target.where} did not "
                                          "answer C-ECHO with success")
 
-    def find(self, query: Dataset) -> list[Dataset]:
+    def find(self, query: Dataset) -> Answers:
         """The answers of one C-FIND (retried on a new association if the network fails)."""
         for attempt in range(self.target.retries + 1):
             if self.assoc is None or not self.assoc.is_established:
                 self.assoc = self._associate()
             found: list[Dataset] = []
-            failed = None
+            failed, cut = False, None
             for status, identifier in self.assoc.send_c_find(query, self.model):
                 if not status:  # no answer: the association dropped or timed out
-                    failed = "no answer"
+                    failed = True
                     break
-                if status.Status in PENDING and identifier is not None:
+                code = int(status.Status)
+                if code in PENDING and identifier is not None:
                     found.append(identifier)
-                elif status.Status != SUCCESS:
+                elif code in CUT:
+                    cut = CUT[code]
+                elif code != SUCCESS:
                     raise SourceUnavailableError(
                         f"the DICOM service at {self.target.where} failed a C-FIND "
-                        f"(status 0x{int(status.Status):04X})")
-            if failed is None:
-                return found
+                        f"(status 0x{code:04X})")
+            if not failed:
+                return Answers(found, cut)
             self.close()
             if attempt == self.target.retries:
                 raise SourceUnavailableError(f"the DICOM service at {self.target.where} stopped "
                                              "answering C-FIND")
-        return []
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def close(self) -> None:
         if self.assoc is not None and self.assoc.is_established:
@@ -192,11 +219,22 @@ def _series_query(study: str) -> Dataset:
     return query
 
 
-def studies(dimse: Dimse, since: date, until: date, window_days: int,
-            max_results: int) -> Iterator[str]:
-    """Study Instance UIDs, window by window; a window answered in full is halved."""
+@dataclass(slots=True)
+class Listing:
+    """What the archive listed, and each query whose answers may be cut (`Answers.in_full`)
+    where it could not be split further."""
+    series: list[PacsSeries] = field(default_factory=list)
+    incomplete: list[dict[str, str]] = field(default_factory=list)
+
+
+def studies(dimse: Dimse, since: date, until: date, window_days: int, max_results: int,
+            incomplete: list[dict[str, str]]) -> Iterator[str]:
+    """Study Instance UIDs, window by window; a window answered in full is halved, and one
+    that cannot be is added to `incomplete`."""
     if window_days <= 0:
-        yield from _uids(dimse.find(_study_query(None)))
+        answers = dimse.find(_study_query(None))
+        _note_cut(incomplete, answers, max_results, {"query": "studies, every date"})
+        yield from _uids(answers.matches, "StudyInstanceUID")
         return
     windows = [(since + timedelta(days=d), min(until, since + timedelta(days=d + window_days - 1)))
                for d in range(0, (until - since).days + 1, window_days)]
@@ -204,33 +242,48 @@ def studies(dimse: Dimse, since: date, until: date, window_days: int,
     while windows:
         start, end = windows.pop(0)
         answers = dimse.find(_study_query((start, end)))
-        if len(answers) >= max_results and end > start:
+        if answers.in_full(max_results) and end > start:
             middle = start + (end - start) // 2
             windows[:0] = [(start, middle), (middle + timedelta(days=1), end)]
             continue
-        for uid in _uids(answers):
+        _note_cut(incomplete, answers, max_results,
+                  {"query": f"studies dated {start.isoformat()}"
+                   + ("" if end == start else f" to {end.isoformat()}")})
+        for uid in _uids(answers.matches, "StudyInstanceUID"):
             if uid not in seen:
                 seen.add(uid)
                 yield uid
 
 
-def _uids(answers: list[Dataset]) -> Iterator[str]:
+def _note_cut(incomplete: list[dict[str, str]], answers: Answers, max_results: int,
+              query: dict[str, str]) -> None:
+    why = answers.in_full(max_results)
+    if why is not None:
+        incomplete.append(query | {"why": why})
+
+
+def _uids(answers: list[Dataset], name: str) -> Iterator[str]:
     for answer in answers:
-        uid = str(answer.get("StudyInstanceUID", "") or "")
+        uid = str(answer.get(name, "") or "")
         if uid:
             yield uid
 
 
-def series(dimse: Dimse, since: date, until: date, window_days: int = 365,
-           max_results: int = 1000) -> Iterator[PacsSeries]:
-    for study in studies(dimse, since, until, window_days, max_results):
-        for answer in dimse.find(_series_query(study)):
+def listing(dimse: Dimse, since: date, until: date, window_days: int = 365,
+            max_results: int = 1000) -> Listing:
+    found = Listing()
+    for study in studies(dimse, since, until, window_days, max_results, found.incomplete):
+        answers = dimse.find(_series_query(study))
+        _note_cut(found.incomplete, answers, max_results, {"query": f"series of study {study}"})
+        for answer in answers.matches:
             uid = str(answer.get("SeriesInstanceUID", "") or "")
             if not uid:
                 continue
             count = answer.get("NumberOfSeriesRelatedInstances")
-            yield PacsSeries(study, uid, str(answer.get("Modality", "") or "") or None,
-                             int(count) if count not in (None, "") else None)
+            found.series.append(PacsSeries(study, uid, str(answer.get("Modality", "") or "")
+                                           or None, int(count) if count not in (None, "")
+                                           else None))
+    return found
 
 
 def observed(found: list[PacsSeries], system: str, target: Target) -> Iterator[Record]:
@@ -254,22 +307,31 @@ def reconcile_target(store: GraphStore, target: Target, system: str, *, since: d
                      sweep: bool = False) -> dict[str, Any]:
     """`lineage reconcile dimse`: the archive's C-FIND listing against the graph; `record`:
     write what was found as observed copies; `sweep`: the listing is everything the system
-    holds, so the lost copies are disposed."""
+    holds, so the lost copies are disposed (refused, before anything is written, when the
+    archive cut a query the listing could not split: `incomplete`)."""
     system_key(system)
     dimse = Dimse(target)
     started = time.perf_counter()
     try:
         dimse.echo()
-        found = list(series(dimse, since, until or date.today() + timedelta(days=1),
-                            window_days, max_results))
+        found = listing(dimse, since, until or date.today() + timedelta(days=1), window_days,
+                        max_results)
     finally:
         dimse.close()
     seconds = time.perf_counter() - started
-    result = compare(found, store, system, target.where)
-    report = result.as_dict() | {"studies": len({s.study_uid for s in found}),
-                                 "seconds": round(seconds, 3)}
+    if sweep and found.incomplete:
+        first = found.incomplete[0]
+        raise UserError(
+            f"not swept: the DICOM service at {target.where} may not have listed everything "
+            f"{system} holds ({len(found.incomplete)} queries cut, the first: {first['query']}: "
+            f"{first['why']}), and a sweep would dispose of what it left out; nothing was "
+            "written. Raise the archive's cap (and --max-results with it), or reconcile "
+            "without --sweep")
+    result = compare(found.series, store, system, target.where)
+    report = result.as_dict() | {"studies": len({s.study_uid for s in found.series}),
+                                 "incomplete": found.incomplete, "seconds": round(seconds, 3)}
     if record:
-        written = ingest(store, observed(found, system, target), f"dimse:{system}")
+        written = ingest(store, observed(found.series, system, target), f"dimse:{system}")
         report["ingest"] = {"records": written.records, "rejected": len(written.rejected)}
     if sweep:
         swept = ingest(store, [Sweep(system, result.pacs_copies, target.where)],

@@ -85,15 +85,16 @@ def impact_store(any_store: GraphStore) -> GraphStore:
 
 
 @pytest.fixture
-def orthanc(tmp_path: Path) -> Iterator[OrthancServer]:
+def orthanc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrthancServer]:
     """A real Orthanc with DICOMweb on free loopback ports and a fresh storage folder; skipped
-    when Orthanc is not installed, unless LINEAGE_REQUIRE_ORTHANC=1 (as in CI)."""
+    when Orthanc is not installed, unless LINEAGE_REQUIRE_ORTHANC=1 (as in CI). Parametrized
+    indirectly, the parameter is more of Orthanc's settings."""
     if shutil.which("Orthanc") is None:
         message = "Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)"
         if os.environ.get("LINEAGE_REQUIRE_ORTHANC") == "1":
             pytest.fail(f"{message}, and LINEAGE_REQUIRE_ORTHANC=1 requires it")
         pytest.skip(message)
-    with OrthancServer(tmp_path / "orthanc") as server:
+    with OrthancServer(tmp_path / "orthanc", settings=getattr(request, "param", None)) as server:
         yield server
 
 

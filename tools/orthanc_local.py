@@ -29,8 +29,10 @@ PLUGINS = Path("/usr/share/orthanc/plugins")
 
 
 class OrthancServer:
-    def __init__(self, folder: Path, stable_age: int = 2, name: str = "LINEAGE-TEST"):
+    def __init__(self, folder: Path, stable_age: int = 2, name: str = "LINEAGE-TEST",
+                 settings: dict[str, Any] | None = None):
         self.folder = folder
+        self.settings = settings or {}  # more of Orthanc's settings, over the ones below
         self.stable_age = stable_age
         self.name = name
         self.http_port = free_port()
@@ -59,7 +61,7 @@ class OrthancServer:
             "Plugins": [str(PLUGINS)] if PLUGINS.exists() else [],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False},
             "SaveJobs": False,
-        }
+        } | self.settings
 
     def start(self, timeout: float = 60) -> None:
         binary = shutil.which("Orthanc")

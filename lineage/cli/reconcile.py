@@ -50,7 +50,8 @@ def reconcile_dimse(
         min=0, help="Days of study dates per C-FIND (0: one query for everything, which also "
         "finds studies without a date).")] = 365,
     max_results: Annotated[int, typer.Option(
-        min=1, help="Answers at which a window is taken as cut by the archive and halved.")
+        min=1, help="Answers at which a window is taken as cut by the archive and halved (a "
+        "window the archive ends with a Cancel or out-of-resources status is too).")
                            ] = 1000,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per network step.")] = 30.0,
     retries: Annotated[int, typer.Option(min=0, help="Retries when the network fails.")] = 2,
@@ -93,8 +94,15 @@ def _print_listing(result: dict[str, Any], system: str, as_json: bool) -> None:
             stdout.print(f"{label}: {len(result[name])}")
             for entry in result[name][:50]:
                 stdout.print(f"  {entry['key']}", markup=False)
+        incomplete = result.get("incomplete", [])
+        if incomplete:  # lost copies may only be what the archive left out of its answers
+            stdout.print(f"incomplete: {len(incomplete)} queries the archive cut (their lost "
+                         "copies may be held still)")
+            for entry in incomplete[:50]:
+                stdout.print(f"  {entry['query']}: {entry['why']}", markup=False)
         _print_sweep(result)
-    if result["lost"] or result["uncataloged"] or result["instance_count_mismatch"]:
+    if (result["lost"] or result["uncataloged"] or result["instance_count_mismatch"]
+            or result.get("incomplete")):
         raise typer.Exit(1)
 
 
