@@ -5,16 +5,23 @@ believes it holds (`compare` is shared with the DIMSE C-FIND reconciliation).
   the PACS does not return;
 - `uncataloged`: series the PACS returns that have no live copy of the system in the graph;
 - `instance_count_mismatch`: both have it, with different instance counts.
-Studies are listed page by page (`limit`/`offset`), then the series of each study.
+Studies are listed page by page (`limit`/`offset`, to the first empty page: a server may send
+fewer than asked and more after), then the series of each study. A server that cuts its
+answers without saying so (Orthanc's `LimitFindResults` sends that many, and one more, to any
+query, whatever the offset) lists only its cap: given that cap (`max_results`), studies are
+listed over study-date windows that are halved when answered in full, and what cannot be split
+is reported as incomplete, as for DIMSE (`connectors.listing`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from connectors.http import JsonSource
+from connectors.listing import Answers, Window, note_cut, refuse_sweep_if_incomplete, study_uids
 from lineage.ingest import Sweep, ingest
 from lineage.model import NodeKind, kind_of, object_key, system_key
 from lineage.stores import GraphStore
@@ -47,30 +54,54 @@ class GraphCopy:
 
 
 class QidoClient:
-    def __init__(self, source: JsonSource, page_size: int = 100):
+    def __init__(self, source: JsonSource, page_size: int = 100, *,
+                 max_results: int | None = None, since: date = date(1990, 1, 1),
+                 until: date | None = None, window_days: int = 365):
         self.source = source
         self.page_size = page_size
+        self.max_results = max_results  # the server's cap on one query's answers, if it has one
+        self.since, self.until, self.window_days = since, until, window_days
 
-    def studies(self) -> Iterator[str]:
+    def find_studies(self, window: Window) -> Answers:
+        """The UIDs of every page of the studies dated in `window` (None: all)."""
+        asked = {} if window is None else {
+            "StudyDate": f"{window[0].strftime('%Y%m%d')}-{window[1].strftime('%Y%m%d')}"}
+        uids: dict[str, None] = {}  # in the order sent, each once
         offset = 0
         while True:
-            page = self.source.get("/studies", {"limit": self.page_size, "offset": offset}) or []
-            for study in page:
-                uid = first_value(study, STUDY_UID)
-                if uid:
-                    yield str(uid)
-            if len(page) < self.page_size:
-                return
-            offset += self.page_size
+            page = self.source.get("/studies", {**asked, "limit": self.page_size,
+                                                "offset": offset}) or []
+            new = {uid: None for study in page if (uid := _study_uid(study)) not in uids}
+            if page and not new:
+                return Answers(list(uids), "sent the same studies again past the first page "
+                                           "(it ignores offset)")
+            if not page:
+                return Answers(list(uids))
+            uids |= new
+            offset += len(page)
 
-    def series(self) -> Iterator[PacsSeries]:
-        for study in self.studies():
-            for item in self.source.get(f"/studies/{study}/series") or []:
+    def studies(self, incomplete: list[dict[str, str]]) -> Iterator[str]:
+        """Study UIDs, over date windows when the server has a cap (`max_results`)."""
+        yield from study_uids(
+            self.find_studies, str, since=self.since,
+            until=self.until or date.today() + timedelta(days=1),
+            window_days=0 if self.max_results is None else self.window_days,
+            max_results=self.max_results, incomplete=incomplete)
+
+    def series(self, incomplete: list[dict[str, str]]) -> Iterator[PacsSeries]:
+        for study in self.studies(incomplete):
+            answers = Answers(self.source.get(f"/studies/{study}/series") or [])
+            note_cut(incomplete, answers, self.max_results, f"series of study {study}")
+            for item in answers.matches:
                 uid = first_value(item, SERIES_UID)
                 if uid:
                     count = first_value(item, SERIES_INSTANCES)
                     yield PacsSeries(study, str(uid), first_value(item, MODALITY),
                                      int(count) if count is not None else None)
+
+
+def _study_uid(study: dict[str, Any]) -> str:
+    return str(first_value(study, STUDY_UID) or "")
 
 
 def live_copies(store: GraphStore, system: str) -> list[GraphCopy]:
@@ -102,8 +133,11 @@ class Reconciliation:
         }
 
 
-def reconcile(qido: QidoClient, store: GraphStore, system: str) -> Reconciliation:
-    return compare(qido.series(), store, system, qido.source.base_url)
+def reconcile(qido: QidoClient, store: GraphStore, system: str,
+              incomplete: list[dict[str, str]] | None = None) -> Reconciliation:
+    """`incomplete` receives the queries the server may have cut (`connectors.listing`)."""
+    cut = [] if incomplete is None else incomplete
+    return compare(list(qido.series(cut)), store, system, qido.source.base_url)
 
 
 def compare(listing: Iterable[PacsSeries], store: GraphStore, system: str,
@@ -131,17 +165,25 @@ def compare(listing: Iterable[PacsSeries], store: GraphStore, system: str,
     return result
 
 
-def reconcile_url(store: GraphStore, url: str, system: str, sweep: bool = False
-                  ) -> dict[str, Any]:
+def reconcile_url(store: GraphStore, url: str, system: str, sweep: bool = False, *,
+                  max_results: int | None = None, since: date = date(1990, 1, 1),
+                  window_days: int = 365) -> dict[str, Any]:
     """The reconciliation of a DICOMweb server with the graph (`lineage reconcile dicomweb`);
-    `sweep`: the listing is everything the system holds, so the lost copies are disposed."""
+    `sweep`: the listing is everything the system holds, so the lost copies are disposed
+    (refused, before anything is written, when the server may have cut it); `max_results`: the
+    server's cap on one query's answers, if it has one (module docstring)."""
     system_key(system)
     source = JsonSource(url, name="DICOMweb", headers={"Accept": "application/dicom+json"})
+    incomplete: list[dict[str, str]] = []
     try:
-        result = reconcile(QidoClient(source), store, system)
+        qido = QidoClient(source, max_results=max_results, since=since, window_days=window_days)
+        listed = list(qido.series(incomplete))
     finally:
         source.close()
-    found = result.as_dict()
+    if sweep:
+        refuse_sweep_if_incomplete(incomplete, f"DICOMweb at {url}", system)
+    result = compare(listed, store, system, url)
+    found = result.as_dict() | {"incomplete": incomplete}
     if sweep:
         report = ingest(store, [Sweep(system, result.pacs_copies, url)], f"dicomweb:{system}")
         found["sweep"] = report.extra["sweeps"][0]

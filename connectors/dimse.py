@@ -33,6 +33,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from connectors.dicomweb import PacsSeries, compare
+from connectors.listing import Answers, Window, note_cut, refuse_sweep_if_incomplete, study_uids
 from lineage.errors import SourceUnavailableError, UserError
 from lineage.ingest import Sweep, ingest
 from lineage.model import (
@@ -87,22 +88,6 @@ def parse_target(address: str, calling_ae: str, called_ae: str, timeout: float =
         if not 0 < len(title.strip()) <= 16 or "\\" in title:
             raise UserError(f"{name} {title!r} is not an AE title (1 to 16 characters)")
     return Target(host, int(port), calling_ae.strip(), called_ae.strip(), timeout, retries)
-
-
-@dataclass(frozen=True, slots=True)
-class Answers:
-    """The matches of one C-FIND, and how the archive cut the list, if it did (CUT)."""
-    matches: list[Dataset]
-    cut: str | None = None
-
-    def in_full(self, max_results: int) -> str | None:
-        """Why these may not be all the matches: the archive cut them, or sent as many as the
-        cap it is taken to have (`max_results`) and said success."""
-        if self.cut is not None:
-            return f"the archive {self.cut} after {len(self.matches)} answers"
-        if len(self.matches) >= max_results:
-            return f"{len(self.matches)} answers, as many as --max-results"
-        return None
 
 
 class Dimse:
@@ -200,7 +185,7 @@ def _no_delay(assoc: Any) -> None:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _study_query(window: tuple[date, date] | None) -> Dataset:
+def _study_query(window: Window) -> Dataset:
     query = Dataset()
     query.QueryRetrieveLevel = "STUDY"
     query.StudyInstanceUID = ""
@@ -227,54 +212,18 @@ class Listing:
     incomplete: list[dict[str, str]] = field(default_factory=list)
 
 
-def studies(dimse: Dimse, since: date, until: date, window_days: int, max_results: int,
-            incomplete: list[dict[str, str]]) -> Iterator[str]:
-    """Study Instance UIDs, window by window; a window answered in full is halved, and one
-    that cannot be is added to `incomplete`."""
-    if window_days <= 0:
-        answers = dimse.find(_study_query(None))
-        _note_cut(incomplete, answers, max_results, {"query": "studies, every date"})
-        yield from _uids(answers.matches, "StudyInstanceUID")
-        return
-    windows = [(since + timedelta(days=d), min(until, since + timedelta(days=d + window_days - 1)))
-               for d in range(0, (until - since).days + 1, window_days)]
-    seen: set[str] = set()
-    while windows:
-        start, end = windows.pop(0)
-        answers = dimse.find(_study_query((start, end)))
-        if answers.in_full(max_results) and end > start:
-            middle = start + (end - start) // 2
-            windows[:0] = [(start, middle), (middle + timedelta(days=1), end)]
-            continue
-        _note_cut(incomplete, answers, max_results,
-                  {"query": f"studies dated {start.isoformat()}"
-                   + ("" if end == start else f" to {end.isoformat()}")})
-        for uid in _uids(answers.matches, "StudyInstanceUID"):
-            if uid not in seen:
-                seen.add(uid)
-                yield uid
-
-
-def _note_cut(incomplete: list[dict[str, str]], answers: Answers, max_results: int,
-              query: dict[str, str]) -> None:
-    why = answers.in_full(max_results)
-    if why is not None:
-        incomplete.append(query | {"why": why})
-
-
-def _uids(answers: list[Dataset], name: str) -> Iterator[str]:
-    for answer in answers:
-        uid = str(answer.get(name, "") or "")
-        if uid:
-            yield uid
+def _study_uid(answer: Dataset) -> str:
+    return str(answer.get("StudyInstanceUID", "") or "")
 
 
 def listing(dimse: Dimse, since: date, until: date, window_days: int = 365,
             max_results: int = 1000) -> Listing:
     found = Listing()
-    for study in studies(dimse, since, until, window_days, max_results, found.incomplete):
+    for study in study_uids(lambda window: dimse.find(_study_query(window)), _study_uid,
+                            since=since, until=until, window_days=window_days,
+                            max_results=max_results, incomplete=found.incomplete):
         answers = dimse.find(_series_query(study))
-        _note_cut(found.incomplete, answers, max_results, {"query": f"series of study {study}"})
+        note_cut(found.incomplete, answers, max_results, f"series of study {study}")
         for answer in answers.matches:
             uid = str(answer.get("SeriesInstanceUID", "") or "")
             if not uid:
@@ -319,14 +268,9 @@ def reconcile_target(store: GraphStore, target: Target, system: str, *, since: d
     finally:
         dimse.close()
     seconds = time.perf_counter() - started
-    if sweep and found.incomplete:
-        first = found.incomplete[0]
-        raise UserError(
-            f"not swept: the DICOM service at {target.where} may not have listed everything "
-            f"{system} holds ({len(found.incomplete)} queries cut, the first: {first['query']}: "
-            f"{first['why']}), and a sweep would dispose of what it left out; nothing was "
-            "written. Raise the archive's cap (and --max-results with it), or reconcile "
-            "without --sweep")
+    if sweep:
+        refuse_sweep_if_incomplete(found.incomplete, f"the DICOM service at {target.where}",
+                                   system)
     result = compare(found.series, store, system, target.where)
     report = result.as_dict() | {"studies": len({s.study_uid for s in found.series}),
                                  "incomplete": found.incomplete, "seconds": round(seconds, 3)}

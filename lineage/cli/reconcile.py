@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ import typer
 
 from lineage.cli.context import cli_context
 from lineage.cli.output import AsOfOption, print_json, stdout
+from lineage.errors import UserError
 
 SWEEP_HELP = ("The listing is everything the system holds: copies the graph believes live that "
               "it lacks are disposed (reason 'not found on rescan'), never deleted.")
@@ -21,6 +23,14 @@ def reconcile_dicomweb(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(help="DICOMweb root, e.g. http://pacs:8042/dicom-web")],
     system: Annotated[str, typer.Option("--system", help="Code of the system behind the URL.")],
+    max_results: Annotated[int | None, typer.Option(
+        min=1, help="The server's cap on one query's answers, when it cuts them without saying "
+        "so (Orthanc: LimitFindResults): studies are then listed by study-date windows, halved "
+        "when answered in full.")] = None,
+    since: Annotated[str, typer.Option(help="With --max-results: earliest study date asked "
+                                       "(YYYY-MM-DD).")] = "1990-01-01",
+    window_days: Annotated[int, typer.Option(
+        min=1, help="With --max-results: days of study dates per query.")] = 365,
     sweep: Annotated[bool, typer.Option("--sweep", help=SWEEP_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
@@ -29,10 +39,19 @@ def reconcile_dicomweb(
     anything disagrees."""
     from lineage.sources import RECONCILERS_GROUP, load_plugin
 
+    first = _since(since)
     context = cli_context(ctx)
     store = context.store_for_writing() if sweep else context.store()
-    result = load_plugin(RECONCILERS_GROUP, "dicomweb")(store, url, system, sweep)
+    result = load_plugin(RECONCILERS_GROUP, "dicomweb")(
+        store, url, system, sweep, max_results=max_results, since=first, window_days=window_days)
     _print_listing(result, system, as_json)
+
+
+def _since(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--since {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 @app.command("dimse")
@@ -63,15 +82,9 @@ def reconcile_dimse(
     """DICOM C-FIND (Study Root, study then series level, paged by study date) against the
     graph: lost copies, uncataloged series, instance-count mismatches, as for DICOMweb. A C-ECHO
     first says clearly when the archive refuses us. Exits 1 when anything disagrees."""
-    from datetime import date
-
-    from lineage.errors import UserError
     from lineage.sources import RECONCILERS_GROUP, load_plugin
 
-    try:
-        first = date.fromisoformat(since)
-    except ValueError:
-        raise UserError(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
+    first = _since(since)
     target = load_plugin(RECONCILERS_GROUP, "dimse-target")(address, calling_ae, called_ae,
                                                             timeout, retries)
     context = cli_context(ctx)

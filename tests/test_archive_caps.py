@@ -1,12 +1,14 @@
-"""Archives cap their C-FIND answers; `reconcile dimse` must neither fail on a cap nor take a cut
-list for the whole archive. A real Orthanc with `LimitFindResults` (it sends that many matches,
-then ends the list with status 0xFE00, Cancel), and a pynetdicom archive that sends its cap and
-says success: a window cut either way is halved; a day with more studies than the cap is
+"""Archives cap the answers to one query; reconciling with them must neither fail on a cap nor
+take a cut list for the whole archive. A real Orthanc with `LimitFindResults`: over DIMSE it
+sends that many matches, then ends the list with status 0xFE00 (Cancel); over DICOMweb it sends
+that many and one more, whatever the offset, and says nothing. And a pynetdicom archive that
+sends its cap and says success. A window cut is halved; a day with more studies than the cap is
 reported as incomplete, and a sweep, which would dispose of what the archive left out, is
 refused before anything is written."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from connectors.dicomweb import PacsSeries
+from connectors.dicomweb import PacsSeries, reconcile_url
 from connectors.dimse import observed, parse_target, reconcile_target
 from lineage.errors import UserError
 from lineage.ingest import ingest
@@ -96,6 +98,9 @@ def test_the_cli_says_the_listing_is_incomplete_and_refuses_the_sweep(
     swept = lineage("reconcile", "dimse", address, "--system", SYSTEM, "--called-ae",
                     "LINEAGETEST", "--since", "2024-01-01", "--sweep", cwd=tmp_path)
     assert_one_line_error(swept, "not swept", "nothing was written")
+    web = lineage("reconcile", "dicomweb", dicomweb(orthanc), "--system", SYSTEM, "--max-results",
+                  str(CAP), "--since", "2024-01-01", "--sweep", cwd=tmp_path)
+    assert_one_line_error(web, "not swept: DICOMweb at", "studies dated 2024-01-05")
     with LocalStore(tmp_path / "lineage.db") as store:
         assert all("disposed_at" not in (store.get_node(f"object:{SYSTEM}:{h.series_uid}")
                                          or pytest.fail("copy gone")).properties
@@ -155,3 +160,68 @@ def test_an_archive_that_cuts_silently_at_max_results(any_store: GraphStore) -> 
     assert report["incomplete"] == [{"query": "studies dated 2024-01-05",
                                      "why": "2 answers, as many as --max-results"}]
     assert report["studies"] == 4  # the cap of that day, and the two other days
+
+
+def dicomweb(orthanc: OrthancServer) -> str:
+    return f"{orthanc.url}/dicom-web"
+
+
+@capped
+def test_a_capped_orthanc_over_dicomweb_given_its_cap(any_store: GraphStore,
+                                                      orthanc: OrthancServer,
+                                                      tmp_path: Path) -> None:
+    held = upload(orthanc, tmp_path, "20240105", "20240220", "20250611", "20250612", "20250613")
+    trusting = reconcile_url(any_store, dicomweb(orthanc), SYSTEM)
+    assert trusting["pacs_series"] == CAP + 1  # what Orthanc sends, the offset whatever it is
+    report = reconcile_url(any_store, dicomweb(orthanc), SYSTEM, max_results=CAP, since=SINCE)
+    assert report["incomplete"] == []
+    assert sorted(u["key"] for u in report["uncataloged"]) == sorted(
+        f"series:{h.series_uid}" for h in held)
+
+
+@capped
+def test_a_day_beyond_the_cap_over_dicomweb_is_incomplete_and_not_swept(
+        any_store: GraphStore, orthanc: OrthancServer, tmp_path: Path) -> None:
+    held = upload(orthanc, tmp_path, "20240105", "20240105", "20240105", "20250611")
+    ingest(any_store, observed(held, SYSTEM, target(orthanc)), "test")  # the graph knows all 4
+    with pytest.raises(UserError) as refused:
+        reconcile_url(any_store, dicomweb(orthanc), SYSTEM, sweep=True, max_results=CAP,
+                      since=SINCE)
+    assert "not swept" in str(refused.value) and "studies dated 2024-01-05" in str(refused.value)
+    copies = [any_store.get_node(f"object:{SYSTEM}:{h.series_uid}") for h in held]
+    assert all(c is not None and "disposed_at" not in c.properties for c in copies)
+    report = reconcile_url(any_store, dicomweb(orthanc), SYSTEM, max_results=CAP, since=SINCE)
+    assert [entry["query"] for entry in report["incomplete"]] == ["studies dated 2024-01-05"]
+    assert report["incomplete"][0]["why"] == f"{CAP + 1} answers, as many as --max-results"
+
+
+def test_a_dicomweb_server_that_ignores_the_offset_is_incomplete(any_store: GraphStore) -> None:
+    """Every page the same three studies: listed once, and the listing reported as cut (paging
+    to the first empty page would otherwise never end)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    studies = [{"0020000D": {"vr": "UI", "Value": [generate_uid()]}} for _ in range(3)]
+
+    class SamePage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(studies if self.path.startswith("/studies?") else []).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SamePage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        report = reconcile_url(any_store, f"http://127.0.0.1:{server.server_port}", SYSTEM)
+    finally:
+        server.shutdown()
+    assert report["incomplete"] == [{
+        "query": "studies, every date",
+        "why": "the archive sent the same studies again past the first page (it ignores "
+               "offset) after 3 answers"}]
