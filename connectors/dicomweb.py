@@ -21,7 +21,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from connectors.http import JsonSource
-from connectors.listing import Answers, Window, note_cut, refuse_sweep_if_incomplete, study_uids
+from connectors.listing import (
+    Answers,
+    Window,
+    date_range,
+    note_cut,
+    refuse_sweep_if_incomplete,
+    study_uids,
+)
 from lineage.ingest import Sweep, ingest
 from lineage.model import NodeKind, kind_of, object_key, system_key
 from lineage.stores import GraphStore
@@ -64,8 +71,7 @@ class QidoClient:
 
     def find_studies(self, window: Window) -> Answers:
         """The UIDs of every page of the studies dated in `window` (None: all)."""
-        asked = {} if window is None else {
-            "StudyDate": f"{window[0].strftime('%Y%m%d')}-{window[1].strftime('%Y%m%d')}"}
+        asked = {} if window is None else {"StudyDate": date_range(window)}
         uids: dict[str, None] = {}  # in the order sent, each once
         offset = 0
         while True:
@@ -177,12 +183,11 @@ def reconcile_url(store: GraphStore, url: str, system: str, sweep: bool = False,
     incomplete: list[dict[str, str]] = []
     try:
         qido = QidoClient(source, max_results=max_results, since=since, window_days=window_days)
-        listed = list(qido.series(incomplete))
+        result = reconcile(qido, store, system, incomplete)
     finally:
         source.close()
-    if sweep:
+    if sweep:  # nothing written yet: the comparison only reads
         refuse_sweep_if_incomplete(incomplete, f"DICOMweb at {url}", system)
-    result = compare(listed, store, system, url)
     found = result.as_dict() | {"incomplete": incomplete}
     if sweep:
         report = ingest(store, [Sweep(system, result.pacs_copies, url)], f"dicomweb:{system}")

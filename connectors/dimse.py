@@ -33,7 +33,14 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from connectors.dicomweb import PacsSeries, compare
-from connectors.listing import Answers, Window, note_cut, refuse_sweep_if_incomplete, study_uids
+from connectors.listing import (
+    Answers,
+    Window,
+    date_range,
+    note_cut,
+    refuse_sweep_if_incomplete,
+    study_uids,
+)
 from lineage.errors import SourceUnavailableError, UserError
 from lineage.ingest import Sweep, ingest
 from lineage.model import (
@@ -189,8 +196,7 @@ def _study_query(window: Window) -> Dataset:
     query = Dataset()
     query.QueryRetrieveLevel = "STUDY"
     query.StudyInstanceUID = ""
-    query.StudyDate = "" if window is None else (
-        f"{window[0].strftime('%Y%m%d')}-{window[1].strftime('%Y%m%d')}")
+    query.StudyDate = "" if window is None else date_range(window)
     return query
 
 

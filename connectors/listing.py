@@ -20,6 +20,11 @@ from lineage.errors import UserError
 Window = tuple[date, date] | None  # first and last study date asked; None: every date
 
 
+def date_range(window: tuple[date, date]) -> str:
+    """A window as DICOM range matching on a DA attribute (PS3.4 C.2.2.2.5): YYYYMMDD-YYYYMMDD."""
+    return f"{window[0].strftime('%Y%m%d')}-{window[1].strftime('%Y%m%d')}"
+
+
 @dataclass(frozen=True, slots=True)
 class Answers:
     """The matches of one query, and how the archive cut the list, if it said so."""
