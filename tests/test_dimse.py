@@ -10,9 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pydicom.uid import generate_uid
+from pynetdicom.dimse import DIMSEServiceProvider
+from pynetdicom.dimse_primitives import C_FIND
 
 from connectors.dimse import parse_target, reconcile_target
+from lineage.backfill.digest import canonical_digest
+from lineage.errors import SourceUnavailableError
 from lineage.stores import GraphStore, LocalStore
 from tests import dicom_factory as make
 from tests.test_cli import assert_one_line_error, lineage
@@ -38,6 +43,13 @@ def held(orthanc: OrthancServer) -> str:
     studies = httpx.get(f"{orthanc.url}/studies", params={"expand": 1}).json()
     return "Orthanc holds: " + "; ".join(
         f"{s['MainDicomTags'].get('StudyDate')} {len(s['Series'])} series" for s in studies)
+
+
+def three_studies(orthanc: OrthancServer, folder: Path) -> None:
+    for day in ("20240105", "20240220", "20250611"):
+        orthanc.upload(make.save(make.instance(make.CT, generate_uid(),
+                                               generate_uid(), "CT", study_date=day),
+                                 folder / day, "i.dcm"))
 
 
 def test_a_known_archive_then_a_deleted_and_an_added_series(
@@ -74,10 +86,7 @@ def test_paging_by_study_date_finds_the_same_studies(any_store: GraphStore,
                                                      tmp_path: Path) -> None:
     """Three studies on three dates; a window of 1 day, and a window answered in full (one
     result allowed) is halved until each holds one study: the same series as one query."""
-    for day in ("20240105", "20240220", "20250611"):
-        orthanc.upload(make.save(make.instance(make.CT, generate_uid(),
-                                               generate_uid(), "CT", study_date=day),
-                                 tmp_path / day, "i.dcm"))
+    three_studies(orthanc, tmp_path)
     whole = reconcile_target(any_store, target(orthanc), SYSTEM, since=SINCE, window_days=0)
     paged = reconcile_target(any_store, target(orthanc), SYSTEM, since=date(2024, 1, 1),
                              window_days=1000, max_results=1)
@@ -85,6 +94,60 @@ def test_paging_by_study_date_finds_the_same_studies(any_store: GraphStore,
                                                        held(orthanc))
     assert sorted(u["key"] for u in whole["uncataloged"]) == sorted(
         u["key"] for u in paged["uncataloged"])
+
+
+def drop_matches(monkeypatch: pytest.MonkeyPatch, times: int) -> list[C_FIND]:
+    """pynetdicom's association thread can take a C-FIND response off the queue `send_c_find`
+    reads, under CPU load (connectors.dimse.Dimse.find): here it takes the first match of each
+    of the next `times` C-FINDs and hands it to the association's request handler as that thread
+    does (which logs it as unexpected and drops it). Returns what was taken."""
+    taken: list[C_FIND] = []
+    real = DIMSEServiceProvider.get_msg
+    first = [True]  # the next response is a C-FIND's first
+
+    def get_msg(self: DIMSEServiceProvider, block: bool = False) -> Any:
+        context, message = real(self, block)
+        pending = isinstance(message, C_FIND) and message.Status in (0xFF00, 0xFF01)
+        if (block and isinstance(message, C_FIND) and pending and context is not None
+                and first[0] and len(taken) < times):
+            taken.append(message)
+            self.assoc._serve_request(message, context)
+            context, message = real(self, block)
+        first[0] = not pending
+        return context, message
+
+    monkeypatch.setattr(DIMSEServiceProvider, "get_msg", get_msg)
+    return taken
+
+
+def test_a_match_the_client_library_drops_is_asked_for_again(
+        orthanc: OrthancServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    three_studies(orthanc, tmp_path)
+    taken = drop_matches(monkeypatch, times=1)
+    with LocalStore(tmp_path / "lineage.db") as store:
+        report = reconcile_target(store, target(orthanc), SYSTEM, since=SINCE, window_days=0)
+    assert len(taken) == 1
+    assert report["studies"] == 3, held(orthanc)  # 2 before: the dropped study was "lost"
+    assert "sent 3 matches to a C-FIND and 2 reached the listing; asking again" in caplog.text
+
+
+def test_a_listing_that_keeps_losing_matches_is_an_error_and_writes_nothing(
+        orthanc: OrthancServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    three_studies(orthanc, tmp_path)
+    with LocalStore(tmp_path / "lineage.db") as store:
+        reconcile_target(store, target(orthanc), SYSTEM, since=SINCE, window_days=0,
+                         record=True)
+        before = canonical_digest(store)
+        taken = drop_matches(monkeypatch, times=10)
+        with pytest.raises(SourceUnavailableError) as error:
+            reconcile_target(store, target(orthanc), SYSTEM, since=SINCE, window_days=0,
+                             record=True, sweep=True)
+        assert canonical_digest(store) == before
+    assert len(taken) == 2  # the query and its one retry (target: retries=1)
+    assert str(error.value) == (
+        f"the DICOM service at 127.0.0.1:{orthanc.dicom_port} (LINEAGETEST) sent 3 matches to a "
+        "C-FIND and 2 reached the listing (2 attempts)")
 
 
 def test_refused_and_unreachable_archives_are_one_clear_line(orthanc: OrthancServer,
