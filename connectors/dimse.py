@@ -156,9 +156,15 @@ class Dimse:
                                      f"({target.retries + 1} attempts)")
 
     def echo(self) -> None:
-        """C-ECHO: the archive answers, and accepts us."""
-        self.assoc = self._associate()
-        status = self.assoc.send_c_echo()
+        """C-ECHO: the archive answers, and accepts us. No answer within the timeout is asked
+        again on a new association (pynetdicom's own threads can lose the answer, as in
+        `find`)."""
+        for _ in range(self.target.retries + 1):
+            self.assoc = self._associate()
+            status = self.assoc.send_c_echo()
+            if status:
+                break
+            self.close()
         if not status or status.Status != SUCCESS:
             raise SourceUnavailableError(f"the DICOM service at {self.target.where} did not "
                                          "answer C-ECHO with success")

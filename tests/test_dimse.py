@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydicom.uid import generate_uid
 from pynetdicom.dimse import DIMSEServiceProvider
-from pynetdicom.dimse_primitives import C_FIND
+from pynetdicom.dimse_primitives import C_ECHO, C_FIND
 
 from connectors.dimse import parse_target, reconcile_target
 from lineage.backfill.digest import canonical_digest
@@ -96,20 +96,22 @@ def test_paging_by_study_date_finds_the_same_studies(any_store: GraphStore,
         u["key"] for u in paged["uncataloged"])
 
 
-def drop_matches(monkeypatch: pytest.MonkeyPatch, times: int) -> list[C_FIND]:
-    """pynetdicom's association thread can take a C-FIND response off the queue `send_c_find`
-    reads, under CPU load (connectors.dimse.Dimse.find): here it takes the first match of each
-    of the next `times` C-FINDs and hands it to the association's request handler as that thread
-    does (which logs it as unexpected and drops it). Returns what was taken."""
-    taken: list[C_FIND] = []
+def drop_responses(monkeypatch: pytest.MonkeyPatch, times: int,
+                   kind: type[C_FIND | C_ECHO] = C_FIND) -> list[C_FIND | C_ECHO]:
+    """pynetdicom's association thread can take a response off the queue `send_c_find` (or
+    `send_c_echo`) reads, under CPU load (connectors.dimse.Dimse.find): here it takes the first
+    response of `kind` to each of the next `times` requests (for C-FIND, its first match) and
+    hands it to the association's request handler as that thread does (which logs it as
+    unexpected and drops it). Returns what was taken."""
+    taken: list[C_FIND | C_ECHO] = []
     real = DIMSEServiceProvider.get_msg
-    first = [True]  # the next response is a C-FIND's first
+    first = [True]  # the next response is a request's first
 
     def get_msg(self: DIMSEServiceProvider, block: bool = False) -> Any:
         context, message = real(self, block)
         pending = isinstance(message, C_FIND) and message.Status in (0xFF00, 0xFF01)
-        if (block and isinstance(message, C_FIND) and pending and context is not None
-                and first[0] and len(taken) < times):
+        if (block and isinstance(message, kind) and (pending or kind is C_ECHO)
+                and context is not None and first[0] and len(taken) < times):
             taken.append(message)
             self.assoc._serve_request(message, context)
             context, message = real(self, block)
@@ -124,12 +126,23 @@ def test_a_match_the_client_library_drops_is_asked_for_again(
         orthanc: OrthancServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     three_studies(orthanc, tmp_path)
-    taken = drop_matches(monkeypatch, times=1)
+    taken = drop_responses(monkeypatch, times=1)
     with LocalStore(tmp_path / "lineage.db") as store:
         report = reconcile_target(store, target(orthanc), SYSTEM, since=SINCE, window_days=0)
     assert len(taken) == 1
     assert report["studies"] == 3, held(orthanc)  # 2 before: the dropped study was "lost"
     assert "sent 3 matches to a C-FIND and 2 reached the listing; asking again" in caplog.text
+
+
+def test_an_echo_answer_the_client_library_drops_is_asked_for_again(
+        orthanc: OrthancServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    three_studies(orthanc, tmp_path)
+    taken = drop_responses(monkeypatch, times=1, kind=C_ECHO)
+    quick = parse_target(f"127.0.0.1:{orthanc.dicom_port}", "LINEAGE-TEST", "LINEAGETEST",
+                         timeout=2, retries=1)
+    with LocalStore(tmp_path / "lineage.db") as store:
+        report = reconcile_target(store, quick, SYSTEM, since=SINCE, window_days=0)
+    assert len(taken) == 1 and report["studies"] == 3  # before: "did not answer C-ECHO"
 
 
 def test_a_listing_that_keeps_losing_matches_is_an_error_and_writes_nothing(
@@ -139,7 +152,7 @@ def test_a_listing_that_keeps_losing_matches_is_an_error_and_writes_nothing(
         reconcile_target(store, target(orthanc), SYSTEM, since=SINCE, window_days=0,
                          record=True)
         before = canonical_digest(store)
-        taken = drop_matches(monkeypatch, times=10)
+        taken = drop_responses(monkeypatch, times=10)
         with pytest.raises(SourceUnavailableError) as error:
             reconcile_target(store, target(orthanc), SYSTEM, since=SINCE, window_days=0,
                              record=True, sweep=True)
