@@ -180,12 +180,12 @@ class Dimse:
         CPU busy, two to five listings in a hundred (of ~45 C-FINDs each) lost a study that way
         against a real Orthanc. The matches are counted as they arrive (`_arrived`), so a loss
         is seen and asked again, never listed short."""
-        short = ""
+        short = ""  # how the last attempt's answer fell short, if it did
         for _ in range(self.target.retries + 1):
             if self.assoc is None or not self.assoc.is_established:
                 self.assoc = self._associate()
             found: list[Dataset] = []
-            failed, cut = False, None
+            failed, cut, short = False, None, ""
             self.matches_sent.clear()
             for status, identifier in self.assoc.send_c_find(query, self.model):
                 if not status:  # no answer: the association dropped or timed out
