@@ -119,14 +119,14 @@ class Dimse:
         self.ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
         self.model = StudyRootQueryRetrieveInformationModelFind
         self.assoc: Any = None
-        self.matches_sent: list[int] = []  # one entry per C-FIND match the archive sent
+        self.matches_sent = 0  # the C-FIND matches the archive sent (counted by `_arrived`)
 
     def _arrived(self, event: Any) -> None:
         """Every DIMSE message as it arrives, before anything in pynetdicom can take it: the
         C-FIND matches the archive sent, counted apart from what `send_c_find` yields."""
         command = event.message.command_set
         if command.get("CommandField") == C_FIND_RSP and command.get("Status") in PENDING:
-            self.matches_sent.append(1)
+            self.matches_sent += 1  # only pynetdicom's network thread writes it
 
     def _associate(self) -> Any:
         from pynetdicom import evt
@@ -186,7 +186,7 @@ class Dimse:
                 self.assoc = self._associate()
             found: list[Dataset] = []
             failed, cut, short = False, None, ""
-            self.matches_sent.clear()
+            self.matches_sent = 0
             for status, identifier in self.assoc.send_c_find(query, self.model):
                 if not status:  # no answer: the association dropped or timed out
                     failed = True
@@ -200,7 +200,7 @@ class Dimse:
                     raise SourceUnavailableError(
                         f"the DICOM service at {self.target.where} failed a C-FIND "
                         f"(status 0x{code:04X})")
-            sent = len(self.matches_sent)
+            sent = self.matches_sent
             if not failed and sent == len(found):
                 return Answers(found, cut)
             if not failed:
