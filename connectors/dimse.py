@@ -206,7 +206,8 @@ class Dimse:
             if not failed:
                 short = (f"sent {plural(sent, 'match', 'matches')} to a C-FIND and "
                          f"{len(found)} reached the listing")
-                log.warning("the DICOM service at %s %s; asking again", self.target.where, short)
+                # recovered here, as a network retry is: not for the operator's screen
+                log.info("the DICOM service at %s %s; asking again", self.target.where, short)
             self.close()
         raise SourceUnavailableError(f"the DICOM service at {self.target.where} " + (
             short or "stopped answering C-FIND") + f" ({self.target.retries + 1} attempts)")

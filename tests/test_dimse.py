@@ -5,6 +5,7 @@ archives are one clear line."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ def test_a_match_the_client_library_drops_is_asked_for_again(
         orthanc: OrthancServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     three_studies(orthanc, tmp_path)
+    caplog.set_level(logging.INFO, logger="lineage.connectors.dimse")
     taken = drop_responses(monkeypatch, times=1)
     with LocalStore(tmp_path / "lineage.db") as store:
         report = reconcile_target(store, target(orthanc), SYSTEM, since=SINCE, window_days=0)
