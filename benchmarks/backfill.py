@@ -27,6 +27,7 @@ from typing import Any
 from benchmarks.estate import SIZES, EstateShape
 from lineage.backfill import Target, backfill
 from lineage.backfill.digest import canonical_digest
+from lineage.backfill.import_files import default_writers
 from lineage.ingest import ingest
 from lineage.stores import Neo4jStore
 from tools.local_process import free_port
@@ -57,12 +58,13 @@ def pipeline(uri: str, shape: EstateShape) -> dict[str, Any]:
             "digest": digest.sha256, "nodes": digest.nodes, "edges": digest.edges}
 
 
-def bulk(home: Path, port: int, shape: EstateShape, digest: bool = True) -> dict[str, Any]:
+def bulk(home: Path, port: int, shape: EstateShape, digest: bool = True,
+         writers: int | None = None) -> dict[str, Any]:
     env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_BOLT_PORT": str(port)}
     subprocess.run([str(NEO4J_LOCAL), "stop"], env=env, check=True, capture_output=True)
     start = shlex.join(["env", f"NEO4J_BOLT_PORT={port}", str(NEO4J_LOCAL), "start"])
     target = Target(home=home, uri=f"bolt://127.0.0.1:{port}", overwrite=True,
-                    start_with=start, wait_seconds=600)
+                    start_with=start, wait_seconds=600, writers=writers or default_writers())
     report = backfill([lambda staging: ingest(staging, shape.records(), "benchmark",
                                               batch_size=BATCH)], target)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -72,7 +74,8 @@ def bulk(home: Path, port: int, shape: EstateShape, digest: bool = True) -> dict
              "records_per_second_offline": report.records / offline,
              "records_per_second_with_start": report.records / seconds["total"],
              "peak_rss_mib": round(peak), "nodes": report.nodes,
-             "relationships": report.relationships, "leftovers": report.leftovers}
+             "relationships": report.relationships, "leftovers": report.leftovers,
+             "writers": target.writers}
     if digest:
         with Neo4jStore(target.uri) as store:
             canonical = canonical_digest(store)
@@ -89,6 +92,9 @@ def main() -> None:
     parser.add_argument("--backfill-only", action="store_true",
                         help="Only the backfill (size L once: its pipeline figure comes from "
                              "`benchmarks.scale --size L --pipeline-only`)")
+    parser.add_argument("--writers", type=int, nargs="+", default=[default_writers()],
+                        help="Processes writing the import files; several values: one backfill "
+                             "each, in turn (--backfill-only)")
     parser.add_argument("--output", type=Path, default=RESULTS / "backfill.json")
     args = parser.parse_args()
     home: Path = args.home.resolve()
@@ -103,11 +109,13 @@ def main() -> None:
         for size in args.sizes:
             shape = EstateShape(SIZES[size])
             if args.backfill_only:
-                results[size] = {"backfill": bulk(home, port, shape, digest=False)}
-                print(f"{size}: backfill {json.dumps(results[size]['backfill'])}", flush=True)
+                results[size] = {"backfill": [bulk(home, port, shape, False, writers)
+                                              for writers in args.writers]}
+                for run in results[size]["backfill"]:
+                    print(f"{size}: backfill {json.dumps(run)}", flush=True)
                 continue
             row = {"generate_only": generate_only(shape), "pipeline": pipeline(args.neo4j, shape),
-                   "backfill": bulk(home, port, shape)}
+                   "backfill": bulk(home, port, shape, writers=args.writers[0])}
             row["equal"] = row["pipeline"]["digest"] == row["backfill"]["digest"]
             piped = row["pipeline"]["records_per_second"]
             row["ratio_offline"] = row["backfill"]["records_per_second_offline"] / piped

@@ -22,9 +22,9 @@ from neo4j import GraphDatabase
 from typer.testing import CliRunner
 
 from benchmarks.estate import EstateShape
-from lineage.backfill import Target, backfill
+from lineage.backfill import Target, backfill, import_files
 from lineage.backfill.digest import canonical_digest
-from lineage.backfill.import_files import write_import_files
+from lineage.backfill.import_files import ImportFile, write_import_files
 from lineage.backfill.plan import load_plan, plan_sources
 from lineage.backfill.staging import StagingStore
 from lineage.cli.app import app
@@ -34,6 +34,7 @@ from lineage.ingest import ingest
 from lineage.model import Confidence, Edge, EdgeType, Node, Provenance
 from lineage.pipeline import Bundle, Record
 from lineage.stores import Neo4jStore
+from tests.test_cli import lineage
 
 pytestmark = pytest.mark.neo4j
 REPO = Path(__file__).resolve().parents[1]
@@ -241,6 +242,19 @@ def test_not_a_neo4j_home(tmp_path: Path) -> None:
         backfill([lambda staging: ingest(staging, awkward_records()[:1], "t")], target)
 
 
+@pytest.mark.parametrize(("writers", "message"), [("0", "greater than or equal to 1"),
+                                                  ("9", "--writers: at most 8, not 9")])
+def test_the_cli_refuses_a_number_of_writers_out_of_range(tmp_path: Path, writers: str,
+                                                          message: str) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("sources: [{kind: estate, file: estate.yaml}]\n", encoding="utf-8")
+    result = lineage("--store", "bolt://127.0.0.1:1", "backfill", str(plan), "--neo4j-home",
+                     str(tmp_path), "--writers", writers, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in " ".join(result.stderr.replace("│", " ").split())
+    assert not (tmp_path / "backfill-neo4j").exists()  # refused before anything was written
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("sources: [", "is not valid YAML"),
     ("- kind: estate", "a plan is a mapping"),
@@ -262,6 +276,60 @@ def test_a_huge_plan_is_refused_before_it_is_read(tmp_path: Path) -> None:
     plan.write_bytes(b"#" * (2 * 1024 * 1024))
     with pytest.raises(UserError, match="at most"):
         load_plan(plan)
+
+
+def _rows_by_group(files: list[ImportFile]) -> dict[tuple[str, str, str], list[str]]:
+    """Each file's rows under (option, group, header), whichever file of a group holds them."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for written in files:
+        header, *rows = written.path.read_text(encoding="utf-8").splitlines()
+        assert len(rows) == written.rows
+        grouped.setdefault((written.option, written.group, header), []).extend(rows)
+    return {group: sorted(rows) for group, rows in grouped.items()}
+
+
+@pytest.mark.parametrize("awkward", [False, True], ids=["estate", "estate-and-awkward-values"])
+@pytest.mark.parametrize("writers", [2, 3])
+def test_several_processes_write_what_one_writes(tmp_path: Path, awkward: bool,
+                                                 writers: int) -> None:
+    staging = StagingStore()
+    ingest(staging, [*EstateShape(200).records(), *(awkward_records() if awkward else [])],
+           "t", batch_size=BATCH)
+    one = write_import_files(staging, tmp_path / "one", writers=1)
+    several = write_import_files(staging, tmp_path / "several", writers, parallel_from=1)
+    assert {f.path.name.split("-")[-2] for f in several.files} == {
+        f"w{n}" for n in range(1, writers + 1)}  # each writer wrote its share
+    assert (several.nodes, several.relationships) == (one.nodes, one.relationships) > (2000,
+                                                                                      3000)
+    assert _rows_by_group(several.files) == _rows_by_group(one.files)
+    assert several.leftovers == one.leftovers
+    assert len(several.leftovers) == (2 if awkward else 0)
+
+
+def test_a_writer_that_fails_fails_the_backfill_with_one_clear_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child writer that cannot write (its folder gone, as a full or failing disk would do)
+    is an error naming it and the folder, after the other writers are ended; so is a folder
+    that cannot be made."""
+    real_writers = import_files._Writers
+
+    def failing(folder: Path, part: str = "") -> import_files._Writers:
+        return real_writers(folder / "gone" if part == "w2-" else folder, part)
+
+    monkeypatch.setattr(import_files, "_Writers", failing)
+    monkeypatch.setattr(import_files, "PARALLEL_FROM", 1)
+    staged = [lambda staging: ingest(staging, EstateShape(200).records(), "t",
+                                     batch_size=BATCH)]
+    target = Target(home=tmp_path, uri="bolt://127.0.0.1:1", wait_seconds=0, writers=3,
+                    work=tmp_path / "files")
+    with pytest.raises(UserError, match=r"cannot write the import files in .*files: import "
+                                        r"file writer w2 failed: FileNotFoundError"):
+        backfill(staged, target)
+    (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
+    blocked = Target(home=tmp_path, uri="bolt://127.0.0.1:1", wait_seconds=0,
+                     work=tmp_path / "not-a-folder")
+    with pytest.raises(UserError, match=r"cannot write the import files in .*not-a-folder"):
+        backfill(staged, blocked)
 
 
 def test_files_say_what_the_csv_cannot_carry(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ its offline importer instead of transaction by transaction.
 1. **Stage**: every source runs through the ingest service (`lineage.ingest.ingest`) into a
    `StagingStore` in memory: the same pipeline, batches and `apply_batch`, so conflicts,
    placeholders and provenance come out as they would in Neo4j.
-2. **Files**: the staged graph becomes node and relationship CSV files (`import_files`).
+2. **Files**: the staged graph becomes node and relationship CSV files (`import_files`), by
+   by several processes at once on a large graph (`Target.writers`).
 3. **Import**: `neo4j-admin database import full` writes the database's store files directly
    (the server of that home must be stopped: the import is offline).
 4. **Finish**: once the server is up (`start_with` starts it, else the server is waited for),
@@ -23,9 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lineage.backfill.import_files import write_import_files
+from lineage.backfill.forked import ForkedError
+from lineage.backfill.import_files import default_writers, write_import_files
 from lineage.backfill.neo4j_admin import run_import, start_server, wait_for_store
 from lineage.backfill.staging import StagingStore
+from lineage.errors import UserError
 from lineage.pipeline import RunReport
 from lineage.timefmt import utc_now
 
@@ -46,6 +49,7 @@ class Target:
     start_with: str | None = None  # a command that starts the server of `home`
     wait_seconds: float = 300.0
     work: Path | None = None  # where the files go (default: <home>/backfill-<database>)
+    writers: int = field(default_factory=default_writers)  # processes writing the files
 
     @property
     def folder(self) -> Path:
@@ -108,8 +112,11 @@ def backfill(sources: Sequence[StagedSource], target: Target,
     lap("stage")
     say(f"staged {report.records:,} records: {len(staging.nodes):,} nodes, "
         f"{len(staging.edges_by_id):,} edges")
-    target.folder.mkdir(parents=True, exist_ok=True)
-    files = write_import_files(staging, target.folder)
+    try:
+        target.folder.mkdir(parents=True, exist_ok=True)
+        files = write_import_files(staging, target.folder, target.writers)
+    except (OSError, ForkedError) as exc:  # a full disk, a folder that cannot be written
+        raise UserError(f"cannot write the import files in {target.folder}: {exc}") from None
     report.nodes, report.relationships = files.nodes, files.relationships
     report.conflicts, report.files = len(staging.conflict_by_id), len(files.files)
     report.leftovers = len(files.leftovers)

@@ -16,13 +16,18 @@ Besides the graph: metadata conflicts (`LineageConflict`), the store's settings
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterator, Set
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any, TextIO
 
+from lineage.backfill.forked import Forked, can_fork
 from lineage.backfill.staging import StagingStore
-from lineage.model import Properties, Value, kind_of_valid
+from lineage.model import KIND_BY_PREFIX, Properties, Value
 from lineage.stores.cypher import CONFLICT_LABEL, INSTANCE_LABEL, META_LABEL
 from lineage.stores.neo4j import conflict_properties
 
@@ -30,31 +35,63 @@ ARRAY_DELIMITER = "\x1f"
 ARRAY_DELIMITER_OPTION = "U+001F"
 _SCALAR_TYPES = {str: "string", bool: "boolean", int: "long", float: "double"}
 Signature = tuple[tuple[str, str], ...]  # (property name, Neo4j CSV type) in column order
+_SHARED_ROWS = 100_000  # the edge maps whose rows are kept (most edges share a few)
+_LABEL_BY_PREFIX = {prefix: kind.value for prefix, kind in KIND_BY_PREFIX.items()}
+# From this many nodes and relationships on, several processes write the files, at most
+# MAX_WRITERS (write_import_files).
+PARALLEL_FROM, MAX_WRITERS = 100_000, 8
 
 
-def _type_of(value: Value) -> str | None:
-    """The CSV column type of a value, or None when the CSV format cannot carry it exactly."""
+def _carried(value: Value) -> bool:
+    """Whether the CSV format carries a value exactly: not an empty list, a list item that is
+    empty or holds U+001F, or a NUL character."""
+    if isinstance(value, str):
+        return "\x00" not in value
     if isinstance(value, list):
         if not value:
-            return None
-        item_type = _SCALAR_TYPES[type(value[0])]
-        if item_type == "string" and any(not item or ARRAY_DELIMITER in str(item)
-                                          or "\x00" in str(item) for item in value):
-            return None
-        return item_type + "[]"
-    if isinstance(value, str) and "\x00" in value:
-        return None
-    return _SCALAR_TYPES[type(value)]
+            return False
+        if isinstance(value[0], str):
+            return not any(not item or ARRAY_DELIMITER in item or "\x00" in item
+                           for item in value)
+    return True
+
+
+def _all_carried(props: Properties) -> bool:
+    return all(map(_carried, props.values()))
 
 
 def _field(value: Value) -> str:
     if isinstance(value, list):
-        return ARRAY_DELIMITER.join(_field(item) for item in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
+        return ARRAY_DELIMITER.join(map(_field, value))
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is float:
         return repr(value)
     return str(value)
+
+
+def _column_type(value: Value) -> str:
+    if isinstance(value, list):
+        return _SCALAR_TYPES[type(value[0])] + "[]"
+    return _SCALAR_TYPES[type(value)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """The columns (name and type, in order) and fields of one property map."""
+
+    signature: Signature
+    fields: tuple[str, ...]
+    multiline: bool
+
+
+def _row(props: Properties) -> _Row:
+    """The CSV row of a property map whose values are all carried (`_all_carried`)."""
+    fields = tuple(map(_field, props.values()))
+    signature = tuple(zip(props, map(_column_type, props.values()), strict=True))
+    return _Row(signature, fields, any("\n" in text or "\r" in text for text in fields))
 
 
 @dataclass(slots=True)
@@ -99,43 +136,31 @@ class ImportFiles:
 class _Writers:
     """One open CSV writer per (option, group, id columns, signature), made on first use."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self, folder: Path, part: str = ""):
+        self.folder, self.part = folder, part  # `part` tells apart the files of two writers
         self.open: dict[tuple[str, str, tuple[str, ...], Signature],
                         tuple[TextIO, Any, ImportFile]] = {}
 
-    def row(self, option: str, group: str, id_columns: tuple[str, ...], signature: Signature,
-            ids: tuple[str, ...], values: Iterable[Value]) -> None:
-        handle = (option, group, id_columns, signature)
+    def row(self, option: str, group: str, id_columns: tuple[str, ...], ids: tuple[str, ...],
+            row: _Row) -> None:
+        handle = (option, group, id_columns, row.signature)
         entry = self.open.get(handle)
         if entry is None:
-            path = self.folder / f"{option}-{group}-{len(self.open):04d}.csv"
+            path = self.folder / f"{option}-{group}-{self.part}{len(self.open):04d}.csv"
             stream = path.open("w", encoding="utf-8", newline="")
             writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n")
-            writer.writerow([*id_columns, *(f"{name}:{kind}" for name, kind in signature)])
+            writer.writerow([*id_columns, *(f"{name}:{kind}" for name, kind in row.signature)])
             entry = (stream, writer, ImportFile(option, group, path))
             self.open[handle] = entry
         _, writer, info = entry
-        fields = [_field(value) for value in values]
-        if not info.multiline and any("\n" in text or "\r" in text for text in fields):
-            info.multiline = True
-        writer.writerow([*ids, *fields])
+        info.multiline = info.multiline or row.multiline
+        writer.writerow(ids + row.fields)
         info.rows += 1
 
     def close(self) -> list[ImportFile]:
         for stream, _, _ in self.open.values():
             stream.close()
         return [info for _, _, info in self.open.values()]
-
-
-def _signature(props: Properties) -> Signature | None:
-    signature = []
-    for name, value in props.items():
-        kind = _type_of(value)
-        if kind is None:
-            return None
-        signature.append((name, kind))
-    return tuple(signature)
 
 
 def _special_nodes(staging: StagingStore) -> Iterator[tuple[str, Properties]]:
@@ -152,41 +177,127 @@ def _special_nodes(staging: StagingStore) -> Iterator[tuple[str, Properties]]:
         yield INSTANCE_LABEL, props
 
 
-def write_import_files(staging: StagingStore, folder: Path) -> ImportFiles:
+@dataclass(slots=True)
+class _Part:
+    """Files written by one writer: a slice of the nodes and one of the relationships."""
+
+    files: list[ImportFile]
+    leftovers: Leftovers
+    nodes: int = 0
+    relationships: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Share:
+    """What one writer writes: staged nodes and relationships by position (start, stop), and
+    the special nodes (conflicts, settings, instance index) when `special`."""
+
+    name: str  # tells its files apart from the other writers'
+    nodes: tuple[int, int]
+    relationships: tuple[int, int]
+    special: bool
+
+
+NODE_COST = 3  # a node's row costs about three relationships' (most edges share their row)
+
+
+def _shares(nodes: int, relationships: int, writers: int) -> list[_Share]:
+    """The graph cut into `writers` shares of about equal cost, in staging order."""
+    total = NODE_COST * nodes + relationships
+
+    def cut(at: int) -> tuple[int, int]:  # a position of the cost line: (nodes, relationships)
+        if at <= NODE_COST * nodes:
+            return -(-at // NODE_COST), 0
+        return nodes, at - NODE_COST * nodes
+
+    bounds = [cut(total * k // writers) for k in range(writers + 1)]
+    return [_Share("" if writers == 1 else f"w{k + 1}-", (start[0], stop[0]),
+                   (start[1], stop[1]), k == 0)
+            for k, (start, stop) in enumerate(pairwise(bounds))]
+
+
+def _write_share(staging: StagingStore, folder: Path, share: _Share, later: Set[str]
+                 ) -> _Part:
+    """The files of one share. The nodes in `later`, which the CSV format cannot carry, and
+    their relationships are left over: written over Bolt after the import."""
+    writers, leftovers = _Writers(folder, share.name), Leftovers()
+    done = _Part([], leftovers)
+    for key, props in islice(staging.nodes.items(), *share.nodes):
+        label = _LABEL_BY_PREFIX[key.partition(":")[0]]
+        if key in later:
+            leftovers.nodes.append((label, {**props, "key": key}))
+        else:
+            writers.row("nodes", label, (f"key:ID({label})",), (key,), _row(props))
+        done.nodes += 1
+    if share.special:
+        for label, props in _special_nodes(staging):
+            key = str(props.pop("key"))
+            if _all_carried(props):
+                writers.row("nodes", label, (f"key:ID({label})",), (key,), _row(props))
+            else:
+                leftovers.nodes.append((label, {**props, "key": key}))
+            done.nodes += 1
+    done.relationships = _write_relationships(staging, share.relationships, writers,
+                                              leftovers, later)
+    done.files = writers.close()
+    return done
+
+
+def _write_relationships(staging: StagingStore, positions: tuple[int, int], writers: _Writers,
+                         leftovers: Leftovers, later: Set[str]) -> int:
+    # The staging holds one map per distinct edge property map: each is made a row once.
+    shared: dict[int, tuple[Properties, _Row | None]] = {}  # id -> (the map, kept alive; row)
+    id_columns: dict[tuple[str, str], tuple[str, str]] = {}
+    for (src, edge_type, dst), props in islice(staging.edges_by_id.items(), *positions):
+        known = shared.get(id(props))
+        if known is not None:
+            row = known[1]
+        else:
+            row = _row(props) if _all_carried(props) else None
+            if len(shared) < _SHARED_ROWS:
+                shared[id(props)] = (props, row)
+        if row is None or src in later or dst in later:
+            leftovers.edges.append((src, edge_type, dst, props))
+            continue
+        labels = (_LABEL_BY_PREFIX[src.partition(":")[0]],
+                  _LABEL_BY_PREFIX[dst.partition(":")[0]])
+        columns = id_columns.get(labels)
+        if columns is None:
+            columns = id_columns[labels] = (f":START_ID({labels[0]})", f":END_ID({labels[1]})")
+        writers.row("relationships", edge_type, columns, (src, dst), row)
+    return positions[1] - positions[0]
+
+
+def default_writers() -> int:
+    """Writers of import files by default: one per core, at most MAX_WRITERS."""
+    return max(1, min(MAX_WRITERS, os.cpu_count() or 1))
+
+
+def write_import_files(staging: StagingStore, folder: Path, writers: int = 1,
+                       parallel_from: int | None = None) -> ImportFiles:
     """Write the staging store's graph into `folder` (created; files of an earlier run in it are
-    replaced)."""
+    replaced). With several `writers`, from `parallel_from` nodes and relationships on
+    (default PARALLEL_FROM), and
+    where the machine can fork, the graph is cut into shares of about equal cost: this process
+    writes the first, a forked child each of the others, all at once (each child reads the
+    staged graph as it was at the fork, and copies the memory it touches)."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.csv"):
         old.unlink()
-    writers = _Writers(folder)
-    leftovers = Leftovers()
-    nodes = relationships = 0
-
-    def node(label: str, key: str, props: Properties) -> None:
-        signature = _signature(props)
-        if signature is None:
-            leftovers.nodes.append((label, {**props, "key": key}))
-        else:
-            writers.row("nodes", label, (f"key:ID({label})",), signature, (key,),
-                        props.values())
-
-    for key, props in staging.nodes.items():
-        node(kind_of_valid(key).value, key, props)
-        nodes += 1
-    # an edge of a node written later goes later too: the import needs both ends in its files
-    later = {str(props["key"]) for _, props in leftovers.nodes}
-    for label, props in _special_nodes(staging):
-        key = str(props.pop("key"))
-        node(label, key, props)
-        nodes += 1
-    for (src, edge_type, dst), props in staging.edges_by_id.items():
-        relationships += 1
-        signature = _signature(props)
-        if signature is None or src in later or dst in later:
-            leftovers.edges.append((src, edge_type, dst, props))
-            continue
-        src_label, dst_label = kind_of_valid(src).value, kind_of_valid(dst).value
-        writers.row("relationships", edge_type,
-                    (f":START_ID({src_label})", f":END_ID({dst_label})"), signature,
-                    (src, dst), props.values())
-    return ImportFiles(writers.close(), leftovers, nodes, relationships)
+    later = frozenset(key for key, props in staging.nodes.items() if not _all_carried(props))
+    count, edges = len(staging.nodes), len(staging.edges_by_id)
+    if count + edges < (PARALLEL_FROM if parallel_from is None else parallel_from) or \
+            not can_fork():
+        writers = 1
+    first, *others = _shares(count, edges, writers)
+    with ExitStack() as running:
+        children = [running.enter_context(Forked(
+            partial(_write_share, staging, folder, share, later),
+            f"import file writer {share.name.strip('-')}")) for share in others]
+        parts = [_write_share(staging, folder, first, later)]
+        parts += [child.result() for child in children]
+    leftovers = Leftovers([n for part in parts for n in part.leftovers.nodes],
+                          [e for part in parts for e in part.leftovers.edges])
+    return ImportFiles([f for part in parts for f in part.files], leftovers,
+                       sum(part.nodes for part in parts),
+                       sum(part.relationships for part in parts))

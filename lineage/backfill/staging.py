@@ -87,7 +87,7 @@ class StagingStore(GraphViewReads, GraphStore):
         self._graph: nx.MultiDiGraph | None = None
         self._keys: dict[str, str] = {}
         self._lists: dict[tuple[Any, ...], list[Any]] = {}
-        self._edge_maps: dict[tuple[Any, ...], ReadOnlyDict] = {}
+        self._edge_maps: dict[str, ReadOnlyDict] = {}
 
     def open(self) -> None:
         return None
@@ -144,16 +144,11 @@ class StagingStore(GraphViewReads, GraphStore):
         return shared
 
     def _edge_properties(self, props: Properties) -> Properties:
-        """One read-only map per distinct edge property map: values compared with their types,
-        so that 1 and True (equal in Python) stay apart."""
-        try:
-            fingerprint = tuple(
-                (name, type(value), tuple((type(item), item) for item in value)
-                 if type(value) is list else value)
-                for name, value in props.items())
-            found = self._edge_maps.get(fingerprint)
-        except TypeError:  # an unhashable value: kept apart
-            return self._node_properties(props)
+        """One read-only map per distinct edge property map. Maps are told apart by their
+        `repr`, which tells values of different types apart too (1, 1.0 and True; 'a' and
+        ['a']), as the stores do."""
+        fingerprint = repr(props)
+        found = self._edge_maps.get(fingerprint)
         if found is None:
             found = self._edge_maps[fingerprint] = ReadOnlyDict(self._node_properties(props))
         return found

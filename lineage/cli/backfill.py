@@ -30,6 +30,9 @@ def backfill_command(
                                         "the import.")] = 300.0,
     work: Annotated[Path | None, typer.Option(help="Folder for the import files (default: "
                                               "<home>/backfill-<database>).")] = None,
+    writers: Annotated[int | None, typer.Option(
+        min=1, help="Processes that write the import files at once (default: "
+        "one per core); each more uses more memory (README).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Load an empty Neo4j database through its offline importer, with `ingest`'s merge rules.
@@ -41,6 +44,7 @@ def backfill_command(
     `ingest` keeps the database current afterwards.
     """
     from lineage.backfill import Target, backfill
+    from lineage.backfill.import_files import MAX_WRITERS, default_writers
     from lineage.backfill.plan import load_plan, plan_sources
     from lineage.store_location import is_neo4j_uri
 
@@ -49,10 +53,13 @@ def backfill_command(
     if not is_neo4j_uri(settings.store):
         raise UserError(f"backfill loads Neo4j: --store must be the server's bolt:// or neo4j:// "
                         f"URI, not {settings.store}")
+    if writers is not None and writers > MAX_WRITERS:
+        raise UserError(f"--writers: at most {MAX_WRITERS}, not {writers}")
     configured = [entry for plan in plans for entry in load_plan(plan)]
     target = Target(home=neo4j_home.resolve(), uri=settings.store, database=database,
                     auth=settings.neo4j_auth(), overwrite=overwrite, start_with=start_with,
-                    wait_seconds=wait, work=work.resolve() if work else None)
+                    wait_seconds=wait, work=work.resolve() if work else None,
+                    writers=writers or default_writers())
     sources = plan_sources(configured, settings.pseudonym_secret(), target.folder / "state",
                            settings.batch_size)
     say = (lambda text: None) if as_json else (

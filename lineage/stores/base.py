@@ -42,6 +42,7 @@ Item = TypeVar("Item", Node, Edge)
 ElementId = TypeVar("ElementId", str, EdgeId)
 MAX_PATH_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_FIT_ANYWHERE = frozenset({str, float, bool})  # value types every store holds whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,8 @@ def _count(result: UpsertResult, what: str, created: bool, changed: bool) -> Non
 def check_storable(owner: str, properties: Properties) -> None:
     """Raise ValueError when a value is beyond what both stores can hold (64-bit integers)."""
     for name, value in properties.items():
+        if type(value) in _FIT_ANYWHERE:  # most values: nothing to check
+            continue
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, int) and not isinstance(item, bool) and not (
                 INT64_MIN <= item <= INT64_MAX

@@ -34,3 +34,17 @@ def test_staged_edges_share_equal_property_maps_only() -> None:
     moved = staging.edges_by_id[("system:S0", "FEEDS", "system:S1")]
     assert str(moved["last_seen"]).startswith("2026-02-01")
     assert str(second["last_seen"]).startswith("2026-01-01")  # replaced for one, not changed
+
+
+def test_staged_edge_maps_equal_in_python_but_of_other_types_stay_apart() -> None:
+    staging = StagingStore()
+    prov = Provenance("test", "2026-01-01T00:00:00Z")
+    values: list[Any] = [1, True, 1.0, "1", ["1"], [1], [True], 0, False, -0.0, 0.0]
+    systems = [Node(f"system:S{n}", prov) for n in range(len(values) + 1)]
+    staging.upsert(systems, [Edge(f"system:S{n}", EdgeType.FEEDS, f"system:S{n + 1}", prov,
+                                  {"weight": value}) for n, value in enumerate(values)])
+    stored = [staging.edges_by_id[(f"system:S{n}", "FEEDS", f"system:S{n + 1}")]["weight"]
+              for n in range(len(values))]
+    assert [(type(value), repr(value)) for value in stored] == \
+        [(type(value), repr(value)) for value in values]
+    assert stored == values
