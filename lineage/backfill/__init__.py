@@ -4,8 +4,8 @@ its offline importer instead of transaction by transaction.
 1. **Stage**: every source runs through the ingest service (`lineage.ingest.ingest`) into a
    `StagingStore` in memory: the same pipeline, batches and `apply_batch`, so conflicts,
    placeholders and provenance come out as they would in Neo4j.
-2. **Files**: the staged graph becomes node and relationship CSV files (`import_files`), by
-   by several processes at once on a large graph (`Target.writers`).
+2. **Files**: the staged graph becomes node and relationship CSV files (`import_files`),
+   written by several processes at once on a large graph (`Target.writers`).
 3. **Import**: `neo4j-admin database import full` writes the database's store files directly
    (the server of that home must be stopped: the import is offline).
 4. **Finish**: once the server is up (`start_with` starts it, else the server is waited for),

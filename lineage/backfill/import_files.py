@@ -276,11 +276,10 @@ def default_writers() -> int:
 def write_import_files(staging: StagingStore, folder: Path, writers: int = 1,
                        parallel_from: int | None = None) -> ImportFiles:
     """Write the staging store's graph into `folder` (created; files of an earlier run in it are
-    replaced). With several `writers`, from `parallel_from` nodes and relationships on
-    (default PARALLEL_FROM), and
-    where the machine can fork, the graph is cut into shares of about equal cost: this process
-    writes the first, a forked child each of the others, all at once (each child reads the
-    staged graph as it was at the fork, and copies the memory it touches)."""
+    replaced). With several `writers`, from `parallel_from` nodes and relationships on (default
+    PARALLEL_FROM), and where the machine can fork, the graph is cut into shares of about equal
+    cost: this process writes the first, a forked child each of the others, all at once (each
+    child reads the staged graph as it was at the fork, and copies the memory it touches)."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.csv"):
         old.unlink()
