@@ -1,9 +1,9 @@
 """Work done in a forked child process beside the parent's, on the parent's memory as it was at
 the fork (copy-on-write): what a backfill's second core is for while the first writes files.
 
-    with Forked(lambda: write_edges(staging, folder)) as edges:
-        write_nodes(staging, folder)
-    files = edges.result()
+    with Forked(lambda: write_second_half(graph)) as second:
+        first = write_first_half(graph)
+    files = first + second.result()
 
 The child's return value comes back pickled; an exception in it is raised in the parent as a
 `ForkedError` with the child's message (type and text, no traceback); a child that

@@ -222,21 +222,20 @@ def _write_share(staging: StagingStore, folder: Path, share: _Share, later: Set[
     their relationships are left over: written over Bolt after the import."""
     writers, leftovers = _Writers(folder, share.name), Leftovers()
     done = _Part([], leftovers)
-    for key, props in islice(staging.nodes.items(), *share.nodes):
-        label = _LABEL_BY_PREFIX[key.partition(":")[0]]
-        if key in later:
-            leftovers.nodes.append((label, {**props, "key": key}))
-        else:
+
+    def node(label: str, key: str, props: Properties, carried: bool) -> None:
+        if carried:
             writers.row("nodes", label, (f"key:ID({label})",), (key,), _row(props))
+        else:
+            leftovers.nodes.append((label, {**props, "key": key}))
         done.nodes += 1
+
+    for key, props in islice(staging.nodes.items(), *share.nodes):
+        node(_LABEL_BY_PREFIX[key.partition(":")[0]], key, props, key not in later)
     if share.special:
         for label, props in _special_nodes(staging):
             key = str(props.pop("key"))
-            if _all_carried(props):
-                writers.row("nodes", label, (f"key:ID({label})",), (key,), _row(props))
-            else:
-                leftovers.nodes.append((label, {**props, "key": key}))
-            done.nodes += 1
+            node(label, key, props, _all_carried(props))
     done.relationships = _write_relationships(staging, share.relationships, writers,
                                               leftovers, later)
     done.files = writers.close()
@@ -245,17 +244,17 @@ def _write_share(staging: StagingStore, folder: Path, share: _Share, later: Set[
 
 def _write_relationships(staging: StagingStore, positions: tuple[int, int], writers: _Writers,
                          leftovers: Leftovers, later: Set[str]) -> int:
-    # The staging holds one map per distinct edge property map: each is made a row once.
-    shared: dict[int, tuple[Properties, _Row | None]] = {}  # id -> (the map, kept alive; row)
+    # The staging holds one map per distinct edge property map: each is made a row once (by
+    # id: the staging keeps every map alive meanwhile, so an id names one map).
+    shared: dict[int, _Row | None] = {}
     id_columns: dict[tuple[str, str], tuple[str, str]] = {}
     for (src, edge_type, dst), props in islice(staging.edges_by_id.items(), *positions):
-        known = shared.get(id(props))
-        if known is not None:
-            row = known[1]
+        if id(props) in shared:
+            row = shared[id(props)]
         else:
             row = _row(props) if _all_carried(props) else None
             if len(shared) < _SHARED_ROWS:
-                shared[id(props)] = (props, row)
+                shared[id(props)] = row
         if row is None or src in later or dst in later:
             leftovers.edges.append((src, edge_type, dst, props))
             continue
