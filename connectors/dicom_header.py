@@ -53,7 +53,7 @@ REJECTION_CODES = {
 }
 RETENTION_EXPIRED = "113039"
 OLDEST_BIRTH_YEAR = 1880  # '11111111' parses as a date; nobody alive was born then
-_AGE = re.compile(r"^(\d{3})([DWMY])$")
+_AGE = re.compile(r"^(\d{3})([DWMY])\Z")
 
 
 class HeaderError(UserError):

@@ -12,6 +12,7 @@ Labels and relationship types used in Cypher come only from `NodeKind` and `Edge
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -178,9 +179,9 @@ EDGE_MUTABLE_PROPERTIES = frozenset({"valid_to"})
 # study: the PACS holds the SEG, the VNA only the CT).
 UNION_PROPERTIES = frozenset({"modalities", "accessed_by"})
 
-_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
+_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+_PSEUDONYM = re.compile(r"^[0-9a-f]{64}\Z")
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_KEY_LENGTH = 2048
 
@@ -189,6 +190,12 @@ def parse_key(key: str) -> tuple[NodeKind, str]:
     """Split a key into its kind and natural id, or raise InvalidKeyError saying why."""
     if not isinstance(key, str):
         raise InvalidKeyError(f"a key must be a string, got {type(key).__name__}")
+    if type(key) is str and len(key) <= _REMEMBERED_KEY_LENGTH:  # not a subclass's own ==
+        return _parse_recent_key(key)
+    return _parse_text_key(key)
+
+
+def _parse_text_key(key: str) -> tuple[NodeKind, str]:
     prefix, sep, natural_id = key.partition(":")
     kind = KIND_BY_PREFIX.get(prefix)
     if not sep or kind is None:
@@ -213,6 +220,14 @@ def parse_key(key: str) -> tuple[NodeKind, str]:
     return kind, natural_id
 
 
+# The keys of a source's records repeat (a study named by every edge of its copies, a system by
+# every copy it holds): a valid key is checked once while it is among the recent ones. An
+# invalid one raises, and is never remembered; long ones are not remembered (memory is bounded
+# by the count and length, about 40 MB at most).
+_parse_recent_key = functools.lru_cache(maxsize=1 << 16)(_parse_text_key)
+_REMEMBERED_KEY_LENGTH = 256
+
+
 def _check_code(code: str, key: str) -> None:
     if not _CODE.match(code):
         raise InvalidKeyError(
@@ -221,7 +236,7 @@ def _check_code(code: str, key: str) -> None:
 
 
 # DICOM UIDs as the sources carry them: digits and dots, at most 64 characters (PS3.5 9.1)
-DICOM_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+DICOM_UID = re.compile(r"^[0-9]+(\.[0-9]+)*\Z")
 STUDY_UID_CODE = "110180"  # DCM "Study Instance UID", in HL7 OBX and in audit messages
 DICOM_UID_SYSTEM = "urn:dicom:uid"  # the FHIR identifier system of DICOM UIDs
 
@@ -266,7 +281,8 @@ class Provenance:
         if not self.source or not self.source.strip():
             raise InvalidRecordError("provenance needs a non-empty source")
         object.__setattr__(self, "seen_at", _normalise_time("seen_at", self.seen_at))
-        object.__setattr__(self, "confidence", Confidence(self.confidence))
+        if type(self.confidence) is not Confidence:
+            object.__setattr__(self, "confidence", Confidence(self.confidence))
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -312,7 +328,7 @@ class Edge:
     def __init__(self, src: str, type: EdgeType | str, dst: str, provenance: Provenance,
                  properties: Mapping[str, Any] | None = None, location: str = ""):
         try:
-            edge_type = EdgeType(type)
+            edge_type = type if type.__class__ is EdgeType else EdgeType(type)
         except ValueError:
             raise InvalidRecordError(f"unknown edge type {type!r}") from None
         pair = (kind_of(src), kind_of(dst))
@@ -326,8 +342,8 @@ class Edge:
         object.__setattr__(self, "type", edge_type)
         object.__setattr__(self, "dst", dst)
         object.__setattr__(self, "provenance", provenance)
-        object.__setattr__(self, "properties",
-                           clean_properties(properties or {}, edge_id(src, edge_type, dst)))
+        object.__setattr__(self, "properties", clean_properties(
+            properties, edge_id(src, edge_type, dst)) if properties else {})
         object.__setattr__(self, "location", location)
 
     @property
@@ -346,24 +362,37 @@ def clean_properties(properties: Mapping[str, Any], owner: str) -> Properties:
         raise InvalidRecordError(f"{owner}: properties must be a mapping")
     cleaned: Properties = {}
     for name, value in properties.items():
-        if not isinstance(name, str) or not _PROPERTY_NAME.match(name):
-            raise InvalidRecordError(f"{owner}: property name {name!r} must be lower snake case")
-        if name in PROVENANCE_FIELDS:
-            raise InvalidRecordError(f"{owner}: property {name!r} is reserved for provenance")
-        if name in PHI_PROPERTY_NAMES:
-            raise InvalidRecordError(
-                f"{owner}: property {name!r} would put patient identity in the graph; "
-                "pseudonymize it (lineage.identity) or leave it out"
-            )
+        if name not in _ALLOWED_NAMES:
+            _check_property_name(owner, name)
         if value is None:
             continue
         cleaned[name] = _clean_value(owner, name, value)
     return cleaned
 
 
+# The names a property may have, as seen so far (a few dozen recur): checked once each. Bounded,
+# so that a source inventing names cannot grow it without end (the others are checked each time).
+_ALLOWED_NAMES: set[str] = set()
+_MAX_ALLOWED_NAMES = 4096
+
+
+def _check_property_name(owner: str, name: object) -> None:
+    if not isinstance(name, str) or not _PROPERTY_NAME.match(name):
+        raise InvalidRecordError(f"{owner}: property name {name!r} must be lower snake case")
+    if name in PROVENANCE_FIELDS:
+        raise InvalidRecordError(f"{owner}: property {name!r} is reserved for provenance")
+    if name in PHI_PROPERTY_NAMES:
+        raise InvalidRecordError(
+            f"{owner}: property {name!r} would put patient identity in the graph; "
+            "pseudonymize it (lineage.identity) or leave it out"
+        )
+    if type(name) is str and len(_ALLOWED_NAMES) < _MAX_ALLOWED_NAMES:
+        _ALLOWED_NAMES.add(name)
+
+
 def _clean_value(owner: str, name: str, value: Any) -> Value:
     if name in TIME_PROPERTIES:
-        return _normalise_time(f"{owner}: {name}", value)
+        return _normalise_time(name, value, owner)
     if name in DATE_PROPERTIES:
         # The value is never repeated in an error: a wrong date may be a patient's.
         if not isinstance(value, date | str):
@@ -382,6 +411,9 @@ def _clean_value(owner: str, name: str, value: Any) -> Value:
 
 
 def _clean_scalar(owner: str, name: str, value: Any) -> Scalar:
+    kind = type(value)  # most values: nothing to normalise (ASCII text is valid Unicode)
+    if (kind is str and value.isascii()) or kind is int or kind is bool:
+        return value  # type: ignore[no-any-return]
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidRecordError(f"{owner}: {name} is not a finite number")
     if isinstance(value, str):
@@ -400,10 +432,12 @@ def _clean_scalar(owner: str, name: str, value: Any) -> Scalar:
     )
 
 
-def _normalise_time(name: str, value: Any) -> str:
-    if not isinstance(value, datetime | date | str):
-        raise InvalidRecordError(f"{name} must be a time, got a {type(value).__name__}")
+def _normalise_time(name: str, value: Any, owner: str = "") -> str:
+    """`value` as a stored timestamp; errors name `owner` and `name`, never the value."""
     try:
-        return to_timestamp(value)
+        if isinstance(value, datetime | date | str):
+            return to_timestamp(value)
+        wrong = f"must be a time, got a {type(value).__name__}"
     except ValueError:
-        raise InvalidRecordError(f"{name} is not an ISO-8601 date or time") from None
+        wrong = "is not an ISO-8601 date or time"
+    raise InvalidRecordError(f"{owner}: {name} {wrong}" if owner else f"{name} {wrong}")

@@ -7,9 +7,11 @@ alike (compare with `$as_of` strings, or wrap in Cypher's `datetime()` / `date()
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_STORED_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 def utc_now() -> str:
@@ -21,7 +23,9 @@ def format_timestamp(moment: datetime) -> str:
     """A timezone-aware or naive-UTC datetime as a stored timestamp."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime(TIMESTAMP_FORMAT)
+    if moment.year < 1000:  # strftime does not pad the year; isoformat would
+        return moment.strftime(TIMESTAMP_FORMAT)
+    return f"{moment.isoformat(timespec='microseconds')}Z"  # the same text, 5x faster
 
 
 def to_timestamp(value: datetime | date | str) -> str:
@@ -32,11 +36,16 @@ def to_timestamp(value: datetime | date | str) -> str:
     if isinstance(value, datetime):
         return format_timestamp(value)
     if isinstance(value, date):
-        return format_timestamp(datetime(value.year, value.month, value.day))
+        if value.year < 1000:  # as strftime writes it (not zero-padded, as isoformat would)
+            return format_timestamp(datetime(value.year, value.month, value.day))
+        return f"{value.isoformat()}T00:00:00.000000Z"
     text = value.strip()
     try:
         if len(text) == 10:
             return to_timestamp(date.fromisoformat(text))
+        if _STORED_SHAPE.fullmatch(text):  # already stored as such, if it is a real time
+            datetime.fromisoformat(text[:-1])
+            return text
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO-8601 date or time") from None

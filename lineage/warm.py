@@ -30,7 +30,7 @@ _MARGIN_SHARE = 10  # per cent of the machine's memory left to everything else (
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d{1,15}(?:\.\d{1,6})?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 # Neo4j's own rule for database names: ASCII letters, digits, dots and dashes.
-_DATABASE = re.compile(r"^[A-Za-z][A-Za-z0-9.-]{0,62}$")
+_DATABASE = re.compile(r"^[A-Za-z][A-Za-z0-9.-]{0,62}\Z")
 
 
 def parse_size(text: str, what: str = "size") -> int:

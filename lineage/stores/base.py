@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, LiteralString, Protocol, Self, TypeVar
+from typing import Any, Literal, LiteralString, Protocol, Self
 
 from lineage.merge import (
     Conflict,
@@ -38,8 +38,6 @@ from lineage.model import (
 
 Direction = Literal["out", "in", "both"]
 EdgeId = tuple[str, str, str]
-Item = TypeVar("Item", Node, Edge)
-ElementId = TypeVar("ElementId", str, EdgeId)
 MAX_PATH_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _FIT_ANYWHERE = frozenset({str, float, bool})  # value types every store holds whole
@@ -168,7 +166,9 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
     others, which are merged again from it. Elements whose merged state equals the stored one
     are not written again."""
     result, plan = UpsertResult(), WritePlan()
-    node_reports = _by_id(nodes, lambda n: n.key)
+    node_reports: dict[str, list[Node]] = {}
+    for node in nodes:
+        node_reports.setdefault(node.key, []).append(node)
     fresh = {key: _merge_reports(key, None, reports, *node_rules(reports[0].kind))
              for key, reports in node_reports.items()}
     placeholders: dict[str, Properties] = {}
@@ -177,7 +177,7 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
             if key not in node_reports and key not in placeholders:
                 placeholders[key] = placeholder(edge.provenance)
     stored = access.lock_nodes({**{k: props for k, (props, _) in fresh.items()}, **placeholders})
-    reported: list[Conflict] = []
+    node_outcomes: list[list[Merged]] = []
     for key, node_list in node_reports.items():
         before = stored.get(key)
         if before is None:
@@ -190,15 +190,18 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
                 plan.nodes[key] = after
                 if _reported_differ(before, after):
                     result.changed_nodes.add(key)
-        _tally(result, "nodes", outcomes, reported)
+        node_outcomes.append(outcomes)
     for key, props in placeholders.items():
         if key not in stored:
             plan.new_nodes[key] = props
             result.placeholders_created += 1
-    edge_reports = _by_id(edges, lambda e: (e.src, e.type.value, e.dst))
+    edge_reports: dict[EdgeId, list[Edge]] = {}
+    for edge in edges:  # the type's text (`_value_`: the plain str, without the descriptor)
+        edge_reports.setdefault((edge.src, edge.type._value_, edge.dst), []).append(edge)
     # An edge with an end that did not exist cannot exist: only the others are read.
     edge_state = access.read_edges([eid for eid in edge_reports
                                     if eid[0] in stored and eid[2] in stored])
+    edge_outcomes: list[list[Merged]] = []
     for edge_id, edge_list in edge_reports.items():
         before = edge_state.get(edge_id)
         after, outcomes = _merge_reports(edge_list[0].id, before, edge_list,
@@ -210,7 +213,8 @@ def apply_batch(access: BatchAccess, nodes: Sequence[Node], edges: Sequence[Edge
             plan.edges[edge_id] = after
             if _reported_differ(before, after):
                 result.changed_edges.add(edge_id)
-        _tally(result, "edges", outcomes, reported)
+        edge_outcomes.append(outcomes)
+    reported = _tally(result, node_outcomes, edge_outcomes)
     stored_conflicts = access.read_conflicts([c.id for c in reported])
     for conflict in reported:
         known = plan.conflicts.get(conflict.id) or stored_conflicts.get(conflict.id)
@@ -224,14 +228,6 @@ def _reported_differ(before: Properties, after: Properties) -> bool:
     """Whether a merge changed a reported property (a resolved placeholder counts)."""
     return any(before.get(name) != after.get(name) for name in set(before) | set(after)
                if name not in PROVENANCE_FIELDS or name == "unresolved")
-
-
-def _by_id(items: Sequence[Item], id_of: Callable[[Item], ElementId]
-           ) -> dict[ElementId, list[Item]]:
-    grouped: dict[ElementId, list[Item]] = {}
-    for item in items:
-        grouped.setdefault(id_of(item), []).append(item)
-    return grouped
 
 
 def _merge_reports(element: str, stored: Properties | None, reports: Sequence[Node | Edge],
@@ -249,21 +245,36 @@ def _merge_reports(element: str, stored: Properties | None, reports: Sequence[No
     return state, outcomes
 
 
-def _tally(result: UpsertResult, what: str, outcomes: list[Merged],
-           conflicts: list[Conflict]) -> None:
-    for merged in outcomes:
-        _count(result, what, merged.created, merged.changed)
-        conflicts.extend(merged.conflicts)
-
-
-def _count(result: UpsertResult, what: str, created: bool, changed: bool) -> None:
-    outcome = "created" if created else "updated" if changed else "unchanged"
-    name = f"{what}_{outcome}"
-    setattr(result, name, getattr(result, name) + 1)
+def _tally(result: UpsertResult, node_outcomes: list[list[Merged]],
+           edge_outcomes: list[list[Merged]]) -> list[Conflict]:
+    """Count the batch's outcomes into `result`; the conflicts its merges found, in order."""
+    conflicts: list[Conflict] = []
+    for what, per_element in (("nodes", node_outcomes), ("edges", edge_outcomes)):
+        created = updated = unchanged = 0
+        for outcomes in per_element:
+            for merged in outcomes:
+                if merged.created:
+                    created += 1
+                elif merged.changed:
+                    updated += 1
+                else:
+                    unchanged += 1
+                conflicts.extend(merged.conflicts)
+        for outcome, count in (("created", created), ("updated", updated),
+                               ("unchanged", unchanged)):
+            name = f"{what}_{outcome}"
+            setattr(result, name, getattr(result, name) + count)
+    return conflicts
 
 
 def check_storable(owner: str, properties: Properties) -> None:
     """Raise ValueError when a value is beyond what both stores can hold (64-bit integers)."""
+    reason = _unstorable(properties)
+    if reason:
+        raise ValueError(f"{owner}: {reason}")
+
+
+def _unstorable(properties: Properties) -> str | None:
     for name, value in properties.items():
         if type(value) in _FIT_ANYWHERE:  # most values: nothing to check
             continue
@@ -271,19 +282,19 @@ def check_storable(owner: str, properties: Properties) -> None:
             if isinstance(item, int) and not isinstance(item, bool) and not (
                 INT64_MIN <= item <= INT64_MAX
             ):
-                raise ValueError(f"{owner}: {name} = {item} does not fit in a 64-bit integer")
+                return f"{name} = {item} does not fit in a 64-bit integer"
+    return None
 
 
 def locate_unstorable(nodes: Sequence[Node], edges: Sequence[Edge]) -> tuple[int, str, str] | None:
     """The first record of a batch that no store can hold: (index, description, reason)."""
     records: list[Node | Edge] = [*nodes, *edges]
     for index, record in enumerate(records):
-        owner = record.key if isinstance(record, Node) else record.id
-        try:
-            check_storable(owner, record.properties)
-        except ValueError as exc:
+        reason = _unstorable(record.properties)
+        if reason:
+            owner = record.key if isinstance(record, Node) else record.id
             where = f"{owner} from {record.location}" if record.location else owner
-            return index, where, str(exc)
+            return index, where, f"{owner}: {reason}"
     return None
 
 

@@ -15,10 +15,12 @@ from lineage.model import (
     Node,
     NodeKind,
     Provenance,
+    is_dicom_uid,
     kind_of,
     object_key,
     parse_key,
 )
+from lineage.timefmt import TIMESTAMP_FORMAT, to_timestamp
 
 PROV = Provenance("test", "2026-01-01T00:00:00Z")
 
@@ -51,6 +53,8 @@ def test_valid_keys_parse_to_their_kind(key: str, kind: NodeKind) -> None:
         ("object:PACS1", "object:<system_code>"),
         ("object:PACS 1:x", "system code"),
         ("patient:MRN0001234", "not a pseudonym"),
+        ("patient:" + "ab" * 32 + "\n", "padded"),
+        ("system:PACS\n", "padded"),
     ],
 )
 def test_invalid_keys_say_why(key: str, reason: str) -> None:
@@ -93,6 +97,9 @@ def test_edge_endpoints_follow_the_allow_list() -> None:
         ({"institution": "North\ud800"}, "not valid Unicode"),
         ({"created_at": "yesterday"}, "not an ISO-8601"),
         ({"study_date": "2024-13-45"}, "not a date"),
+        ({"institution\n": "x"}, "lower snake case"),  # `$` would match before the line end
+        ({"created_at": "2026-02-30T00:00:00.000000Z"}, "not an ISO-8601"),
+        ({"created_at": "2026-01-01T25:00:00.000000Z"}, "not an ISO-8601"),
     ],
 )
 def test_invalid_properties_say_why(properties: dict[str, object], reason: str) -> None:
@@ -123,3 +130,39 @@ def test_provenance_normalises_time_and_confidence() -> None:
     assert prov.confidence is Confidence.DECLARED
     with pytest.raises(InvalidRecordError, match="source"):
         Provenance(" ", "2026-01-01")
+
+
+def test_a_key_or_a_name_refused_once_is_refused_every_time() -> None:
+    """Valid keys and property names are remembered once checked: what failed never is."""
+    for _ in range(3):
+        with pytest.raises(InvalidKeyError, match="not a pseudonym"):
+            parse_key("patient:MRN0001234")
+        with pytest.raises(InvalidRecordError, match="patient identity"):
+            Node("study:1.2.3", PROV, {"patient_name": "x"})
+    assert parse_key("study:1.2.3") == parse_key("study:1.2.3") == (NodeKind.STUDY, "1.2.3")
+    long_key = "object:PACS1:" + "p/" * 600  # not remembered, still checked
+    assert parse_key(long_key) == (NodeKind.ARCHIVE_OBJECT, long_key[len("object:"):])
+    with pytest.raises(InvalidKeyError, match="too long"):
+        parse_key("object:PACS1:" + "p" * 3000)
+
+
+def test_a_dicom_uid_ends_at_its_last_digit() -> None:
+    assert is_dicom_uid("1.2.840.10008")
+    assert not is_dicom_uid("1.2.840.10008\n")
+    assert not is_dicom_uid("1.2..3")
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 11, 28, 8, 5), datetime(2026, 11, 28, 8, 5, 0, 7),
+    datetime(1999, 12, 31, 23, 59, 59, 999999), datetime(999, 1, 2, 3, 4, 5),
+    datetime(2026, 3, 29, 2, 30, tzinfo=UTC),
+])
+def test_a_stored_timestamp_is_one_shape_however_it_was_given(moment: datetime) -> None:
+    naive = moment.replace(tzinfo=None)
+    stored = naive.strftime(TIMESTAMP_FORMAT)
+    assert to_timestamp(moment) == stored
+    assert to_timestamp(naive.date()) == naive.replace(hour=0, minute=0, second=0,
+                                                      microsecond=0).strftime(TIMESTAMP_FORMAT)
+    if moment.year >= 1000:
+        assert to_timestamp(stored) == stored
+        assert to_timestamp(f"  {stored} ") == stored

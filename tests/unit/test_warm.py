@@ -103,7 +103,8 @@ def test_a_file_gone_since_the_listing_is_reported_and_the_rest_read(tmp_path: P
     assert report.files_read == len(SIZES) - 1
 
 
-@pytest.mark.parametrize("database", ["../../etc", "", "a/b", "x" * 1000, "neo4j\x00", "1db"])
+@pytest.mark.parametrize("database", ["../../etc", "", "a/b", "x" * 1000, "neo4j\x00", "1db",
+                                      "neo4j\n"])
 def test_database_names_that_are_not_names(tmp_path: Path, database: str) -> None:
     home = _home(tmp_path, SIZES)
     with pytest.raises(UserError, match="is not a Neo4j database name") as raised:
