@@ -43,7 +43,7 @@ def to_timestamp(value: datetime | date | str) -> str:
     try:
         if len(text) == 10:
             return to_timestamp(date.fromisoformat(text))
-        if _STORED_SHAPE.fullmatch(text):  # already stored as such, if it is a real time
+        if _STORED_SHAPE.fullmatch(text) and text[0] != "0":  # stored as such (years from 1000)
             datetime.fromisoformat(text[:-1])
             return text
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
