@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from lineage.errors import UserError
+from lineage.memory import MEMINFO, read_meminfo, reserve
 
 _CHUNK = 8 << 20
-_MARGIN_SHARE = 10  # per cent of the machine's memory left to everything else (1 GiB at least)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d{1,15}(?:\.\d{1,6})?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 # Neo4j's own rule for database names: ASCII letters, digits, dots and dashes.
@@ -42,11 +42,20 @@ def parse_size(text: str, what: str = "size") -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
-def database_folder(home: Path, database: str) -> Path:
+def check_database_name(database: str) -> None:
     if not _DATABASE.match(database):
         raise UserError(f"{database[:64]!r} is not a Neo4j database name (letters, digits, dots "
                         "and dashes, starting with a letter)")
-    folder = home / "data" / "databases" / database
+
+
+def databases_folder(home: Path) -> Path:
+    """Where a Neo4j home keeps its databases (its default layout)."""
+    return home / "data" / "databases"
+
+
+def database_folder(home: Path, database: str) -> Path:
+    check_database_name(database)
+    folder = databases_folder(home) / database
     if not folder.is_dir():
         raise UserError(f"no database {database!r} in the Neo4j home {home} "
                         f"({folder} is not a folder)")
@@ -79,19 +88,12 @@ def store_files(folder: Path) -> list[tuple[Path, int]]:
     return sorted(found, key=_order_of_need)
 
 
-def _meminfo(path: Path = Path("/proc/meminfo")) -> dict[str, int]:
+def _meminfo(path: Path = MEMINFO) -> dict[str, int]:
     try:
-        text = path.read_text()
+        return read_meminfo(path)
     except OSError:
         raise UserError(f"cannot tell the memory available here ({path} cannot be read): give "
                         "--budget") from None
-    values: dict[str, int] = {}
-    for line in text.splitlines():
-        name, _, rest = line.partition(":")
-        parts = rest.split()
-        if parts and parts[0].isdigit():
-            values[name] = int(parts[0]) * 1024
-    return values
 
 
 def _configured(home: Path, setting: str) -> int:
@@ -115,7 +117,7 @@ def default_budget(home: Path, meminfo: Callable[[], dict[str, int]] = _meminfo)
     cache and heap the server will still fill (as its neo4j.conf sets them), less a margin
     for everything else (a tenth of the machine's memory, 1 GiB at least)."""
     memory = meminfo()
-    margin = max(1 << 30, memory.get("MemTotal", 0) * _MARGIN_SHARE // 100)
+    margin = reserve(memory)
     server = configured_page_cache(home) + _configured(home, "server.memory.heap.max_size")
     return max(0, memory.get("MemAvailable", 0) - server - margin)
 

@@ -32,9 +32,9 @@ from lineage.demo import REGIONS, write_inputs
 from lineage.errors import UserError
 from lineage.ingest import ingest
 from lineage.model import Confidence, Edge, EdgeType, Node, Provenance
-from lineage.pipeline import Bundle, Record
+from lineage.pipeline import Bundle, Record, RunReport
 from lineage.stores import Neo4jStore
-from tests.test_cli import lineage
+from tests.test_cli import assert_one_line_error, lineage
 
 pytestmark = pytest.mark.neo4j
 REPO = Path(__file__).resolve().parents[1]
@@ -221,19 +221,42 @@ def test_warm_reads_a_served_database_whole(second_home: SecondHome) -> None:
         assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
 
 
-def test_the_import_refuses_a_running_server_and_an_existing_database(
+def test_the_import_refuses_a_running_server_and_an_existing_database_before_staging(
         second_home: SecondHome, tmp_path: Path) -> None:
-    staged = [lambda staging: ingest(staging, awkward_records()[:1], "t")]
+    staged_runs: list[StagingStore] = []
+
+    def source(staging: StagingStore) -> RunReport:
+        staged_runs.append(staging)
+        return ingest(staging, awkward_records()[:1], "t")
+
     second_home.local("start")  # the server makes its database if it had none
     target = Target(home=second_home.home, uri=second_home.uri, overwrite=True, wait_seconds=0,
                     work=tmp_path / "files")
-    with pytest.raises(UserError, match=r"(?s)stop the Neo4j server of this home"):
-        backfill(staged, target)
+    with pytest.raises(UserError, match=r"(?s)is running .*stop the Neo4j server of this home"):
+        backfill([source], target)
     second_home.local("stop")
     kept = Target(home=second_home.home, uri=second_home.uri, wait_seconds=0,
                   work=tmp_path / "files")
     with pytest.raises(UserError, match="--overwrite replaces it"):
-        backfill(staged, kept)
+        backfill([source], kept)
+    assert staged_runs == []  # told at once, not after the staging (twenty minutes at size L)
+    assert not (tmp_path / "files").exists()
+
+
+def test_staging_stops_at_the_memory_floor_with_nothing_written(
+        second_home: SecondHome, tmp_path: Path) -> None:
+    plan = _demo_plan(tmp_path / "inputs")
+    second_home.local("stop")
+    store_files = sorted((second_home.home / "data").rglob("*"))
+    result = lineage("--store", second_home.uri, "backfill", str(plan), "--neo4j-home",
+                     str(second_home.home), "--overwrite", "--work", str(tmp_path / "files"),
+                     "--memory-floor", "100t", cwd=tmp_path,  # more than this machine has
+                     env={"LINEAGE_PSEUDONYM_KEY": SECRET})
+    assert_one_line_error(result, "stopped staging before this machine runs out of memory",
+                          "below the floor of 102400.0 GiB (--memory-floor)",
+                          "nothing was written to the database")
+    assert not list((tmp_path / "files").glob("*.csv*"))
+    assert sorted((second_home.home / "data").rglob("*")) == store_files
 
 
 def test_not_a_neo4j_home(tmp_path: Path) -> None:
@@ -299,6 +322,7 @@ def test_several_processes_write_what_one_writes(tmp_path: Path, awkward: bool,
     several = write_import_files(staging, tmp_path / "several", writers, parallel_from=1)
     assert {f.path.name.split("-")[-2] for f in several.files} == {
         f"w{n}" for n in range(1, writers + 1)}  # each writer wrote its share
+    assert (one.writers, several.writers) == (1, writers)
     assert (several.nodes, several.relationships) == (one.nodes, one.relationships) > (2000,
                                                                                       3000)
     assert _rows_by_group(several.files) == _rows_by_group(one.files)
@@ -318,6 +342,8 @@ def test_a_writer_that_fails_fails_the_backfill_with_one_clear_error(
 
     monkeypatch.setattr(import_files, "_Writers", failing)
     monkeypatch.setattr(import_files, "PARALLEL_FROM", 1)
+    (tmp_path / "lib").mkdir()  # the shape of a Neo4j home: the import is never reached
+    (tmp_path / "lib" / "neo4j-command-line-5.26.0.jar").touch()
     staged = [lambda staging: ingest(staging, EstateShape(200).records(), "t",
                                      batch_size=BATCH)]
     target = Target(home=tmp_path, uri="bolt://127.0.0.1:1", wait_seconds=0, writers=3,

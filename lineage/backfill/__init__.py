@@ -1,9 +1,13 @@
 """Bulk first load: the same connectors and merge rules as `lineage ingest`, written to Neo4j by
 its offline importer instead of transaction by transaction.
 
+0. **Check**: what the import would refuse (not a Neo4j home, its server running, the database
+   there already without `overwrite`) is told before anything is staged.
 1. **Stage**: every source runs through the ingest service (`lineage.ingest.ingest`) into a
    `StagingStore` in memory: the same pipeline, batches and `apply_batch`, so conflicts,
-   placeholders and provenance come out as they would in Neo4j.
+   placeholders and provenance come out as they would in Neo4j. Staging stops with a clear
+   error when the machine's memory left falls below a floor (`Target.memory_floor`), before
+   the machine runs out.
 2. **Files**: the staged graph becomes node and relationship CSV files (`import_files`),
    written by several processes at once on a large graph (`Target.writers`).
 3. **Import**: `neo4j-admin database import full` writes the database's store files directly
@@ -25,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from lineage.backfill.forked import ForkedError
-from lineage.backfill.import_files import default_writers, write_import_files
-from lineage.backfill.neo4j_admin import run_import, start_server, wait_for_store
-from lineage.backfill.staging import StagingStore
+from lineage.backfill.import_files import default_writers, write_import_files, writers_that_fit
+from lineage.backfill.neo4j_admin import check_home, run_import, start_server, wait_for_store
+from lineage.backfill.staging import StagingStore, staging_floor
 from lineage.errors import UserError
+from lineage.memory import process_rss, read_meminfo
 from lineage.pipeline import RunReport
 from lineage.timefmt import utc_now
+from lineage.wording import plural
 
 BACKFILL_META = "backfilled_at"  # when the database was loaded by a backfill
 # One source of a backfill: runs into the staging store through the ingest service.
@@ -50,6 +56,9 @@ class Target:
     wait_seconds: float = 300.0
     work: Path | None = None  # where the files go (default: <home>/backfill-<database>)
     writers: int = field(default_factory=default_writers)  # processes writing the files
+    # staging stops when the machine's memory left falls below this (bytes; 0: never; None:
+    # a tenth of the machine's memory, 1 GiB at least)
+    memory_floor: int | None = None
 
     @property
     def folder(self) -> Path:
@@ -67,6 +76,7 @@ class BackfillReport:
     leftovers: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     folder: str = ""
+    writers: int = 1
 
     @property
     def records(self) -> int:
@@ -81,7 +91,7 @@ class BackfillReport:
         return {
             "records": self.records, "nodes": self.nodes, "relationships": self.relationships,
             "conflicts": self.conflicts, "files": self.files, "leftovers": self.leftovers,
-            "rejected": self.rejected, "folder": self.folder,
+            "rejected": self.rejected, "folder": self.folder, "writers": self.writers,
             "seconds": {name: round(value, 3) for name, value in self.seconds.items()},
             "runs": [r.as_dict() for r in self.runs],
         }
@@ -92,6 +102,36 @@ def stage(sources: Sequence[StagedSource], staging: StagingStore | None = None,
     """Run the sources, in order, into a staging store."""
     staging = staging if staging is not None else StagingStore()
     return staging, [run(staging) for run in sources]
+
+
+def _watched(staging: StagingStore | None, target: Target, say: Callable[[str], None]
+             ) -> StagingStore:
+    """The staging store, watching the memory left against the target's floor."""
+    floor = staging_floor(target.memory_floor)
+    if staging is None:
+        staging = StagingStore(floor)
+    elif not staging.memory_floor:
+        staging.memory_floor = floor
+    if not staging.memory_floor:
+        say("the memory left on this machine is not watched while staging")
+    return staging
+
+
+def _writers_that_fit(wanted: int, floor: int, say: Callable[[str], None]) -> int:
+    """`wanted` writers, or fewer when their children's copies of the staged graph would take
+    the memory left below the floor."""
+    if wanted == 1 or not floor:
+        return wanted
+    try:
+        spare, staged = read_meminfo().get("MemAvailable", 0) - floor, process_rss()
+    except OSError:
+        return wanted
+    fit = writers_that_fit(wanted, spare, staged)
+    if fit < wanted:
+        say(f"writing the files with {plural(fit, 'process', 'processes')} instead of {wanted}:"
+            f" each more copies part of the {staged / (1 << 30):.1f} GiB staged, and the memory"
+            " left would fall below the floor (--memory-floor)")
+    return fit
 
 
 def backfill(sources: Sequence[StagedSource], target: Target,
@@ -107,17 +147,20 @@ def backfill(sources: Sequence[StagedSource], target: Target,
         report.seconds[name] = now - clock
         clock = now
 
-    staging, report.runs = stage(sources, staging)
+    check_home(target.home, target.database, target.overwrite)
+    staging, report.runs = stage(sources, _watched(staging, target, say))
     staging.set_meta(BACKFILL_META, utc_now())  # also: the import never has nothing to load
     lap("stage")
     say(f"staged {report.records:,} records: {len(staging.nodes):,} nodes, "
         f"{len(staging.edges_by_id):,} edges")
     try:
         target.folder.mkdir(parents=True, exist_ok=True)
-        files = write_import_files(staging, target.folder, target.writers)
+        files = write_import_files(staging, target.folder,
+                                   _writers_that_fit(target.writers, staging.memory_floor, say))
     except (OSError, ForkedError) as exc:  # a full disk, a folder that cannot be written
         raise UserError(f"cannot write the import files in {target.folder}: {exc}") from None
     report.nodes, report.relationships = files.nodes, files.relationships
+    report.writers = files.writers
     report.conflicts, report.files = len(staging.conflict_by_id), len(files.files)
     report.leftovers = len(files.leftovers)
     staging.clear()  # the files hold it now; the import wants the memory

@@ -127,6 +127,7 @@ class ImportFiles:
     leftovers: Leftovers
     nodes: int
     relationships: int
+    writers: int = 1  # processes that wrote them
 
     @property
     def multiline(self) -> bool:
@@ -267,6 +268,21 @@ def _write_relationships(staging: StagingStore, positions: tuple[int, int], writ
     return positions[1] - positions[0]
 
 
+# What a forked writer copies of the staged graph, as a share of the parent's memory per share
+# of the graph it writes: it touches every object of its share (reference counts), and the pages
+# holding them are copied (at size M: 440 MiB for half of a 990 MiB staging, BENCHMARKS.md).
+CHILD_COPY = 0.9
+
+
+def writers_that_fit(wanted: int, spare: int, staged: int) -> int:
+    """The most writers, up to `wanted`, whose children's copies (`CHILD_COPY`) fit in `spare`
+    bytes beside a process of `staged` bytes: n writers cost (n - 1) / n of CHILD_COPY."""
+    for writers in range(wanted, 1, -1):
+        if (writers - 1) * CHILD_COPY * staged / writers <= spare:
+            return writers
+    return 1
+
+
 def default_writers() -> int:
     """Writers of import files by default: one per core, at most MAX_WRITERS."""
     return max(1, min(MAX_WRITERS, os.cpu_count() or 1))
@@ -298,4 +314,4 @@ def write_import_files(staging: StagingStore, folder: Path, writers: int = 1,
                           [e for part in parts for e in part.leftovers.edges])
     return ImportFiles([f for part in parts for f in part.files], leftovers,
                        sum(part.nodes for part in parts),
-                       sum(part.relationships for part in parts))
+                       sum(part.relationships for part in parts), len(parts))

@@ -6,6 +6,8 @@ holds the jars only (`lib/`), whose `org.neo4j.cli.AdminTool` is the same comman
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shlex
 import subprocess
@@ -16,6 +18,7 @@ from pathlib import Path
 from lineage.backfill.import_files import ARRAY_DELIMITER_OPTION, ImportFiles
 from lineage.errors import StoreUnavailableError, UserError
 from lineage.stores.neo4j import Neo4jStore
+from lineage.warm import check_database_name, databases_folder
 
 _TAIL_LINES = 12
 
@@ -33,6 +36,42 @@ def admin_command(home: Path) -> list[str]:
     java = os.environ.get("JAVA", "java")
     heap = os.environ.get("NEO4J_ADMIN_HEAP", "1g")
     return [java, f"-Xmx{heap}", "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool"]
+
+
+RUNNING_HINT = "stop the Neo4j server of this home first: the import writes offline"
+EXISTS_HINT = "the database exists: --overwrite replaces it"
+
+
+def check_home(home: Path, database: str, overwrite: bool) -> None:
+    """What the import would refuse, told before anything is staged (at size L staging takes
+    twenty minutes): not a Neo4j home, not a database name, its server running (a store lock
+    held), the database there already without `overwrite`. The import checks again."""
+    admin_command(home)
+    check_database_name(database)
+    databases = databases_folder(home)
+    if _locked(databases / "store_lock") or _locked(databases / database / "database_lock"):
+        raise UserError(f"the Neo4j server of {home} is running (its store is locked): "
+                        f"{RUNNING_HINT}")
+    if not overwrite and (databases / database / "neostore").exists():
+        raise UserError(f"the database {database!r} of {home} holds a store ({EXISTS_HINT})")
+
+
+def _locked(path: Path) -> bool:
+    """Whether another process (a Neo4j server: Java's file locks are POSIX record locks on
+    Linux) holds a lock on this file; False when it cannot be told (no such file)."""
+    try:
+        descriptor = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EACCES)
+    else:
+        fcntl.lockf(descriptor, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(descriptor)
 
 
 def _environment(home: Path) -> dict[str, str]:
@@ -76,9 +115,9 @@ def run_import(home: Path, database: str, files: ImportFiles, overwrite: bool,
         tail = "\n".join(causes[:2] or lines[-_TAIL_LINES:])
         hint = ""
         if "in use" in output.lower():
-            hint = " (stop the Neo4j server of this home first: the import writes offline)"
+            hint = f" ({RUNNING_HINT})"
         elif "already" in output.lower() and "exist" in output.lower():
-            hint = " (the database exists: --overwrite replaces it)"
+            hint = f" ({EXISTS_HINT})"
         raise UserError(f"neo4j-admin import into {database!r} at {home} failed{hint}:\n{tail}")
     return output
 

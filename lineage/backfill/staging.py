@@ -16,13 +16,15 @@ every write replaces maps, never changes them in place.
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from sys import intern
 from typing import Any
 
 import networkx as nx
 
-from lineage.errors import BatchRejectedError
+from lineage.errors import BatchRejectedError, UserError
+from lineage.memory import read_meminfo, reserve
 from lineage.merge import Conflict
 from lineage.model import Edge, Node, Properties, kind_of_valid
 from lineage.stores.base import (
@@ -49,6 +51,10 @@ class Instance:
         self.waiters: list[str] | None = None
 
 
+def _gib(size: int) -> str:
+    return f"{size / (1 << 30):.1f} GiB"
+
+
 class _MemoryBatch:
     """BatchAccess over the staging dicts. Nothing is changed before `write`, so a batch that
     fails half-way leaves the store as it was."""
@@ -73,12 +79,36 @@ class _MemoryBatch:
         self.plan = plan
 
 
+WATCH_SECONDS = 0.5  # the memory left is read at most this often while staging
+
+
+def staging_floor(wanted: int | None,
+                  meminfo: Callable[[], dict[str, int]] = read_meminfo) -> int:
+    """The memory floor staging keeps to: `wanted` (0: none), else what the engine leaves to
+    everything else (`lineage.memory.reserve`); none where the memory left cannot be read
+    (not Linux) and none was asked for."""
+    try:
+        memory = meminfo()
+    except OSError:
+        if wanted:
+            raise UserError("--memory-floor: the memory left on this machine cannot be read "
+                            "(/proc/meminfo); give --memory-floor 0 to stage unwatched") from None
+        return 0
+    return reserve(memory) if wanted is None else wanted
+
+
 class StagingStore(GraphViewReads, GraphStore):
-    """`StagingStore()`: an empty graph in this process's memory."""
+    """`StagingStore()`: an empty graph in this process's memory. With a `memory_floor`
+    (bytes), staging stops with a UserError, instead of the machine running out, as soon as
+    the memory left on the machine (`MemAvailable`) is below it."""
 
     location = "backfill staging (memory)"
 
-    def __init__(self) -> None:
+    def __init__(self, memory_floor: int = 0,
+                 meminfo: Callable[[], dict[str, int]] = read_meminfo) -> None:
+        self.memory_floor = memory_floor
+        self._meminfo = meminfo
+        self._watched = float("-inf")
         self.nodes: dict[str, Properties] = {}
         self.edges_by_id: dict[EdgeId, Properties] = {}
         self.conflict_by_id: dict[str, Conflict] = {}
@@ -127,7 +157,25 @@ class StagingStore(GraphViewReads, GraphStore):
         if self._graph is not None:
             apply_plan(self._graph, plan)
         gc.freeze()  # what is staged lives to the end: the collector need never scan it again
+        if self.memory_floor:
+            self._watch_memory()
         return result
+
+    def _watch_memory(self) -> None:
+        now = time.monotonic()
+        if now - self._watched < WATCH_SECONDS:
+            return
+        self._watched = now
+        left = self._meminfo().get("MemAvailable")
+        if left is not None and left < self.memory_floor:
+            raise UserError(
+                f"backfill stopped staging before this machine runs out of memory: "
+                f"{_gib(left)} left, below the floor of {_gib(self.memory_floor)} "
+                f"(--memory-floor), with {len(self.nodes):,} nodes and "
+                f"{len(self.edges_by_id):,} edges staged; nothing was written to the database. "
+                "Stage fewer sources at once (backfill the first, then `lineage ingest` the "
+                "rest), free memory here, or use a machine with more: staging holds about "
+                "300-370 bytes per node or edge")
 
     def _key(self, key: str) -> str:
         return self._keys.setdefault(key, key)
@@ -187,7 +235,7 @@ class StagingStore(GraphViewReads, GraphStore):
         return known
 
     def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        self.__init__(self.memory_floor, self._meminfo)  # type: ignore[misc]
         gc.unfreeze()  # see upsert
 
     # -- reads beside the graph view --------------------------------------------------------

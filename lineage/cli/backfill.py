@@ -33,6 +33,10 @@ def backfill_command(
     writers: Annotated[int | None, typer.Option(
         min=1, help="Processes that write the import files at once (default: "
         "one per core); each more uses more memory (README).")] = None,
+    memory_floor: Annotated[str | None, typer.Option(
+        "--memory-floor", help="Stop staging, with an error and nothing written, when the "
+        "memory left on this machine falls below this (e.g. 2g; 0: never). Default: a tenth "
+        "of the machine's memory, 1 GiB at least.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Load an empty Neo4j database through its offline importer, with `ingest`'s merge rules.
@@ -59,7 +63,9 @@ def backfill_command(
     target = Target(home=neo4j_home.resolve(), uri=settings.store, database=database,
                     auth=settings.neo4j_auth(), overwrite=overwrite, start_with=start_with,
                     wait_seconds=wait, work=work.resolve() if work else None,
-                    writers=writers or default_writers())
+                    writers=writers or default_writers(),
+                    memory_floor=None if memory_floor is None
+                    else parse_size(memory_floor, "--memory-floor"))
     sources = plan_sources(configured, settings.pseudonym_secret(), target.folder / "state",
                            settings.batch_size)
     say = (lambda text: None) if as_json else (
