@@ -166,7 +166,11 @@ class StagingStore(GraphViewReads, GraphStore):
         if now - self._watched < WATCH_SECONDS:
             return
         self._watched = now
-        left = self._meminfo().get("MemAvailable")
+        try:
+            left = self._meminfo().get("MemAvailable")
+        except OSError:  # no longer readable: staging goes on unwatched, as where it never was
+            self.memory_floor = 0
+            return
         if left is not None and left < self.memory_floor:
             raise UserError(
                 f"backfill stopped staging before this machine runs out of memory: "

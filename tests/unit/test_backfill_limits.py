@@ -70,6 +70,15 @@ def test_without_a_floor_the_memory_is_never_read() -> None:
     assert memory.reads == 0 and len(staging.nodes) == 2
 
 
+def test_memory_that_can_no_longer_be_read_is_no_longer_watched() -> None:
+    def unreadable() -> dict[str, int]:
+        raise PermissionError("/proc/meminfo")
+
+    staging = StagingStore(memory_floor=GIB, meminfo=unreadable)
+    staging.upsert(*_batch(1))
+    assert staging.memory_floor == 0 and len(staging.nodes) == 2
+
+
 def test_clearing_keeps_the_floor() -> None:
     staging = StagingStore(memory_floor=GIB, meminfo=Meminfo(available=8 * GIB))
     staging.upsert(*_batch(1))
