@@ -49,8 +49,10 @@ def check_database_name(database: str) -> None:
 
 
 def databases_folder(home: Path) -> Path:
-    """Where a Neo4j home keeps its databases (its default layout)."""
-    return home / "data" / "databases"
+    """Where a Neo4j home keeps its databases: `<data>/databases`, the data folder as its
+    neo4j.conf sets it (`server.directories.data`, relative to the home), else `data`."""
+    data = Path(_conf_value(home, "server.directories.data") or "data")
+    return (data if data.is_absolute() else home / data) / "databases"
 
 
 def database_folder(home: Path, database: str) -> Path:
@@ -96,16 +98,22 @@ def _meminfo(path: Path = MEMINFO) -> dict[str, int]:
                         "--budget") from None
 
 
-def _configured(home: Path, setting: str) -> int:
-    """A memory size set in the home's neo4j.conf; 0 when it is not set."""
+def _conf_value(home: Path, setting: str) -> str | None:
+    """A setting of the home's neo4j.conf; None when it is not set."""
     conf = home / "conf" / "neo4j.conf"
     if not conf.is_file():
-        return 0
+        return None
     for line in conf.read_text(encoding="utf-8", errors="replace").splitlines():
         name, _, value = line.partition("=")
         if name.strip() == setting and value.strip():
-            return parse_size(value.strip(), setting)
-    return 0
+            return value.strip()
+    return None
+
+
+def _configured(home: Path, setting: str) -> int:
+    """A memory size set in the home's neo4j.conf; 0 when it is not set."""
+    value = _conf_value(home, setting)
+    return 0 if value is None else parse_size(value, setting)
 
 
 def configured_page_cache(home: Path) -> int:

@@ -13,7 +13,8 @@ import os
 import shlex
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,8 +136,11 @@ def test_backfill_equals_the_pipeline_on_size_s(neo4j_store: Neo4jStore,
     target = Target(home=second_home.home, uri=second_home.uri, overwrite=True,
                     start_with=second_home.start_command, wait_seconds=120,
                     work=tmp_path / "files")
+    said: list[str] = []
     report = backfill([lambda staging: ingest(staging, records(), "benchmark",
-                                              batch_size=BATCH)], target)
+                                              batch_size=BATCH)], target, say=said.append)
+    assert f"source 1 of 1, benchmark: {report.runs[0].records:,} records (1 rejected) in " \
+        in said[0]
     assert [r.location for r in report.runs[0].rejected] == ["too big"]
     assert [r.location for r in piped.rejected] == ["too big"]
     assert report.leftovers == 2  # a study with an empty list and a delimiter in an item, and
@@ -189,8 +193,18 @@ def test_cli_backfills_the_demo_sources_as_ingest_does(
     monkeypatch.setenv("LINEAGE_PSEUDONYM_KEY", SECRET)
     plan = _demo_plan(tmp_path / "inputs")
     neo4j_store.clear()
-    for run in plan_sources(load_plan(plan), SECRET.encode(), tmp_path / "state", 1000):
-        run(neo4j_store)  # type: ignore[arg-type]  # what `lineage ingest` runs, on Neo4j
+    counted: dict[str, int] = {}
+
+    @contextmanager
+    def counter(label: str) -> Iterator[Callable[[int], None]]:
+        counted[label] = 0
+        yield lambda done: counted.update({label: counted[label] + done})
+
+    runs = [run(neo4j_store)  # type: ignore[arg-type]  # what `lineage ingest` runs, on Neo4j
+            for run in plan_sources(load_plan(plan), SECRET.encode(), tmp_path / "state", 1000,
+                                    counter)]
+    assert counted == {f"staging {run.source}": run.records for run in runs}  # each counted
+    assert len(counted) == 8 and min(counted.values()) > 0  # estate, 3 DICOM folders, 4 files
     second_home.local("stop")
     result = CliRunner().invoke(app, [
         "--store", second_home.uri, "backfill", str(plan), "--neo4j-home",

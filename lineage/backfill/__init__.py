@@ -98,10 +98,18 @@ class BackfillReport:
 
 
 def stage(sources: Sequence[StagedSource], staging: StagingStore | None = None,
-          ) -> tuple[StagingStore, list[RunReport]]:
-    """Run the sources, in order, into a staging store."""
+          say: Callable[[str], None] = lambda _: None) -> tuple[StagingStore, list[RunReport]]:
+    """Run the sources, in order, into a staging store, saying what each staged."""
     staging = staging if staging is not None else StagingStore()
-    return staging, [run(staging) for run in sources]
+    runs = []
+    for number, run in enumerate(sources, 1):
+        report = run(staging)
+        runs.append(report)
+        say(f"source {number} of {len(sources)}, {report.source}: {report.records:,} records "
+            f"({len(report.rejected):,} rejected) in {report.seconds:.1f} s; "
+            f"{len(staging.nodes):,} nodes and "
+            f"{len(staging.edges_by_id):,} edges staged")
+    return staging, runs
 
 
 def _watched(staging: StagingStore | None, target: Target, say: Callable[[str], None]
@@ -148,7 +156,7 @@ def backfill(sources: Sequence[StagedSource], target: Target,
         clock = now
 
     check_home(target.home, target.database, target.overwrite)
-    staging, report.runs = stage(sources, _watched(staging, target, say))
+    staging, report.runs = stage(sources, _watched(staging, target, say), say)
     staging.set_meta(BACKFILL_META, utc_now())  # also: the import never has nothing to load
     lap("stage")
     say(f"staged {report.records:,} records: {len(staging.nodes):,} nodes, "

@@ -16,6 +16,8 @@ Each entry is a registered source (`lineage sources`) and the fields of its conf
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +77,14 @@ def load_plan(path: Path) -> list[tuple[Source[Any], SourceConfig]]:
     return configured
 
 
+# A counter of the records a source has staged, shown while it runs: given the source's label,
+# a context yielding the callback to advance (or None), as `lineage.cli.output.progress`.
+Progress = Callable[[str], AbstractContextManager[Callable[[int], None] | None]]
+
+
 def plan_sources(configured: list[tuple[Source[Any], SourceConfig]], secret: bytes,
-                 state_folder: Path, batch_size: int) -> list[StagedSource]:
+                 state_folder: Path, batch_size: int,
+                 progress: Progress = lambda label: nullcontext()) -> list[StagedSource]:
     """The configured sources as staged runs; the first binds the pseudonym key, as the first
     write to any store does."""
     def staged(source: Source[Any], config: SourceConfig) -> StagedSource:
@@ -84,7 +92,9 @@ def plan_sources(configured: list[tuple[Source[Any], SourceConfig]], secret: byt
             bind_pseudonym_key(staging, secret)
             context = SourceContext(staging, secret,
                                     state_path=lambda name: state_folder / f"{name}.json")
-            return run_configured(source, config, context, batch_size=batch_size)
+            with progress(f"staging {source.label(config)}") as advance:
+                return run_configured(source, config, context, batch_size=batch_size,
+                                      progress=advance)
         return run
 
     state_folder.mkdir(parents=True, exist_ok=True)

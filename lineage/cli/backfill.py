@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from lineage.cli.context import cli_context
-from lineage.cli.output import print_json, stderr, stdout
+from lineage.cli.output import print_json, progress, stderr, stdout
 from lineage.errors import UserError
 from lineage.warm import WarmReport, parse_size, warm
 from lineage.wording import plural
@@ -67,7 +67,8 @@ def backfill_command(
                     memory_floor=None if memory_floor is None
                     else parse_size(memory_floor, "--memory-floor"))
     sources = plan_sources(configured, settings.pseudonym_secret(), target.folder / "state",
-                           settings.batch_size)
+                           settings.batch_size,
+                           lambda label: progress(label, enabled=not as_json))
     say = (lambda text: None) if as_json else (
         lambda text: stderr.print(f"backfill: {text}", markup=False, soft_wrap=True))
     report = backfill(sources, target, say=say)

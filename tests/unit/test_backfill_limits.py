@@ -151,6 +151,16 @@ def test_a_free_home_passes_and_an_existing_database_needs_overwrite(home: Path)
         check_home(home, "neo4j", overwrite=False)
 
 
+def test_the_checks_read_the_data_folder_neo4j_conf_names(home: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "disk2" / "databases" / "neo4j"
+    moved.mkdir(parents=True)
+    (moved / "neostore").touch()
+    (home / "conf").mkdir()
+    (home / "conf" / "neo4j.conf").write_text(f"server.directories.data={tmp_path / 'disk2'}\n")
+    with pytest.raises(UserError, match="--overwrite replaces it"):
+        check_home(home, "neo4j", overwrite=False)
+
+
 @pytest.mark.parametrize(("database", "message"), [
     ("neo4j\n", "is not a Neo4j database name"), ("../x", "is not a Neo4j database name")])
 def test_a_database_name_is_checked_before_staging(home: Path, database: str,

@@ -17,6 +17,7 @@ from lineage.warm import (
     WarmReport,
     _meminfo,
     configured_page_cache,
+    databases_folder,
     default_budget,
     parse_size,
     read_files,
@@ -116,6 +117,19 @@ def test_a_missing_database_is_named(tmp_path: Path) -> None:
     home = _home(tmp_path, SIZES)
     with pytest.raises(UserError, match="no database 'reports' in the Neo4j home"):
         warm(home, "reports", budget=GIB)
+
+
+def test_the_data_folder_is_where_neo4j_conf_puts_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    moved = _home(tmp_path / "elsewhere", SIZES)  # its data/databases/neo4j
+    (home / "conf").mkdir(parents=True)
+    conf = home / "conf" / "neo4j.conf"
+    conf.write_text(f"server.directories.data={moved / 'data'}\n")
+    assert warm(home, "neo4j", budget=GIB).read_bytes == sum(SIZES.values())
+    conf.write_text("server.directories.data = ../elsewhere/home/data\n")  # relative to it
+    assert databases_folder(home).resolve() == (moved / "data" / "databases").resolve()
+    conf.write_text("# server.directories.data=/nowhere\n")
+    assert databases_folder(home) == home / "data" / "databases"
 
 
 def test_the_default_budget_leaves_the_server_and_a_margin(tmp_path: Path) -> None:
