@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from benchmarks.estate import EstateShape
 from lineage.backfill import Target, backfill, import_files
 from lineage.backfill.digest import canonical_digest
-from lineage.backfill.import_files import ImportFile, write_import_files
+from lineage.backfill.import_files import ImportFile, remove_import_files, write_import_files
 from lineage.backfill.plan import load_plan, plan_sources
 from lineage.backfill.staging import StagingStore
 from lineage.cli.app import app
@@ -145,6 +145,8 @@ def test_backfill_equals_the_pipeline_on_size_s(neo4j_store: Neo4jStore,
     assert [r.location for r in piped.rejected] == ["too big"]
     assert report.leftovers == 2  # a study with an empty list and a delimiter in an item, and
     # the edge to it
+    assert not list((tmp_path / "files").glob("*.csv"))  # removed once imported
+    assert (tmp_path / "files" / "import.log").is_file()
     with Neo4jStore(second_home.uri) as loaded:
         pipeline_digest, backfill_digest = canonical_digest(neo4j_store), canonical_digest(loaded)
         study = loaded.get_node("study:2.25.4242424242")
@@ -209,8 +211,9 @@ def test_cli_backfills_the_demo_sources_as_ingest_does(
     result = CliRunner().invoke(app, [
         "--store", second_home.uri, "backfill", str(plan), "--neo4j-home",
         str(second_home.home), "--overwrite", "--start-with", second_home.start_command,
-        "--wait", "120"])
+        "--wait", "120", "--keep-files"])
     assert result.exit_code == 0, result.output
+    assert list((second_home.home / "backfill-neo4j").glob("nodes-Study-*.csv"))  # kept
     assert "backfilled" in result.stdout and "into 'neo4j'" in result.stdout
     with Neo4jStore(second_home.uri) as loaded:
         assert canonical_digest(loaded, RUN_TIMES) == canonical_digest(neo4j_store, RUN_TIMES)
@@ -342,6 +345,10 @@ def test_several_processes_write_what_one_writes(tmp_path: Path, awkward: bool,
     assert _rows_by_group(several.files) == _rows_by_group(one.files)
     assert several.leftovers == one.leftovers
     assert len(several.leftovers) == (2 if awkward else 0)
+    (tmp_path / "several" / "notes.csv").write_text("kept\n", encoding="utf-8")
+    written = sum(f.path.stat().st_size for f in several.files)
+    assert remove_import_files(tmp_path / "several") == written > 0
+    assert [p.name for p in (tmp_path / "several").iterdir()] == ["notes.csv"]
 
 
 def test_a_writer_that_fails_fails_the_backfill_with_one_clear_error(
@@ -362,9 +369,13 @@ def test_a_writer_that_fails_fails_the_backfill_with_one_clear_error(
                                      batch_size=BATCH)]
     target = Target(home=tmp_path, uri="bolt://127.0.0.1:1", wait_seconds=0, writers=3,
                     work=tmp_path / "files")
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "patients.csv").write_text("a user's own file\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"cannot write the import files in .*files: import "
                                         r"file writer w2 failed: FileNotFoundError"):
         backfill(staged, target)
+    # what the other writers wrote is removed; nothing else is
+    assert [p.name for p in (tmp_path / "files").glob("*.csv")] == ["patients.csv"]
     (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
     blocked = Target(home=tmp_path, uri="bolt://127.0.0.1:1", wait_seconds=0,
                      work=tmp_path / "not-a-folder")

@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from lineage.backfill.forked import ForkedError
-from lineage.backfill.import_files import default_writers, write_import_files, writers_that_fit
+from lineage.backfill.import_files import (
+    default_writers,
+    remove_import_files,
+    write_import_files,
+    writers_that_fit,
+)
 from lineage.backfill.neo4j_admin import check_home, run_import, start_server, wait_for_store
 from lineage.backfill.staging import StagingStore, staging_floor
 from lineage.errors import UserError
@@ -59,6 +64,7 @@ class Target:
     # staging stops when the machine's memory left falls below this (bytes; 0: never; None:
     # a tenth of the machine's memory, 1 GiB at least)
     memory_floor: int | None = None
+    keep_files: bool = False  # the CSV files are removed once imported unless kept
 
     @property
     def folder(self) -> Path:
@@ -142,6 +148,13 @@ def _writers_that_fit(wanted: int, floor: int, say: Callable[[str], None]) -> in
     return fit
 
 
+def _remove_files(folder: Path) -> int:
+    try:
+        return remove_import_files(folder)
+    except OSError:  # a folder that could not be made or read: nothing of ours in it
+        return 0
+
+
 def backfill(sources: Sequence[StagedSource], target: Target,
              staging: StagingStore | None = None,
              say: Callable[[str], None] = lambda _: None) -> BackfillReport:
@@ -166,6 +179,7 @@ def backfill(sources: Sequence[StagedSource], target: Target,
         files = write_import_files(staging, target.folder,
                                    _writers_that_fit(target.writers, staging.memory_floor, say))
     except (OSError, ForkedError) as exc:  # a full disk, a folder that cannot be written
+        _remove_files(target.folder)  # what was written of them is of no use, and takes the disk
         raise UserError(f"cannot write the import files in {target.folder}: {exc}") from None
     report.nodes, report.relationships = files.nodes, files.relationships
     report.writers = files.writers
@@ -176,6 +190,9 @@ def backfill(sources: Sequence[StagedSource], target: Target,
     say(f"wrote {len(files.files)} files to {target.folder}; importing into "
         f"{target.database!r} at {target.home}")
     run_import(target.home, target.database, files, target.overwrite, target.folder)
+    if not target.keep_files:
+        say(f"removed the import files ({_remove_files(target.folder) / (1 << 30):.1f} GiB); "
+            "the import's log and report stay")
     lap("import")
     if target.start_with:
         say(f"starting the server: {target.start_with}")

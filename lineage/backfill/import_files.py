@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Iterator, Set
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -288,6 +289,22 @@ def default_writers() -> int:
     return max(1, min(MAX_WRITERS, os.cpu_count() or 1))
 
 
+# The names `_Writers` gives its files (`nodes-Study-0000.csv`,
+# `relationships-COPY_OF-w2-0003.csv`): only those are ever replaced or removed, whatever else
+# the folder holds.
+_IMPORT_FILE = re.compile(r"(?:nodes|relationships)-[A-Za-z_]+-(?:w\d+-)?\d{4}\.csv\Z")
+
+
+def remove_import_files(folder: Path) -> int:
+    """Remove the import files a backfill wrote in `folder` (and nothing else); their bytes."""
+    removed = 0
+    for path in folder.glob("*.csv"):
+        if _IMPORT_FILE.match(path.name):
+            removed += path.stat().st_size
+            path.unlink()
+    return removed
+
+
 def write_import_files(staging: StagingStore, folder: Path, writers: int = 1,
                        parallel_from: int | None = None) -> ImportFiles:
     """Write the staging store's graph into `folder` (created; files of an earlier run in it are
@@ -296,8 +313,7 @@ def write_import_files(staging: StagingStore, folder: Path, writers: int = 1,
     cost: this process writes the first, a forked child each of the others, all at once (each
     child reads the staged graph as it was at the fork, and copies the memory it touches)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.csv"):
-        old.unlink()
+    remove_import_files(folder)
     later = frozenset(key for key, props in staging.nodes.items() if not _all_carried(props))
     count, edges = len(staging.nodes), len(staging.edges_by_id)
     if count + edges < (PARALLEL_FROM if parallel_from is None else parallel_from) or \

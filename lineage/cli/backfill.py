@@ -37,6 +37,9 @@ def backfill_command(
         "--memory-floor", help="Stop staging, with an error and nothing written, when the "
         "memory left on this machine falls below this (e.g. 2g; 0: never). Default: a tenth "
         "of the machine's memory, 1 GiB at least.")] = None,
+    keep_files: Annotated[bool, typer.Option(
+        "--keep-files", help="Keep the CSV files after the import (removed by default; the "
+        "import's log and report stay).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Load an empty Neo4j database through its offline importer, with `ingest`'s merge rules.
@@ -65,7 +68,7 @@ def backfill_command(
                     wait_seconds=wait, work=work.resolve() if work else None,
                     writers=writers or default_writers(),
                     memory_floor=None if memory_floor is None
-                    else parse_size(memory_floor, "--memory-floor"))
+                    else parse_size(memory_floor, "--memory-floor"), keep_files=keep_files)
     sources = plan_sources(configured, settings.pseudonym_secret(), target.folder / "state",
                            settings.batch_size,
                            lambda label: progress(label, enabled=not as_json))
