@@ -23,6 +23,11 @@ def read_meminfo(path: Path = MEMINFO) -> dict[str, int]:
     return values
 
 
+def gib(size: int) -> str:
+    """A size in bytes as GiB text for people: `8.8 GiB`."""
+    return f"{size / (1 << 30):.1f} GiB"
+
+
 def reserve(memory: dict[str, int]) -> int:
     """Memory left to everything else: a tenth of the machine's, 1 GiB at least."""
     return max(_RESERVE_AT_LEAST, memory.get("MemTotal", 0) * _RESERVE_SHARE // 100)

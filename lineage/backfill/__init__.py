@@ -38,7 +38,7 @@ from lineage.backfill.import_files import (
 from lineage.backfill.neo4j_admin import check_home, run_import, start_server, wait_for_store
 from lineage.backfill.staging import StagingStore, staging_floor
 from lineage.errors import UserError
-from lineage.memory import process_rss, read_meminfo
+from lineage.memory import gib, process_rss, read_meminfo
 from lineage.pipeline import RunReport
 from lineage.timefmt import utc_now
 from lineage.wording import plural
@@ -143,7 +143,7 @@ def _writers_that_fit(wanted: int, floor: int, say: Callable[[str], None]) -> in
     fit = writers_that_fit(wanted, spare, staged)
     if fit < wanted:
         say(f"writing the files with {plural(fit, 'process', 'processes')} instead of {wanted}:"
-            f" each more copies part of the {staged / (1 << 30):.1f} GiB staged, and the memory"
+            f" each more copies part of the {gib(staged)} staged, and the memory"
             " left would fall below the floor (--memory-floor)")
     return fit
 
@@ -191,7 +191,7 @@ def backfill(sources: Sequence[StagedSource], target: Target,
         f"{target.database!r} at {target.home}")
     run_import(target.home, target.database, files, target.overwrite, target.folder)
     if not target.keep_files:
-        say(f"removed the import files ({_remove_files(target.folder) / (1 << 30):.1f} GiB); "
+        say(f"removed the import files ({gib(_remove_files(target.folder))}); "
             "the import's log and report stay")
     lap("import")
     if target.start_with:

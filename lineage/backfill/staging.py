@@ -24,7 +24,7 @@ from typing import Any
 import networkx as nx
 
 from lineage.errors import BatchRejectedError, UserError
-from lineage.memory import read_meminfo, reserve
+from lineage.memory import gib, read_meminfo, reserve
 from lineage.merge import Conflict
 from lineage.model import Edge, Node, Properties, kind_of_valid
 from lineage.stores.base import (
@@ -49,10 +49,6 @@ class Instance:
     def __init__(self) -> None:
         self.series: str | None = None
         self.waiters: list[str] | None = None
-
-
-def _gib(size: int) -> str:
-    return f"{size / (1 << 30):.1f} GiB"
 
 
 class _MemoryBatch:
@@ -174,7 +170,7 @@ class StagingStore(GraphViewReads, GraphStore):
         if left is not None and left < self.memory_floor:
             raise UserError(
                 f"backfill stopped staging before this machine runs out of memory: "
-                f"{_gib(left)} left, below the floor of {_gib(self.memory_floor)} "
+                f"{gib(left)} left, below the floor of {gib(self.memory_floor)} "
                 f"(--memory-floor), with {len(self.nodes):,} nodes and "
                 f"{len(self.edges_by_id):,} edges staged; nothing was written to the database. "
                 "Stage fewer sources at once (backfill the first, then `lineage ingest` the "
