@@ -1,4 +1,5 @@
-"""A connector's own durable state (checkpoints, per-object event order): a small SQLite file."""
+"""A connector's own durable state (checkpoints, per-object event order): a small SQLite file
+(a full or failing disk while it is written: `lineage.sqlite_files`)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import sqlite3
 from pathlib import Path
 
 from lineage.errors import StoreUnavailableError
+from lineage.sqlite_files import connect
 
 
 def open_state(path: Path, schema: str, what: str) -> sqlite3.Connection:
     """Open (creating) the state file with its schema; `what` names it in the error."""
     try:
-        db = sqlite3.connect(path, isolation_level=None)
+        db = connect(path, what, isolation_level=None)
         db.execute("PRAGMA journal_mode = WAL")
         db.executescript(schema)
     except sqlite3.DatabaseError as exc:

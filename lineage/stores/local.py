@@ -15,6 +15,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -23,6 +24,7 @@ import networkx as nx
 from lineage.errors import BatchRejectedError, StoreUnavailableError
 from lineage.merge import Conflict
 from lineage.model import Edge, Node, NodeKind, Properties, kind_of_valid
+from lineage.sqlite_files import connect
 from lineage.stores.base import (
     EdgeId,
     GraphStore,
@@ -162,7 +164,8 @@ class LocalStore(GraphViewReads, GraphStore):
                 f"cannot open local store {self.location}: folder {self.path.parent} does not exist"
             )
         try:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db = connect(self.path, "local store", isolation_level=None,
+                         check_same_thread=False)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
@@ -218,18 +221,14 @@ class LocalStore(GraphViewReads, GraphStore):
         db = self.db
         graph = self.graph  # current before the batch, so that only the batch needs applying
         batch = _RecordingBatch(db)
-        self._begin(db)
         try:
-            result = apply_batch(batch, nodes, edges)
-        except BaseException as exc:
-            db.execute("ROLLBACK")
-            if isinstance(exc, ValueError):
-                culprit = locate_unstorable(nodes, edges)
-                if culprit:
-                    raise BatchRejectedError(culprit[2], culprit[0], culprit[1]) from None
-                raise BatchRejectedError(str(exc)) from None
-            raise
-        db.execute("COMMIT")
+            with self._transaction(db):
+                result = apply_batch(batch, nodes, edges)
+        except ValueError as exc:
+            culprit = locate_unstorable(nodes, edges)
+            if culprit:
+                raise BatchRejectedError(culprit[2], culprit[0], culprit[1]) from None
+            raise BatchRejectedError(str(exc)) from None
         self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
         apply_plan(graph, batch.plan)
         return result
@@ -247,24 +246,18 @@ class LocalStore(GraphViewReads, GraphStore):
     @_serialized
     def add_to_meta(self, name: str, delta: int) -> int:
         db = self.db
-        self._begin(db)  # a store another writer holds is unavailable, as for a batch
-        try:
+        with self._transaction(db):  # a store another writer holds is unavailable, as for a batch
             row = db.execute(
                 "INSERT INTO meta (name, value) VALUES (?, MAX(0, ?)) ON CONFLICT (name) DO "
                 "UPDATE SET value = MAX(0, CAST(value AS INTEGER) + ?) RETURNING value",
                 (name, delta, delta)).fetchone()
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
         return int(row[0])
 
     @_serialized
     def record_instances(self, members: Mapping[str, str]) -> dict[str, list[str]]:
         db = self.db
         released: dict[str, list[str]] = {}
-        self._begin(db)
-        try:
+        with self._transaction(db):
             for chunk in _chunks(list(members)):
                 marks = ",".join("?" * len(chunk))
                 rows = db.execute(f"SELECT sop, waiters FROM instances WHERE sop IN ({marks}) "
@@ -274,10 +267,6 @@ class LocalStore(GraphViewReads, GraphStore):
                 "INSERT INTO instances (sop, series, waiters) VALUES (?, ?, NULL) "
                 "ON CONFLICT (sop) DO UPDATE SET series = excluded.series",
                 members.items())
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
         return released
 
     @_serialized
@@ -290,8 +279,7 @@ class LocalStore(GraphViewReads, GraphStore):
         db = self.db
         known: dict[str, str] = {}
         pending: dict[str, list[str]] = {}
-        self._begin(db)
-        try:
+        with self._transaction(db):
             for chunk in _chunks(list(waiters)):
                 marks = ",".join("?" * len(chunk))
                 rows = db.execute(
@@ -306,20 +294,26 @@ class LocalStore(GraphViewReads, GraphStore):
                 "ON CONFLICT (sop) DO UPDATE SET waiters = excluded.waiters",
                 ((sop, json.dumps(sorted(set(pending.get(sop, [])) | set(new))))
                  for sop, new in waiters.items() if sop not in known))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
         return known
 
-    def _begin(self, db: sqlite3.Connection) -> None:
-        """Take the write lock; a store another writer holds past busy_timeout is unavailable."""
+    @contextmanager
+    def _transaction(self, db: sqlite3.Connection) -> Iterator[None]:
+        """One write transaction: committed when the block ends, else undone. A store another
+        writer holds past busy_timeout is unavailable; so is a disk that is full or fails
+        (`CheckedConnection`), with the transaction undone."""
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise StoreUnavailableError(
                 f"local store {self.location} is locked by another writer ({exc}); "
                 "nothing was written") from None
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:  # SQLite may have undone it already (a full disk)
+                db.execute("ROLLBACK")
+            raise
 
     @_serialized
     def clear(self) -> None:
