@@ -27,6 +27,7 @@ from typing import Any
 from benchmarks.estate import SIZES, EstateShape
 from lineage.backfill import Target, backfill
 from lineage.backfill.digest import canonical_digest
+from lineage.backfill.disk import folder_bytes
 from lineage.backfill.import_files import default_writers
 from lineage.ingest import ingest
 from lineage.stores import Neo4jStore
@@ -75,7 +76,10 @@ def bulk(home: Path, port: int, shape: EstateShape, digest: bool = True,
              "records_per_second_with_start": report.records / seconds["total"],
              "peak_rss_mib": round(peak), "nodes": report.nodes,
              "relationships": report.relationships, "leftovers": report.leftovers,
-             "writers": target.writers}
+             "writers": target.writers,
+             # the disk check's estimates against the files written and the store once served
+             "disk": {**report.disk,
+                      "store": folder_bytes(home / "data" / "databases" / target.database)}}
     if digest:
         with Neo4jStore(target.uri) as store:
             canonical = canonical_digest(store)

@@ -23,8 +23,10 @@ def read_meminfo(path: Path = MEMINFO) -> dict[str, int]:
     return values
 
 
-def gib(size: int) -> str:
-    """A size in bytes as GiB text for people: `8.8 GiB`."""
+def size_text(size: int) -> str:
+    """A size in bytes as text for people: `8.8 GiB`, below a GiB `56.2 MiB`."""
+    if abs(size) < 1 << 30:
+        return f"{size / (1 << 20):.1f} MiB"
     return f"{size / (1 << 30):.1f} GiB"
 
 

@@ -35,6 +35,7 @@ from lineage.ingest import ingest
 from lineage.model import Confidence, Edge, EdgeType, Node, Provenance
 from lineage.pipeline import Bundle, Record, RunReport
 from lineage.stores import Neo4jStore
+from tests.small_disk import small_filesystem
 from tests.test_cli import assert_one_line_error, lineage
 
 pytestmark = pytest.mark.neo4j
@@ -273,6 +274,54 @@ def test_staging_stops_at_the_memory_floor_with_nothing_written(
                           "below the floor of 102400.0 GiB (--memory-floor)",
                           "nothing was written to the database")
     assert not list((tmp_path / "files").glob("*.csv*"))
+    assert sorted((second_home.home / "data").rglob("*")) == store_files
+
+
+def _error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The error a backfill ends with (after the lines it said while staging)."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("lineage: error: "), result.stderr
+    return last
+
+
+def _large_estate_plan(folder: Path, systems: int) -> Path:
+    """A plan of one estate file of `systems` systems: import files of ~150 bytes a system,
+    and no connector state."""
+    folder.mkdir()
+    (folder / "estate.yaml").write_text("version: 1\nsystems:\n" + "".join(
+        f"  - {{code: PACS-{n:05d}, kind: pacs, region_code: eu-west-{n % 3}, vendor: Vendor "
+        f"{n}, name: \"Picture archive {n} of the North-West regional imaging network\"}}\n"
+        for n in range(systems)), encoding="utf-8")
+    plan = folder / "plan.yaml"
+    plan.write_text("sources: [{kind: estate, file: estate.yaml}]\n", encoding="utf-8")
+    return plan
+
+
+def test_a_disk_too_small_for_the_files_is_refused_before_they_are_written(
+        second_home: SecondHome, tmp_path: Path) -> None:
+    plan = _large_estate_plan(tmp_path / "inputs", 3000)
+    second_home.local("stop")
+    store_files = sorted((second_home.home / "data").rglob("*"))
+    with small_filesystem(tmp_path / "small", "128k") as small:
+        (small / "patients.csv").write_text("a user's own file\n", encoding="utf-8")
+        files = small / "files"
+        backfill_into_small = ["--store", second_home.uri, "backfill", str(plan),
+                               "--neo4j-home", str(second_home.home), "--overwrite",
+                               "--work", str(files)]
+        refused = _error_line(lineage(*backfill_into_small, cwd=tmp_path))
+        assert refused.startswith("lineage: error: not enough disk space for the backfill: "
+                                  "the import files need about ")
+        assert f"MiB in {files}, on a filesystem that has 0.1 MiB free" in refused
+        assert "Nothing was written to disk" in refused
+        assert "the store" not in refused  # its own filesystem has room
+        assert list(small.rglob("*.csv")) == [small / "patients.csv"]
+        # without the check the files fill the disk and fail half-way, as before it
+        unchecked = _error_line(lineage(*backfill_into_small, "--no-disk-check", cwd=tmp_path))
+        assert f"cannot write the import files in {files}: " in unchecked
+        assert "No space left on device" in unchecked
+        assert list(small.rglob("*.csv")) == [small / "patients.csv"]
     assert sorted((second_home.home / "data").rglob("*")) == store_files
 
 

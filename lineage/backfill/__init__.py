@@ -8,6 +8,8 @@ its offline importer instead of transaction by transaction.
    placeholders and provenance come out as they would in Neo4j. Staging stops with a clear
    error when the machine's memory left falls below a floor (`Target.memory_floor`), before
    the machine runs out.
+   Then the disk the files and the store will take is estimated and compared with the free
+   space of their filesystems (`disk`), before a byte is written (`Target.disk_check`).
 2. **Files**: the staged graph becomes node and relationship CSV files (`import_files`),
    written by several processes at once on a large graph (`Target.writers`).
 3. **Import**: `neo4j-admin database import full` writes the database's store files directly
@@ -28,9 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lineage.backfill.disk import (
+    STORE_PER_FILE_BYTE,
+    Need,
+    check_disk_space,
+    estimated_file_bytes,
+    folder_bytes,
+)
 from lineage.backfill.forked import ForkedError
 from lineage.backfill.import_files import (
     default_writers,
+    import_files_in,
     remove_import_files,
     write_import_files,
     writers_that_fit,
@@ -38,9 +48,10 @@ from lineage.backfill.import_files import (
 from lineage.backfill.neo4j_admin import check_home, run_import, start_server, wait_for_store
 from lineage.backfill.staging import StagingStore, staging_floor
 from lineage.errors import UserError
-from lineage.memory import gib, process_rss, read_meminfo
+from lineage.memory import process_rss, read_meminfo, size_text
 from lineage.pipeline import RunReport
 from lineage.timefmt import utc_now
+from lineage.warm import databases_folder
 from lineage.wording import plural
 
 BACKFILL_META = "backfilled_at"  # when the database was loaded by a backfill
@@ -65,6 +76,7 @@ class Target:
     # a tenth of the machine's memory, 1 GiB at least)
     memory_floor: int | None = None
     keep_files: bool = False  # the CSV files are removed once imported unless kept
+    disk_check: bool = True  # refuse, before writing, when the disk is too small (`disk`)
 
     @property
     def folder(self) -> Path:
@@ -83,6 +95,8 @@ class BackfillReport:
     seconds: dict[str, float] = field(default_factory=dict)
     folder: str = ""
     writers: int = 1
+    # bytes: the files and the store as estimated before writing (`disk`), the files as written
+    disk: dict[str, int] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -98,6 +112,7 @@ class BackfillReport:
             "records": self.records, "nodes": self.nodes, "relationships": self.relationships,
             "conflicts": self.conflicts, "files": self.files, "leftovers": self.leftovers,
             "rejected": self.rejected, "folder": self.folder, "writers": self.writers,
+            "disk": self.disk,
             "seconds": {name: round(value, 3) for name, value in self.seconds.items()},
             "runs": [r.as_dict() for r in self.runs],
         }
@@ -143,9 +158,21 @@ def _writers_that_fit(wanted: int, floor: int, say: Callable[[str], None]) -> in
     fit = writers_that_fit(wanted, spare, staged)
     if fit < wanted:
         say(f"writing the files with {plural(fit, 'process', 'processes')} instead of {wanted}:"
-            f" each more copies part of the {gib(staged)} staged, and the memory"
+            f" each more copies part of the {size_text(staged)} staged, and the memory"
             " left would fall below the floor (--memory-floor)")
     return fit
+
+
+def disk_needs(staging: StagingStore, target: Target) -> list[Need]:
+    """What the import files and the store of the staged graph will take, and where."""
+    files = estimated_file_bytes(staging)
+    database = databases_folder(target.home) / target.database
+    # an import that overwrites deletes the database's folder first (neo4j-admin 5)
+    freed = folder_bytes(database) if target.overwrite else 0
+    earlier = sum(path.stat().st_size for path in import_files_in(target.folder)
+                  ) if target.folder.is_dir() else 0  # an earlier run's, replaced
+    return [Need("the import files", target.folder, files, earlier),
+            Need("the store", database, round(STORE_PER_FILE_BYTE * files), freed)]
 
 
 def _remove_files(folder: Path) -> int:
@@ -174,6 +201,12 @@ def backfill(sources: Sequence[StagedSource], target: Target,
     lap("stage")
     say(f"staged {report.records:,} records: {len(staging.nodes):,} nodes, "
         f"{len(staging.edges_by_id):,} edges")
+    needs = disk_needs(staging, target)
+    report.disk = {"estimated_files": needs[0].bytes, "estimated_store": needs[1].bytes}
+    say("; ".join(f"{need.what} will take about {size_text(need.bytes)} in {need.folder}"
+                  for need in needs))
+    if target.disk_check:
+        check_disk_space(needs)
     try:
         target.folder.mkdir(parents=True, exist_ok=True)
         files = write_import_files(staging, target.folder,
@@ -181,6 +214,7 @@ def backfill(sources: Sequence[StagedSource], target: Target,
     except (OSError, ForkedError) as exc:  # a full disk, a folder that cannot be written
         _remove_files(target.folder)  # what was written of them is of no use, and takes the disk
         raise UserError(f"cannot write the import files in {target.folder}: {exc}") from None
+    report.disk["files"] = sum(file.path.stat().st_size for file in files.files)
     report.nodes, report.relationships = files.nodes, files.relationships
     report.writers = files.writers
     report.conflicts, report.files = len(staging.conflict_by_id), len(files.files)
@@ -191,7 +225,7 @@ def backfill(sources: Sequence[StagedSource], target: Target,
         f"{target.database!r} at {target.home}")
     run_import(target.home, target.database, files, target.overwrite, target.folder)
     if not target.keep_files:
-        say(f"removed the import files ({gib(_remove_files(target.folder))}); "
+        say(f"removed the import files ({size_text(_remove_files(target.folder))}); "
             "the import's log and report stay")
     lap("import")
     if target.start_with:

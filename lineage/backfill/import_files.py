@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterator, Set
+from collections.abc import Iterable, Iterator, Set
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -77,6 +77,22 @@ def _column_type(value: Value) -> str:
     if isinstance(value, list):
         return _SCALAR_TYPES[type(value[0])] + "[]"
     return _SCALAR_TYPES[type(value)]
+
+
+def _csv_bytes(fields: Iterable[str]) -> int:
+    """The bytes of a CSV line of these fields as `_Writers` writes it: each quoted, quotes in
+    it doubled, a comma or the line end after it."""
+    return sum(len(text.encode("utf-8", "surrogatepass")) + text.count('"') + 3
+               for text in fields)
+
+
+def csv_row_bytes(ids: tuple[str, ...], props: Properties) -> int:
+    """The bytes of the CSV row of these ids and properties."""
+    return _csv_bytes((*ids, *map(_field, props.values())))
+
+
+def _header(id_columns: tuple[str, ...], signature: Signature) -> list[str]:
+    return [*id_columns, *(f"{name}:{kind}" for name, kind in signature)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +167,7 @@ class _Writers:
             path = self.folder / f"{option}-{group}-{self.part}{len(self.open):04d}.csv"
             stream = path.open("w", encoding="utf-8", newline="")
             writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n")
-            writer.writerow([*id_columns, *(f"{name}:{kind}" for name, kind in row.signature)])
+            writer.writerow(_header(id_columns, row.signature))
             entry = (stream, writer, ImportFile(option, group, path))
             self.open[handle] = entry
         _, writer, info = entry
@@ -165,12 +181,13 @@ class _Writers:
         return [info for _, _, info in self.open.values()]
 
 
-def _special_nodes(staging: StagingStore) -> Iterator[tuple[str, Properties]]:
-    for conflict in staging.conflict_by_id.values():
+def _special_nodes(staging: StagingStore, step: int = 1) -> Iterator[tuple[str, Properties]]:
+    """The conflicts, settings and instance index as nodes (every `step`-th of each)."""
+    for conflict in islice(staging.conflict_by_id.values(), 0, None, step):
         yield CONFLICT_LABEL, conflict_properties(conflict)
-    for name, value in staging.meta.items():
+    for name, value in islice(staging.meta.items(), 0, None, step):
         yield META_LABEL, {"key": name, "value": value}
-    for sop, entry in staging.instances.items():
+    for sop, entry in islice(staging.instances.items(), 0, None, step):
         props: Properties = {"key": sop}
         if entry.series is not None:
             props["series"] = entry.series
@@ -227,13 +244,13 @@ def _write_share(staging: StagingStore, folder: Path, share: _Share, later: Set[
 
     def node(label: str, key: str, props: Properties, carried: bool) -> None:
         if carried:
-            writers.row("nodes", label, (f"key:ID({label})",), (key,), _row(props))
+            writers.row("nodes", label, *_node_ids(label, key), _row(props))
         else:
             leftovers.nodes.append((label, {**props, "key": key}))
         done.nodes += 1
 
     for key, props in islice(staging.nodes.items(), *share.nodes):
-        node(_LABEL_BY_PREFIX[key.partition(":")[0]], key, props, key not in later)
+        node(_label(key), key, props, key not in later)
     if share.special:
         for label, props in _special_nodes(staging):
             key = str(props.pop("key"))
@@ -260,13 +277,63 @@ def _write_relationships(staging: StagingStore, positions: tuple[int, int], writ
         if row is None or src in later or dst in later:
             leftovers.edges.append((src, edge_type, dst, props))
             continue
-        labels = (_LABEL_BY_PREFIX[src.partition(":")[0]],
-                  _LABEL_BY_PREFIX[dst.partition(":")[0]])
+        labels = (_label(src), _label(dst))
         columns = id_columns.get(labels)
         if columns is None:
             columns = id_columns[labels] = (f":START_ID({labels[0]})", f":END_ID({labels[1]})")
         writers.row("relationships", edge_type, columns, (src, dst), row)
     return positions[1] - positions[0]
+
+
+def _label(key: str) -> str:
+    return _LABEL_BY_PREFIX[key.partition(":")[0]]
+
+
+def _node_ids(label: str, key: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return (f"key:ID({label})",), (key,)
+
+
+def _edge_ids(src: str, dst: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return (f":START_ID({_label(src)})", f":END_ID({_label(dst)})"), (src, dst)
+
+
+def estimated_size(staging: StagingStore, sample: int) -> int:
+    """About how many bytes the import files of the staged graph take: the mean row of a
+    stride sample (about `sample` of each: nodes, the special nodes, relationships; every
+    element has the same chance) times their count, and one header per kind of file seen."""
+    headers: dict[tuple[str, tuple[str, ...], Signature], int] = {}
+
+    def row_bytes(group: str, ids: tuple[tuple[str, ...], tuple[str, ...]],
+                  props: Properties) -> int:
+        if _all_carried(props):
+            signature = _row(props).signature
+            handle = (group, ids[0], signature)
+            if handle not in headers:
+                headers[handle] = _csv_bytes(_header(ids[0], signature))
+        return csv_row_bytes(ids[1], props)
+
+    def mean_row(rows: Iterable[int]) -> float:
+        total = count = 0
+        for size in rows:
+            total, count = total + size, count + 1
+        return total / count if count else 0.0
+
+    def every(count: int) -> int:
+        return max(1, count // sample)
+
+    nodes, edges = staging.nodes, staging.edges_by_id
+    special = len(staging.conflict_by_id) + len(staging.meta) + len(staging.instances)
+    size = len(nodes) * mean_row(
+        row_bytes(_label(key), _node_ids(_label(key), key), props) for key, props in
+        islice(nodes.items(), 0, None, every(len(nodes))))
+    size += special * mean_row(
+        row_bytes(label, _node_ids(label, str(props["key"])),
+                  {name: value for name, value in props.items() if name != "key"})
+        for label, props in _special_nodes(staging, every(special)))
+    size += len(edges) * mean_row(
+        row_bytes(edge_type, _edge_ids(src, dst), props) for (src, edge_type, dst), props in
+        islice(edges.items(), 0, None, every(len(edges))))
+    return round(size) + sum(headers.values())
 
 
 # What a forked writer copies of the staged graph, as a share of the parent's memory per share
@@ -295,13 +362,17 @@ def default_writers() -> int:
 _IMPORT_FILE = re.compile(r"(?:nodes|relationships)-[A-Za-z_]+-(?:w\d+-)?\d{4}\.csv\Z")
 
 
+def import_files_in(folder: Path) -> list[Path]:
+    """The import files a backfill wrote in `folder` (and nothing else)."""
+    return [path for path in folder.glob("*.csv") if _IMPORT_FILE.match(path.name)]
+
+
 def remove_import_files(folder: Path) -> int:
-    """Remove the import files a backfill wrote in `folder` (and nothing else); their bytes."""
+    """Remove the import files a backfill wrote in `folder`; their bytes."""
     removed = 0
-    for path in folder.glob("*.csv"):
-        if _IMPORT_FILE.match(path.name):
-            removed += path.stat().st_size
-            path.unlink()
+    for path in import_files_in(folder):
+        removed += path.stat().st_size
+        path.unlink()
     return removed
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import networkx as nx
 
 from lineage.errors import BatchRejectedError, UserError
-from lineage.memory import gib, read_meminfo, reserve
+from lineage.memory import read_meminfo, reserve, size_text
 from lineage.merge import Conflict
 from lineage.model import Edge, Node, Properties, kind_of_valid
 from lineage.stores.base import (
@@ -170,7 +170,7 @@ class StagingStore(GraphViewReads, GraphStore):
         if left is not None and left < self.memory_floor:
             raise UserError(
                 f"backfill stopped staging before this machine runs out of memory: "
-                f"{gib(left)} left, below the floor of {gib(self.memory_floor)} "
+                f"{size_text(left)} left, below the floor of {size_text(self.memory_floor)} "
                 f"(--memory-floor), with {len(self.nodes):,} nodes and "
                 f"{len(self.edges_by_id):,} edges staged; nothing was written to the database. "
                 "Stage fewer sources at once (backfill the first, then `lineage ingest` the "

@@ -40,6 +40,9 @@ def backfill_command(
     keep_files: Annotated[bool, typer.Option(
         "--keep-files", help="Keep the CSV files after the import (removed by default; the "
         "import's log and report stay).")] = False,
+    disk_check: Annotated[bool, typer.Option(
+        "--disk-check/--no-disk-check", help="Before writing the files, refuse when the free "
+        "space of their disk and the store's is less than the estimate of both.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Load an empty Neo4j database through its offline importer, with `ingest`'s merge rules.
@@ -68,7 +71,8 @@ def backfill_command(
                     wait_seconds=wait, work=work.resolve() if work else None,
                     writers=writers or default_writers(),
                     memory_floor=None if memory_floor is None
-                    else parse_size(memory_floor, "--memory-floor"), keep_files=keep_files)
+                    else parse_size(memory_floor, "--memory-floor"), keep_files=keep_files,
+                    disk_check=disk_check)
     sources = plan_sources(configured, settings.pseudonym_secret(), target.folder / "state",
                            settings.batch_size,
                            lambda label: progress(label, enabled=not as_json))
