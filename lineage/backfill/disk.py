@@ -29,6 +29,7 @@ from lineage.backfill.import_files import estimated_size
 from lineage.backfill.staging import StagingStore
 from lineage.errors import UserError
 from lineage.memory import size_text
+from lineage.warm import store_files
 
 SAMPLE = 4096  # nodes and relationships sampled each
 # The store's bytes per byte of import files: measured 2.33 at S and 2.36 at M (BENCHMARKS.md,
@@ -57,15 +58,8 @@ def _existing(path: Path) -> Path:
 
 
 def folder_bytes(folder: Path) -> int:
-    """The bytes of the files under `folder` (0 when there is none)."""
-    total = 0
-    for root, _, names in os.walk(folder):
-        for name in names:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:  # gone meanwhile
-                continue
-    return total
+    """The bytes of the files of a database folder (0 when there is none)."""
+    return sum(size for _, size in store_files(folder)) if folder.is_dir() else 0
 
 
 @dataclass(frozen=True, slots=True)

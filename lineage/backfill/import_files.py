@@ -280,7 +280,7 @@ def _write_relationships(staging: StagingStore, positions: tuple[int, int], writ
         labels = (_label(src), _label(dst))
         columns = id_columns.get(labels)
         if columns is None:
-            columns = id_columns[labels] = (f":START_ID({labels[0]})", f":END_ID({labels[1]})")
+            columns = id_columns[labels] = _edge_columns(*labels)
         writers.row("relationships", edge_type, columns, (src, dst), row)
     return positions[1] - positions[0]
 
@@ -293,8 +293,12 @@ def _node_ids(label: str, key: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (f"key:ID({label})",), (key,)
 
 
+def _edge_columns(src_label: str, dst_label: str) -> tuple[str, str]:
+    return f":START_ID({src_label})", f":END_ID({dst_label})"
+
+
 def _edge_ids(src: str, dst: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return (f":START_ID({_label(src)})", f":END_ID({_label(dst)})"), (src, dst)
+    return _edge_columns(_label(src), _label(dst)), (src, dst)
 
 
 def estimated_size(staging: StagingStore, sample: int) -> int:
