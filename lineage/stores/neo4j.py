@@ -23,7 +23,17 @@ from neo4j.exceptions import AuthError, ClientError, ConfigurationError, Service
 
 from lineage.errors import BatchRejectedError, StoreUnavailableError, UserError
 from lineage.merge import Conflict
-from lineage.model import Edge, EdgeType, Node, NodeKind, Properties, kind_of, kind_of_valid
+from lineage.model import (
+    EDGE_ENDPOINTS,
+    KEY_PREFIX,
+    Edge,
+    EdgeType,
+    Node,
+    NodeKind,
+    Properties,
+    kind_of,
+    kind_of_valid,
+)
 from lineage.stores import cypher
 from lineage.stores.base import (
     Direction,
@@ -115,6 +125,18 @@ def _group_edges(ids: Sequence[EdgeId]) -> dict[tuple[NodeKind, EdgeType, NodeKi
         groups[(kind_of_valid(edge_id[0]), EdgeType(edge_id[1]),
                 kind_of_valid(edge_id[2]))].append(edge_id)
     return groups
+
+
+READ_PAGE = 5_000  # nodes, or source nodes of edges, per record when a whole store is read
+# Kinds in the order of their keys' prefixes (a key is "prefix:..."): nodes read kind by kind, in
+# key order within each, come out in key order overall.
+KINDS_IN_KEY_ORDER = sorted(NodeKind, key=lambda kind: KEY_PREFIX[kind] + ":")
+
+
+def source_kinds(edge_type: EdgeType) -> tuple[NodeKind, ...]:
+    """The kinds an edge of this type may start at, in key order."""
+    kinds = {source for source, _ in EDGE_ENDPOINTS[edge_type]}
+    return tuple(kind for kind in KINDS_IN_KEY_ORDER if kind in kinds)
 
 
 def _without_key(props: dict[str, Any]) -> Properties:
@@ -408,21 +430,39 @@ class Neo4jStore(GraphStore):
         return path if len(path) - 1 <= max_depth else None
 
     def iter_nodes(self, kind: NodeKind | None = None) -> Iterator[StoredNode]:
-        found = [
-            StoredNode(r["props"]["key"], each, _without_key(r["props"]))
-            for each in ([kind] if kind else list(NodeKind))
-            for r in self._read(cypher.nodes_of(each))
-        ]
-        yield from sorted(found, key=lambda n: n.key)
+        """Every node (of a kind), in key order, read a page at a time."""
+        for each in [kind] if kind else KINDS_IN_KEY_ORDER:
+            after = ""
+            while True:
+                page = self._read(cypher.node_page(each), after=after, size=READ_PAGE)[0]["page"]
+                for props in page:
+                    yield StoredNode(props["key"], each, _without_key(props))
+                if len(page) < READ_PAGE:
+                    break
+                after = page[-1]["key"]
 
     def keys_starting(self, kind: NodeKind, prefix: str, limit: int) -> list[str]:
         return [r["key"] for r in self._read(cypher.keys_starting(kind), prefix=prefix,
                                               limit=limit)]
 
     def iter_edges(self, edge_type: EdgeType | None = None) -> Iterator[StoredEdge]:
+        """Every edge (of a type), by type and then (src, dst), read a page of sources at a time
+        for each kind of source the model allows."""
         for each in [edge_type] if edge_type else list(EdgeType):
-            for r in self._read(cypher.edges_of(each)):
-                yield StoredEdge(r["src"], each, r["dst"], dict(r["props"]))
+            sources = source_kinds(each)
+            read = 0
+            for source in sources:
+                after: str | None = ""
+                while after is not None:
+                    record = self._read(cypher.edge_page(each, source), after=after,
+                                        size=READ_PAGE)[0]
+                    for src, dst, props in record["edges"]:
+                        yield StoredEdge(src, each, dst, props)
+                    read += len(record["edges"])
+                    after = record["last"]
+            if read != int(self._read(cypher.count_edges(each))[0]["n"]):
+                for r in self._read(cypher.edges_from_other_kinds(each, sources)):
+                    yield StoredEdge(r["src"], each, r["dst"], dict(r["props"]))
 
     def conflicts(self) -> list[Conflict]:
         return sort_conflicts([_conflict(r["props"]) for r in self._read(cypher.ALL_CONFLICTS)])
