@@ -17,6 +17,7 @@ import asyncio
 import logging
 import re
 import signal
+import sqlite3
 import ssl
 import threading
 import time
@@ -27,6 +28,7 @@ from typing import Any
 
 from connectors.atna import AtnaSource, AuditError, SystemMap, message_record, parse_audit
 from connectors.inbox import DEAD, Inbox, InboxWorker, Row
+from lineage.errors import StoreError
 from lineage.pipeline import Record, RunReport
 from lineage.stores import GraphStore
 
@@ -51,12 +53,14 @@ class Counts:
     dead_letters: int = 0
     dropped_too_large: int = 0
     dropped_over_rate: int = 0
+    not_stored: int = 0  # the inbox could not be written (its disk full or failing)
 
     def as_dict(self) -> dict[str, int]:
         return {"received": self.received, "stored": self.stored,
                 "dead_letters_at_receipt": self.dead_letters,
                 "dropped_too_large": self.dropped_too_large,
-                "dropped_over_rate": self.dropped_over_rate}
+                "dropped_over_rate": self.dropped_over_rate,
+                "not_stored": self.not_stored}
 
 
 @dataclass(slots=True)
@@ -142,34 +146,52 @@ class AtnaListener(InboxWorker):
             bucket.tokens -= 1
             return True
 
-    def accept(self, peer: str, payload: bytes) -> None:
+    def accept(self, peer: str, payload: bytes) -> bool:
         """One received syslog message: dropped (too large, over rate), kept as a dead letter
-        (no usable audit message, with the reason), or stored for ingestion."""
+        (no usable audit message, with the reason), or stored for ingestion. False when the
+        inbox could not be written (counted and logged: the message is lost)."""
         self.counts.received += 1
         host = peer.rsplit(":", 1)[0]
         if len(payload) > self.limits.max_message_bytes:
             self.counts.dropped_too_large += 1
             log.warning("audit message from %s dropped: %d bytes, over %d", peer, len(payload),
                         self.limits.max_message_bytes)
-            return
+            return True
         if not self._allowed(host):
             self.counts.dropped_over_rate += 1
             if self.counts.dropped_over_rate % 1000 == 1:
                 log.warning("audit messages from %s over %g/s: dropped (%d so far)", host,
                             self.limits.rate_per_second, self.counts.dropped_over_rate)
-            return
+            return True
         text = payload.decode("utf-8", "replace")
         try:
             text = audit_text(payload)
             parse_audit(text)
         except AuditError as exc:
+            return self._store(peer, text, str(exc))
+        return self._store(peer, text)
+
+    def _store(self, peer: str, text: str, unusable: str | None = None) -> bool:
+        """Write a message to the inbox (as a dead letter with the reason if `unusable`)."""
+        try:
             seq = self.inbox.add(peer, "", text)
-            self.inbox.finish(seq, DEAD, str(exc))
+        except (sqlite3.Error, StoreError) as exc:
+            self.counts.not_stored += 1
+            if self.counts.not_stored % 1000 == 1:
+                log.error("audit message from %s lost (%d so far): %s", peer,
+                          self.counts.not_stored, exc)
+            return False
+        if unusable is None:
+            self.counts.stored += 1
+        else:
             self.counts.dead_letters += 1
-            return
-        self.inbox.add(peer, "", text)
-        self.counts.stored += 1
+            try:
+                self.inbox.finish(seq, DEAD, unusable)
+                return True
+            except (sqlite3.Error, StoreError):
+                pass  # left pending: the worker finds it unusable too, and keeps it so
         self._wake.set()
+        return True
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = "{}:{}".format(*writer.get_extra_info("peername")[:2])
@@ -188,8 +210,10 @@ class AtnaListener(InboxWorker):
                         self.counts.dropped_too_large += 1
                         log.warning("audit message from %s dropped: %d bytes, over %d", peer,
                                     frame, self.limits.max_message_bytes)
-                    else:
-                        self.accept(peer, frame)
+                    elif not self.accept(peer, frame):
+                        log.error("syslog connection from %s closed: the inbox cannot be "
+                                  "written, so that the sender keeps what follows", peer)
+                        return
         except TimeoutError:
             log.info("syslog connection from %s closed: silent for %g s", peer,
                      self.limits.idle_seconds)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import sqlite3
 import threading
 import traceback
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 from lineage.errors import StoreError, UserError
 from lineage.ingest import ingest
 from lineage.pipeline import Record, RunReport, describe_error
+from lineage.sqlite_files import connect
 from lineage.stores import GraphStore
 from lineage.timefmt import format_timestamp, utc_now
 
@@ -48,7 +48,7 @@ class Inbox:
     not be ingested is kept as a dead letter with the reason."""
 
     def __init__(self, path: Path):
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db = connect(path, "inbox", isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = FULL")
         self.db.execute("PRAGMA secure_delete = ON")  # a dropped body is overwritten, not freed
@@ -188,8 +188,9 @@ class InboxWorker:
             try:
                 if not self.drain():
                     return
-            except StoreError as exc:
-                log.error("%s ingest paused, the store failed: %s", self.kind, exc)
+            except StoreError as exc:  # the store, or the inbox's own disk
+                log.error("%s ingest paused, trying again in %g s: %s", self.kind,
+                          self.retry_seconds, exc)
                 if self._stop.wait(self.retry_seconds):
                     return
             except Exception as exc:  # logged by kind only: a message may quote patient data
@@ -211,13 +212,14 @@ class InboxWorker:
 
     def _work(self) -> None:
         while not self._stop.is_set():
+            self.drain_all()
             self._wake.wait(0.5)
             self._wake.clear()
-            self.drain_all()
 
     def run_worker(self) -> threading.Thread:
-        """Start the worker thread (after draining what a previous run left)."""
-        self.drain_all()
+        """Start the worker thread; it first drains what a previous run left, in order, while
+        the listener already accepts (a store or an inbox disk not there yet pauses only the
+        worker)."""
         worker = threading.Thread(target=self._work, name=f"{self.kind}-ingest", daemon=True)
         worker.start()
         return worker

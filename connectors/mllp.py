@@ -24,6 +24,7 @@ from connectors.hl7_message import HL7Error, Message, ack, frame, parse, unframe
 from connectors.inbox import Inbox, InboxWorker, Row
 from connectors.inbox import dead_letters as inbox_dead_letters
 from connectors.patients import StudiesOf, current_studies
+from lineage.errors import StoreError
 from lineage.pipeline import Commit, Record, Rejected, RunReport, build_record
 from lineage.stores import GraphStore
 from lineage.timefmt import utc_now
@@ -113,8 +114,9 @@ class Hl7Listener(InboxWorker):
         if code == "AA" and message is not None:
             try:
                 self.inbox.add(peer, message.control_id, text)
-            except sqlite3.Error as exc:
-                code, reason = "AE", f"could not store the message: {exc}"
+            except (sqlite3.Error, StoreError) as exc:  # the sender keeps it and sends again
+                log.error("MLLP message from %s refused (AE): %s", peer, exc)
+                code, reason = "AE", "could not store the message; send it again later"
             else:
                 self._wake.set()
         return ack(message, code, reason, now=utc_now().replace("-", "").replace(":", "")[:14])

@@ -189,11 +189,12 @@ def certificate(folder: Path) -> tuple[Path, Path]:
 class Running:
     """An AtnaListener serving UDP, TCP and TLS on free loopback ports, in a thread."""
 
-    def __init__(self, store: GraphStore, tmp_path: Path, limits: Limits | None = None):
+    def __init__(self, store: GraphStore, tmp_path: Path, limits: Limits | None = None,
+                 inbox: Path | None = None):
         from connectors.atna import AtnaSource, SystemMap
 
         self.cert, self.key = certificate(tmp_path)
-        self.inbox = Inbox(tmp_path / "atna.inbox")
+        self.inbox = Inbox(inbox or tmp_path / "atna.inbox")
         self.listener = AtnaListener(store, AtnaSource(SystemMap.load(SYSTEM_MAP, store), store),
                                      self.inbox, limits, retry_seconds=0.2)
         self.ports: dict[str, int] = {}
