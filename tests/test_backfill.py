@@ -235,6 +235,9 @@ def test_warm_reads_a_served_database_whole(second_home: SecondHome) -> None:
     report = json.loads(result.stdout)
     assert report["read_bytes"] == report["store_bytes"] == on_disk > 0
     assert report["partial"] == report["skipped"] == []
+    said = CliRunner().invoke(app, ["warm", "--neo4j-home", str(second_home.home)]).stdout
+    assert f"read {on_disk / (1 << 20):.1f} MiB of {on_disk / (1 << 20):.1f} MiB of 'neo4j'" \
+        in said  # a small store in MiB, not "0.0 GiB"
     with GraphDatabase.driver(second_home.uri) as driver:
         assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
 

@@ -11,6 +11,7 @@ import typer
 from lineage.cli.context import cli_context
 from lineage.cli.output import print_json, progress, stderr, stdout
 from lineage.errors import UserError
+from lineage.memory import size_text
 from lineage.warm import WarmReport, parse_size, warm
 from lineage.wording import plural
 
@@ -122,11 +123,10 @@ def warm_command(
 
 
 def _print_warmed(report: WarmReport, database: str, home: Path) -> None:
-    gib = 1 << 30
     stdout.print(
-        f"read {report.read_bytes / gib:.1f} of {report.store_bytes / gib:.1f} GiB of "
+        f"read {size_text(report.read_bytes)} of {size_text(report.store_bytes)} of "
         f"{database!r} at {home} into the file cache in {report.seconds:.1f} s "
-        f"({report.mib_per_s:.0f} MiB/s; budget {report.budget / gib:.1f} GiB): "
+        f"({report.mib_per_s:.0f} MiB/s; budget {size_text(report.budget)}): "
         f"{plural(report.files_read, 'file')} whole, {len(report.partial)} in part, "
         f"{len(report.skipped)} left out"
         + (f", {len(report.unreadable)} unreadable" if report.unreadable else ""),
