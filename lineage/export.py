@@ -31,6 +31,7 @@ from prov.model import ProvDocument
 from lineage import __version__
 from lineage.errors import UserError
 from lineage.identity import FINGERPRINT_META
+from lineage.model import EdgeType
 from lineage.retention.apply import (
     ESTATE_FACTS_META,
     HOLDING_FACTS_META,
@@ -48,21 +49,20 @@ EXPORTED_META = (POLICY_META, STUDY_FACTS_META, FINGERPRINT_META)
 # The copies' holding facts describe the whole store: a scoped export, which holds only part of
 # it, walks the copies for its decommissions and estate (its meta leaves them out).
 WHOLE_STORE_META = (HOLDING_FACTS_META, ESTATE_FACTS_META, HOLDING_PENDING_META)
-LINEAGE_TYPES = frozenset(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
+LINEAGE_EDGE_TYPES = sorted(EdgeType(name) for name in UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
 
 
 def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3) -> nx.MultiDiGraph:
     """The store (or the lineage neighbourhood of `scope`) as a NetworkX graph with metadata."""
     graph = nx.MultiDiGraph()
-    for node in store.iter_nodes():
-        graph.add_node(node.key, label=node.kind.value, **node.properties)
-    for edge in store.iter_edges():
-        graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
-    if scope is not None:
-        if scope not in graph:
-            raise UserError(f"no node {scope!r} in {store.location} to scope the export")
-        graph = graph.subgraph(_neighbourhood(graph, scope, depth)).copy()
+    if scope is None:
+        for node in store.iter_nodes():
+            graph.add_node(node.key, label=node.kind.value, **node.properties)
+        for edge in store.iter_edges():
+            graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
+    else:
+        _add_neighbourhood(graph, store, scope, depth)
     names = EXPORTED_META + (WHOLE_STORE_META if scope is None else ())
     graph.graph["meta"] = {name: value for name in names
                            if (value := store.get_meta(name)) is not None}
@@ -80,20 +80,27 @@ def _in_graph(graph: nx.MultiDiGraph, element: str) -> bool:
     return src in graph and rest.partition("]-> ")[2] in graph
 
 
-def _neighbourhood(graph: nx.MultiDiGraph, root: str, depth: int) -> set[str]:
-    found, frontier = {root}, {root}
+def _add_neighbourhood(graph: nx.MultiDiGraph, store: GraphStore, root: str,
+                      depth: int) -> None:
+    """The nodes up to `depth` lineage steps (either direction) from `root`, and every edge
+    between two of them, read from the store around the root (not the whole store)."""
+    if store.get_node(root) is None:
+        raise UserError(f"no node {root!r} in {store.location} to scope the export")
+    found, frontier = {root}, [root]
     for _ in range(depth):
-        step = {other for node in frontier
-                for other, kind in _lineage_neighbours(graph, node)} - found
+        step = {store_edge.dst if store_edge.src == key else store_edge.src
+                for key in frontier
+                for store_edge in store.edges(key, "both", LINEAGE_EDGE_TYPES)} - found
         found |= step
-        frontier = step
-    return found
-
-
-def _lineage_neighbours(graph: nx.MultiDiGraph, node: str) -> list[tuple[str, str]]:
-    outgoing = [(dst, k) for _, dst, k in graph.out_edges(node, keys=True) if k in LINEAGE_TYPES]
-    incoming = [(src, k) for src, _, k in graph.in_edges(node, keys=True) if k in LINEAGE_TYPES]
-    return outgoing + incoming
+        frontier = sorted(step)
+    for key in sorted(found):
+        node = store.get_node(key)
+        if node is not None:
+            graph.add_node(key, label=node.kind.value, **node.properties)
+    for key in sorted(found):
+        for edge in store.edges(key, "out"):
+            if edge.dst in found:
+                graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
 
 
 # -- writers ------------------------------------------------------------------------------------

@@ -8,14 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pytest
 from prov.model import ProvDocument
 
 from lineage.errors import UserError
-from lineage.export import export
+from lineage.export import export, snapshot
 from lineage.impact import decommission, trace
 from lineage.retention import reports
 from lineage.stores import ExportStore, GraphStore
+from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
 from tests.retention_estate import SYSTEMS, impact_estate
 from tests.test_cli import assert_one_line_error, lineage
 
@@ -149,3 +151,40 @@ def test_hostile_export_files_are_refused_with_one_line(tmp_path: Path, text: st
     result = lineage("--store", str(path), "stats", cwd=tmp_path)
     assert_one_line_error(result, path.name)
     assert "lol" not in result.stderr
+
+
+def _lineage_neighbourhood(graph: nx.MultiDiGraph, root: str, depth: int) -> nx.MultiDiGraph:
+    """The scope's definition, on the whole store's graph: nodes up to `depth` lineage steps
+    away in either direction, and every edge between two of them."""
+    lineage_types = set(UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
+    found, frontier = {root}, {root}
+    for _ in range(depth):
+        frontier = ({dst for node in frontier for _, dst, kind in graph.out_edges(node, keys=True)
+                     if kind in lineage_types}
+                    | {src for node in frontier for src, _, kind in graph.in_edges(node, keys=True)
+                       if kind in lineage_types}) - found
+        found |= frontier
+    return graph.subgraph(found)
+
+
+def _contents(graph: nx.MultiDiGraph) -> tuple[list[Any], list[Any]]:
+    return (sorted((key, sorted(attrs.items())) for key, attrs in graph.nodes(data=True)),
+            sorted((src, dst, kind, sorted(attrs.items()))
+                   for src, dst, kind, attrs in graph.edges(keys=True, data=True)))
+
+
+def test_a_scoped_export_reads_only_around_its_scope_what_the_whole_graph_holds_there(
+        estate: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = snapshot(estate)
+    scopes = sorted(whole.nodes)
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("a scoped export read the whole store")
+    monkeypatch.setattr(estate, "iter_nodes", refuse)
+    monkeypatch.setattr(estate, "iter_edges", refuse)
+    for depth in (1, 3):
+        for scope in scopes:
+            scoped = snapshot(estate, scope, depth)
+            assert _contents(scoped) == _contents(_lineage_neighbourhood(whole, scope, depth)), (
+                scope, depth)
+    assert len(scopes) > 40
