@@ -20,10 +20,11 @@ import hashlib
 import json
 import os
 import tempfile
+import textwrap
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import networkx as nx
 from prov.model import ProvDocument
@@ -63,21 +64,28 @@ def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3) -> nx.
             graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
     else:
         _add_neighbourhood(graph, store, scope, depth)
-    names = EXPORTED_META + (WHOLE_STORE_META if scope is None else ())
-    graph.graph["meta"] = {name: value for name in names
-                           if (value := store.get_meta(name)) is not None}
-    graph.graph["conflicts"] = [c.as_dict() for c in store.conflicts()
-                                if _in_graph(graph, c.element)]
-    graph.graph["source_store"] = store.location
+    graph.graph.update(_graph_attributes(store, scope, graph.__contains__))
     return graph
 
 
-def _in_graph(graph: nx.MultiDiGraph, element: str) -> bool:
-    """A node key, or an edge `src -[TYPE]-> dst` whose ends are both in the graph."""
+def _graph_attributes(store: GraphStore, scope: str | None,
+                      present: Callable[[str], bool]) -> dict[str, Any]:
+    """What an export carries besides nodes and edges: the meta its queries need, the
+    conflicts about what it holds (`present`: is a node key in it), where it came from."""
+    names = EXPORTED_META + (WHOLE_STORE_META if scope is None else ())
+    return {"meta": {name: value for name in names
+                     if (value := store.get_meta(name)) is not None},
+            "conflicts": [c.as_dict() for c in store.conflicts()
+                          if _element_in(c.element, present)],
+            "source_store": store.location}
+
+
+def _element_in(element: str, present: Callable[[str], bool]) -> bool:
+    """A node key, or an edge `src -[TYPE]-> dst` whose ends are both present."""
     if " -[" not in element:
-        return element in graph
+        return present(element)
     src, _, rest = element.partition(" -[")
-    return src in graph and rest.partition("]-> ")[2] in graph
+    return present(src) and present(rest.partition("]-> ")[2])
 
 
 def _add_neighbourhood(graph: nx.MultiDiGraph, store: GraphStore, root: str,
@@ -131,7 +139,50 @@ def _flatten(attrs: dict[str, Any], domain: str, lists: set[str]) -> dict[str, A
 
 def _node_link(graph: nx.MultiDiGraph, path: Path) -> None:
     data = nx.node_link_data(graph, **NODE_LINK_FIELDS)
-    path.write_text(json.dumps(data, sort_keys=True, indent=1), encoding="utf-8")
+    with path.open("w", encoding="utf-8") as out:
+        json.dump(data, out, sort_keys=True, indent=1)
+
+
+Counts = tuple[Counter[str], Counter[str]]  # nodes by kind, edges by type
+
+
+def _node_link_streamed(store: GraphStore, path: Path) -> Counts:
+    """The whole store as node-link JSON written element by element as the store reads them,
+    never held in memory: the layout `_node_link` writes (json, sorted keys, indent 1)."""
+    nodes: Counter[str] = Counter()
+    edges: Counter[str] = Counter()
+    with path.open("w", encoding="utf-8") as out:
+        out.write('{\n "directed": true,\n "edges": ')
+        _stream_list(out, (_counted(edges, edge.type.value, {
+            **edge.properties, NODE_LINK_FIELDS["source"]: edge.src,
+            NODE_LINK_FIELDS["target"]: edge.dst, NODE_LINK_FIELDS["key"]: edge.type.value})
+            for edge in store.iter_edges()))
+        attributes = _graph_attributes(store, None, lambda key: store.get_node(key) is not None)
+        out.write(',\n "graph": ' + _indented(attributes, 1).lstrip())
+        out.write(',\n "multigraph": true,\n "nodes": ')
+        _stream_list(out, (_counted(nodes, node.kind.value, {
+            **node.properties, "label": node.kind.value, NODE_LINK_FIELDS["name"]: node.key})
+            for node in store.iter_nodes()))
+        out.write("\n}")
+    return nodes, edges
+
+
+def _counted(counter: Counter[str], name: str, item: dict[str, Any]) -> dict[str, Any]:
+    counter[name] += 1
+    return item
+
+
+def _stream_list(out: TextIO, items: Iterator[dict[str, Any]]) -> None:
+    """A JSON list two levels deep, as json.dump(indent=1) lays it out."""
+    separator = "[\n"
+    for item in items:
+        out.write(separator + _indented(item, 2))
+        separator = ",\n"
+    out.write("[]" if separator == "[\n" else "\n ]")
+
+
+def _indented(value: Any, level: int) -> str:
+    return textwrap.indent(json.dumps(value, sort_keys=True, indent=1), " " * level)
 
 
 def _prov_json(graph: nx.MultiDiGraph, path: Path) -> None:
@@ -189,24 +240,29 @@ def export(
     """Write the export and its manifest; returns the manifest."""
     if fmt not in FORMATS:
         raise UserError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    graph = snapshot(store, scope, depth)
     _writable(path)
     extra: dict[str, Any] = {}
-    if fmt == "html":
-        from lineage import html_report
-
-        def write_html(tmp: Path) -> None:
-            extra["data_sha256"] = html_report.write(store, graph, tmp, scope)
-        _write_atomically(path, write_html)
+    if fmt == "node-link" and scope is None:  # a whole store, however large: streamed
+        counted: list[Counts] = []
+        _write_atomically(path, lambda tmp: counted.append(_node_link_streamed(store, tmp)))
+        nodes, edges = counted[-1]
     else:
-        _write_atomically(path, lambda tmp: WRITERS[fmt](graph, tmp))
-    content = path.read_bytes()
+        graph = snapshot(store, scope, depth)
+        if fmt == "html":
+            from lineage import html_report
+
+            def write_html(tmp: Path) -> None:
+                extra["data_sha256"] = html_report.write(store, graph, tmp, scope)
+            _write_atomically(path, write_html)
+        else:
+            _write_atomically(path, lambda tmp: WRITERS[fmt](graph, tmp))
+        nodes = Counter(attrs["label"] for _, attrs in graph.nodes(data=True))
+        edges = Counter(kind for _, _, kind in graph.edges(keys=True))
     manifest = {
-        "file": path.name, "format": fmt, "sha256": hashlib.sha256(content).hexdigest(),
-        "bytes": len(content),
-        "nodes_by_kind": dict(sorted(Counter(a["label"] for _, a in graph.nodes(data=True))
-                                     .items())),
-        "edges_by_type": dict(sorted(Counter(k for _, _, k in graph.edges(keys=True)).items())),
+        "file": path.name, "format": fmt, "sha256": _sha256(path),
+        "bytes": path.stat().st_size,
+        "nodes_by_kind": dict(sorted(nodes.items())),
+        "edges_by_type": dict(sorted(edges.items())),
         "exported_at": utc_now(), "source_store": store.location,
         "engine_version": __version__, "scope": scope, "depth": depth if scope else None,
         **extra,
@@ -215,6 +271,14 @@ def export(
     text = json.dumps(manifest, indent=2) + "\n"
     _write_atomically(manifest_path, lambda tmp: _write_text(tmp, text))
     return manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as read:
+        while chunk := read.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _write_text(path: Path, text: str) -> None:

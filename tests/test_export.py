@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from prov.model import ProvDocument
 from lineage.errors import UserError
 from lineage.export import export, snapshot
 from lineage.impact import decommission, trace
+from lineage.model import Node, Provenance
 from lineage.retention import reports
 from lineage.stores import ExportStore, GraphStore, LocalStore
+from lineage.stores.exported import NODE_LINK_FIELDS
 from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
 from tests.retention_estate import SYSTEMS, impact_estate
 from tests.test_cli import assert_one_line_error, lineage
@@ -205,3 +208,28 @@ def test_a_scoped_export_is_the_same_file_every_time(tmp_path: Path) -> None:
         files.append(path.read_bytes())
     assert files[0] == files[1] == files[2]
     assert files[0].count(b"<node ") > 10
+
+
+def test_a_whole_node_link_export_is_streamed_from_the_store_as_the_graph_would_write_it(
+        estate: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    estate.upsert([Node("system:PACS-LON", Provenance("hl7:EHR", "2026-02-01T00:00:00Z"),
+                        {"kind": "vna"})])  # another source disagrees: a conflict to carry
+    in_memory = nx.node_link_data(snapshot(estate), **NODE_LINK_FIELDS)
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("the whole store was held as a graph")
+    monkeypatch.setattr("lineage.export.snapshot", refuse)
+    manifest = export(estate, "node-link", tmp_path / "whole.json")
+    text = (tmp_path / "whole.json").read_text(encoding="utf-8")
+    streamed = json.loads(text)
+    assert text == json.dumps(streamed, sort_keys=True, indent=1)  # the layout json.dump gives
+
+    def in_order(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, **{part: sorted(data[part], key=lambda item: json.dumps(
+            item, sort_keys=True)) for part in ("nodes", "edges")}}
+    assert in_order(streamed) == in_order(in_memory)
+    assert streamed["graph"]["meta"] and len(streamed["nodes"]) > 40
+    assert [c["element"] for c in streamed["graph"]["conflicts"]] == ["system:PACS-LON"]
+    assert manifest["nodes_by_kind"] == dict(sorted(Counter(
+        node["label"] for node in streamed["nodes"]).items()))
+    assert sum(manifest["edges_by_type"].values()) == len(streamed["edges"])
