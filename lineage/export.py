@@ -32,6 +32,7 @@ from prov.model import ProvDocument
 from lineage import __version__
 from lineage.errors import UserError
 from lineage.identity import FINGERPRINT_META
+from lineage.memory import read_meminfo, reserve, size_text
 from lineage.model import EdgeType
 from lineage.retention.apply import (
     ESTATE_FACTS_META,
@@ -52,6 +53,9 @@ EXPORTED_META = (POLICY_META, STUDY_FACTS_META, FINGERPRINT_META)
 WHOLE_STORE_META = (HOLDING_FACTS_META, ESTATE_FACTS_META, HOLDING_PENDING_META)
 LINEAGE_EDGE_TYPES = sorted(EdgeType(name) for name in UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
+# What a whole export that builds the graph holds per node or edge (measured at 55,869: GraphML
+# 5.8 KB, PROV-JSON 5.8 KB, HTML 1.3 KB); node-link is streamed and holds a page.
+GRAPH_BYTES_PER_ELEMENT = {"graphml": 6_000, "prov-json": 6_000, "html": 1_500}
 
 
 def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3) -> nx.MultiDiGraph:
@@ -235,12 +239,15 @@ WRITERS: dict[str, Callable[[nx.MultiDiGraph, Path], None]] = {
 
 
 def export(
-    store: GraphStore, fmt: str, path: Path, scope: str | None = None, depth: int = 3
+    store: GraphStore, fmt: str, path: Path, scope: str | None = None, depth: int = 3,
+    meminfo: Callable[[], dict[str, int]] = read_meminfo,
 ) -> dict[str, Any]:
     """Write the export and its manifest; returns the manifest."""
     if fmt not in FORMATS:
         raise UserError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     _writable(path)
+    if scope is None and fmt in GRAPH_BYTES_PER_ELEMENT:
+        _check_memory(store, fmt, meminfo)
     extra: dict[str, Any] = {}
     if fmt == "node-link" and scope is None:  # a whole store, however large: streamed
         counted: list[Counts] = []
@@ -271,6 +278,27 @@ def export(
     text = json.dumps(manifest, indent=2) + "\n"
     _write_atomically(manifest_path, lambda tmp: _write_text(tmp, text))
     return manifest
+
+
+def _check_memory(store: GraphStore, fmt: str, meminfo: Callable[[], dict[str, int]]) -> None:
+    """Refuse a whole export that would hold more than the memory the machine has to spare
+    (`MemAvailable` less a reserve; not checked where that cannot be read)."""
+    try:
+        memory = meminfo()
+    except OSError:
+        return
+    if "MemAvailable" not in memory:
+        return
+    stats = store.stats()
+    elements = sum(stats.nodes.values()) + sum(stats.edges.values())
+    needed = elements * GRAPH_BYTES_PER_ELEMENT[fmt]
+    spare = memory["MemAvailable"] - reserve(memory)
+    if needed > spare:
+        raise UserError(
+            f"a whole {fmt} export of {elements:,} nodes and edges would hold about "
+            f"{size_text(needed)} in memory, and this machine has {size_text(max(0, spare))} "
+            "to spare: export --format node-link (written straight from the store), or a "
+            "part of it with --scope")
 
 
 def _sha256(path: Path) -> str:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.security import TokenBook, token_hash
+from lineage.export import GRAPH_BYTES_PER_ELEMENT
 from lineage.settings import Settings
 from lineage.stores import GraphStore, Neo4jStore
 from tests.test_cli import STRONG_KEY
@@ -183,6 +184,17 @@ def test_export_streams_with_its_manifest(client: TestClient) -> None:
 
     assert hashlib.sha256(response.content).hexdigest() == manifest["sha256"]
     assert json.loads(response.content)["nodes"]
+
+
+def test_a_whole_export_too_large_for_the_memory_is_refused(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(GRAPH_BYTES_PER_ELEMENT, "graphml", 1 << 50)  # as if a huge estate
+    refused = client.get("/export", params={"format": "graphml"}, headers=auth("auditor"))
+    assert refused.status_code == 400
+    assert "would hold about" in refused.json()["detail"]
+    assert "export --format node-link" in refused.json()["detail"]
+    streamed = client.get("/export", params={"format": "node-link"}, headers=auth("auditor"))
+    assert streamed.status_code == 200
 
 
 def test_cypher_endpoint(client: TestClient, impact_store: GraphStore) -> None:

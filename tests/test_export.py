@@ -233,3 +233,28 @@ def test_a_whole_node_link_export_is_streamed_from_the_store_as_the_graph_would_
     assert manifest["nodes_by_kind"] == dict(sorted(Counter(
         node["label"] for node in streamed["nodes"]).items()))
     assert sum(manifest["edges_by_type"].values()) == len(streamed["edges"])
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "prov-json", "html"])
+def test_a_whole_export_too_large_for_the_memory_is_refused_before_it_is_built(
+        estate: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    stats = estate.stats()
+    elements = sum(stats.nodes.values()) + sum(stats.edges.values())
+    tight = {"MemTotal": 4 << 30, "MemAvailable": (1 << 30) + elements * 1_000}  # a GiB kept
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("the graph was built")
+    with monkeypatch.context() as patched:
+        patched.setattr("lineage.export.snapshot", refuse)
+        with pytest.raises(UserError) as refused:
+            export(estate, fmt, out / "whole.out", meminfo=lambda: tight)
+    assert f"a whole {fmt} export of {elements:,} nodes and edges would hold about" in str(
+        refused.value)
+    assert "to spare: export --format node-link" in str(refused.value)
+    assert list(out.iterdir()) == []  # nothing written, no temporary file left
+    export(estate, "node-link", out / "whole.json", meminfo=lambda: tight)  # streamed
+    export(estate, fmt, out / "scope.out", scope="series:1.6.1", meminfo=lambda: tight)
+    roomy = {**tight, "MemAvailable": 64 << 30}
+    assert export(estate, fmt, out / "whole.out", meminfo=lambda: roomy)["bytes"] > 0
