@@ -24,7 +24,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import networkx as nx
 from prov.model import ProvDocument
@@ -53,6 +53,7 @@ EXPORTED_META = (POLICY_META, STUDY_FACTS_META, FINGERPRINT_META)
 WHOLE_STORE_META = (HOLDING_FACTS_META, ESTATE_FACTS_META, HOLDING_PENDING_META)
 LINEAGE_EDGE_TYPES = sorted(EdgeType(name) for name in UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
+T = TypeVar("T")
 # What a whole export that builds the graph holds per node or edge (measured at 55,869: GraphML
 # 5.8 KB, PROV-JSON 5.8 KB, HTML 1.3 KB); node-link is streamed and holds a page.
 GRAPH_BYTES_PER_ELEMENT = {"graphml": 6_000, "prov-json": 6_000, "html": 1_500}
@@ -105,11 +106,12 @@ def _add_neighbourhood(graph: nx.MultiDiGraph, store: GraphStore, root: str,
                 for store_edge in store.edges(key, "both", LINEAGE_EDGE_TYPES)} - found
         found |= step
         frontier = sorted(step)
-    for key in sorted(found):
+    in_key_order = sorted(found)
+    for key in in_key_order:  # every node before any edge: the graph keeps them in key order
         node = store.get_node(key)
         if node is not None:
             graph.add_node(key, label=node.kind.value, **node.properties)
-    for key in sorted(found):
+    for key in in_key_order:
         for edge in store.edges(key, "out"):
             if edge.dst in found:
                 graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
@@ -250,17 +252,14 @@ def export(
         _check_memory(store, fmt, meminfo)
     extra: dict[str, Any] = {}
     if fmt == "node-link" and scope is None:  # a whole store, however large: streamed
-        counted: list[Counts] = []
-        _write_atomically(path, lambda tmp: counted.append(_node_link_streamed(store, tmp)))
-        nodes, edges = counted[-1]
+        nodes, edges = _write_atomically(path, lambda tmp: _node_link_streamed(store, tmp))
     else:
         graph = snapshot(store, scope, depth)
         if fmt == "html":
             from lineage import html_report
 
-            def write_html(tmp: Path) -> None:
-                extra["data_sha256"] = html_report.write(store, graph, tmp, scope)
-            _write_atomically(path, write_html)
+            extra["data_sha256"] = _write_atomically(
+                path, lambda tmp: html_report.write(store, graph, tmp, scope))
         else:
             _write_atomically(path, lambda tmp: WRITERS[fmt](graph, tmp))
         nodes = Counter(attrs["label"] for _, attrs in graph.nodes(data=True))
@@ -321,16 +320,18 @@ def _writable(path: Path) -> None:
         raise UserError(f"cannot write {path}: permission denied")
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], T]) -> T:
+    """`write` into a temporary file beside `path`, then renamed into place; what it returns."""
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
     os.close(handle)
     temporary = Path(name)
     try:
-        write(temporary)
+        written = write(temporary)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; an export is a document
         os.replace(temporary, path)
+        return written
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
