@@ -11,7 +11,8 @@ GraphML and node-link exports carry what the offline queries need — every prop
 properties, the applied retention policy and the metadata conflicts — and open again as a
 read-only store (`--store FILE.graphml` / `--store FILE.json`) that answers every query as the
 source store did. GraphML has no list type: list properties are written as JSON text and named
-in the graph attribute `list_properties`.
+in the graph attribute `list_properties` (`lineage.graphml_writer`). A whole store's GraphML
+and node-link exports are written as the store reads them, never held as a graph.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, TextIO, TypeVar
 import networkx as nx
 from prov.model import ProvDocument
 
-from lineage import __version__
+from lineage import __version__, graphml_writer
 from lineage.errors import UserError
 from lineage.identity import FINGERPRINT_META
 from lineage.memory import read_meminfo, reserve, size_text
@@ -54,9 +55,9 @@ WHOLE_STORE_META = (HOLDING_FACTS_META, ESTATE_FACTS_META, HOLDING_PENDING_META)
 LINEAGE_EDGE_TYPES = sorted(EdgeType(name) for name in UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
 T = TypeVar("T")
-# What a whole export that builds the graph holds per node or edge (measured at 55,869: GraphML
-# 5.8 KB, PROV-JSON 5.8 KB, HTML 1.3 KB); node-link is streamed and holds a page.
-GRAPH_BYTES_PER_ELEMENT = {"graphml": 6_000, "prov-json": 6_000, "html": 1_500}
+# What a whole export that builds the graph holds per node or edge (measured at 55,869:
+# PROV-JSON 5.8 KB, HTML 1.3 KB); GraphML and node-link are streamed and hold a page.
+GRAPH_BYTES_PER_ELEMENT = {"prov-json": 6_000, "html": 1_500}
 
 
 def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3) -> nx.MultiDiGraph:
@@ -119,28 +120,15 @@ def _add_neighbourhood(graph: nx.MultiDiGraph, store: GraphStore, root: str,
 
 # -- writers ------------------------------------------------------------------------------------
 def _graphml(graph: nx.MultiDiGraph, path: Path) -> None:
-    flat = nx.MultiDiGraph()
-    lists: set[str] = set()
-    for key, attrs in graph.nodes(data=True):
-        flat.add_node(key, **_flatten(attrs, "node", lists))
-    for src, dst, kind, attrs in graph.edges(keys=True, data=True):
-        flat.add_edge(src, dst, key=kind, **_flatten(attrs, "edge", lists))
-    flat.graph.update(meta=json.dumps(graph.graph["meta"], sort_keys=True),
-                      conflicts=json.dumps(graph.graph["conflicts"], sort_keys=True),
-                      list_properties=json.dumps(sorted(lists)),
-                      source_store=graph.graph["source_store"])
-    nx.write_graphml(flat, path, encoding="utf-8", named_key_ids=True)
+    graphml_writer.write(path, _graphml_data(graph.graph), graph.nodes(data=True),
+                         graph.edges(keys=True, data=True))
 
 
-def _flatten(attrs: dict[str, Any], domain: str, lists: set[str]) -> dict[str, Any]:
-    flat = {}
-    for name, value in attrs.items():
-        if isinstance(value, list):
-            lists.add(f"{domain}:{name}")
-            flat[name] = json.dumps(value)
-        else:
-            flat[name] = value
-    return flat
+def _graphml_data(attributes: dict[str, Any]) -> dict[str, str]:
+    """The graph's own attributes as GraphML texts."""
+    return {"meta": json.dumps(attributes["meta"], sort_keys=True),
+            "conflicts": json.dumps(attributes["conflicts"], sort_keys=True),
+            "source_store": attributes["source_store"]}
 
 
 def _node_link(graph: nx.MultiDiGraph, path: Path) -> None:
@@ -163,14 +151,32 @@ def _node_link_streamed(store: GraphStore, path: Path) -> Counts:
             **edge.properties, NODE_LINK_FIELDS["source"]: edge.src,
             NODE_LINK_FIELDS["target"]: edge.dst, NODE_LINK_FIELDS["key"]: edge.type.value})
             for edge in store.iter_edges()))
-        attributes = _graph_attributes(store, None, lambda key: store.get_node(key) is not None)
-        out.write(',\n "graph": ' + _indented(attributes, 1).lstrip())
+        out.write(',\n "graph": ' + _indented(_whole_store_attributes(store), 1).lstrip())
         out.write(',\n "multigraph": true,\n "nodes": ')
         _stream_list(out, (_counted(nodes, node.kind.value, {
             **node.properties, "label": node.kind.value, NODE_LINK_FIELDS["name"]: node.key})
             for node in store.iter_nodes()))
         out.write("\n}")
     return nodes, edges
+
+
+def _graphml_streamed(store: GraphStore, path: Path) -> Counts:
+    """The whole store as GraphML, element by element as the store reads them."""
+    nodes: Counter[str] = Counter()
+    edges: Counter[str] = Counter()
+    graphml_writer.write(
+        path, _graphml_data(_whole_store_attributes(store)),
+        ((node.key, _counted(nodes, node.kind.value,
+                             {"label": node.kind.value, **node.properties}))
+         for node in store.iter_nodes()),
+        ((edge.src, edge.dst, edge.type.value, _counted(edges, edge.type.value, edge.properties))
+         for edge in store.iter_edges()))
+    return nodes, edges
+
+
+def _whole_store_attributes(store: GraphStore) -> dict[str, Any]:
+    """The graph attributes of a whole-store export, read without a set of every key."""
+    return _graph_attributes(store, None, lambda key: store.get_node(key) is not None)
 
 
 def _counted(counter: Counter[str], name: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +244,9 @@ def _prov_value(value: Any) -> Any:
 
 WRITERS: dict[str, Callable[[nx.MultiDiGraph, Path], None]] = {
     "graphml": _graphml, "node-link": _node_link, "prov-json": _prov_json}
+# Whole-store writers that read the store element by element and hold none of it.
+STREAMED: dict[str, Callable[[GraphStore, Path], Counts]] = {
+    "graphml": _graphml_streamed, "node-link": _node_link_streamed}
 
 
 def export(
@@ -251,8 +260,8 @@ def export(
     if scope is None and fmt in GRAPH_BYTES_PER_ELEMENT:
         _check_memory(store, fmt, meminfo)
     extra: dict[str, Any] = {}
-    if fmt == "node-link" and scope is None:  # a whole store, however large: streamed
-        nodes, edges = _write_atomically(path, lambda tmp: _node_link_streamed(store, tmp))
+    if scope is None and fmt in STREAMED:  # a whole store, however large
+        nodes, edges = _write_atomically(path, lambda tmp: STREAMED[fmt](store, tmp))
     else:
         graph = snapshot(store, scope, depth)
         if fmt == "html":
@@ -296,8 +305,8 @@ def _check_memory(store: GraphStore, fmt: str, meminfo: Callable[[], dict[str, i
         raise UserError(
             f"a whole {fmt} export of {elements:,} nodes and edges would hold about "
             f"{size_text(needed)} in memory, and this machine has {size_text(max(0, spare))} "
-            "to spare: export --format node-link (written straight from the store), or a "
-            "part of it with --scope")
+            "to spare: export --format node-link or graphml (written straight from the "
+            "store), or a part of it with --scope")
 
 
 def _sha256(path: Path) -> str:
