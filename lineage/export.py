@@ -43,7 +43,7 @@ from lineage.retention.apply import (
     STUDY_FACTS_META,
 )
 from lineage.stores import GraphStore
-from lineage.stores.exported import NODE_LINK_FIELDS
+from lineage.stores.node_link_reader import NODE_LINK_FIELDS
 from lineage.timefmt import utc_now
 from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
 

@@ -19,7 +19,7 @@ from lineage.impact import decommission, trace
 from lineage.model import Edge, Node, Provenance
 from lineage.retention import reports
 from lineage.stores import ExportStore, GraphStore, LocalStore
-from lineage.stores.exported import NODE_LINK_FIELDS
+from lineage.stores.node_link_reader import NODE_LINK_FIELDS
 from queries.impact import UPSTREAM_IS_SOURCE, UPSTREAM_IS_TARGET
 from tests.retention_estate import SYSTEMS, impact_estate
 from tests.test_cli import assert_one_line_error, lineage
@@ -144,16 +144,89 @@ UNLABELLED = """<?xml version="1.0"?>
 <node id="study:1"/></graph></graphml>"""
 
 
-@pytest.mark.parametrize("text", [BOMB, EXTERNAL, "<graphml><graph>", "[" * 100_000, UNLABELLED],
-                         ids=["entity-bomb", "external-entity", "truncated", "deep-json",
-                              "node-without-kind"])
+HEAD = """<?xml version="1.0"?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
+<key id="label" for="node" attr.name="label" attr.type="string"/>
+<key id="size" for="node" attr.name="size" attr.type="long"/>
+<graph edgedefault="directed">"""
+SYSTEM = '<node id="system:A"><data key="label">System</data></node>'
+NOT_ITS_TYPE = HEAD + '<node id="system:B"><data key="label">System</data>' \
+    '<data key="size">Smith</data></node></graph></graphml>'
+UNDECLARED_KEY = HEAD + '<node id="system:B"><data key="name">Smith</data></node></graph></graphml>'
+EDGE_TO_NOWHERE = HEAD + SYSTEM + '<edge source="system:A" target="system:B" id="FEEDS"/>' \
+    "</graph></graphml>"
+EDGE_WITHOUT_TYPE = HEAD + SYSTEM + SYSTEM.replace(":A", ":B") + \
+    '<edge source="system:A" target="system:B"/></graph></graphml>'
+HYPEREDGE = HEAD + SYSTEM + '<hyperedge><endpoint node="system:A"/></hyperedge></graph></graphml>'
+DEEP_XML = HEAD + '<node id="system:A">' + "<x>" * 100_000 + "</x>" * 100_000 + \
+    "</node></graph></graphml>"
+
+
+@pytest.mark.parametrize(
+    "text", [BOMB, EXTERNAL, "<graphml><graph>", "[" * 100_000, UNLABELLED, NOT_ITS_TYPE,
+             UNDECLARED_KEY, EDGE_TO_NOWHERE, EDGE_WITHOUT_TYPE, HYPEREDGE, DEEP_XML],
+    ids=["entity-bomb", "external-entity", "truncated", "deep-json", "node-without-kind",
+         "value-not-its-type", "undeclared-key", "edge-to-nowhere", "edge-without-type",
+         "hyperedge", "deep-xml"])
 def test_hostile_export_files_are_refused_with_one_line(tmp_path: Path, text: str) -> None:
     suffix = ".json" if text.startswith("[") else ".graphml"
     path = tmp_path / f"audit{suffix}"
     path.write_text(text)
     result = lineage("--store", str(path), "stats", cwd=tmp_path)
     assert_one_line_error(result, path.name)
-    assert "lol" not in result.stderr
+    assert "lol" not in result.stderr and "Smith" not in result.stderr  # values never repeated
+
+
+def test_a_value_not_of_its_keys_type_is_named_by_node_and_property(tmp_path: Path) -> None:
+    path = tmp_path / "audit.graphml"
+    path.write_text(NOT_ITS_TYPE)
+    result = lineage("--store", str(path), "stats", cwd=tmp_path)
+    assert "node 'system:B': size is not a long" in result.stderr
+
+
+def _networkx_layout(store: GraphStore, path: Path) -> None:
+    """An export as this engine wrote them before its GraphML was streamed: networkx's writer,
+    the graph's own data after the elements, a key id per name."""
+    graph = snapshot(store)
+    flat = nx.MultiDiGraph()
+    lists = set()
+    for key, attrs in graph.nodes(data=True):
+        lists |= {f"node:{name}" for name, value in attrs.items() if isinstance(value, list)}
+        flat.add_node(key, **{name: json.dumps(value) if isinstance(value, list) else value
+                              for name, value in attrs.items()})
+    for src, dst, kind, attrs in graph.edges(keys=True, data=True):
+        lists |= {f"edge:{name}" for name, value in attrs.items() if isinstance(value, list)}
+        flat.add_edge(src, dst, key=kind, **{
+            name: json.dumps(value) if isinstance(value, list) else value
+            for name, value in attrs.items()})
+    flat.graph.update(meta=json.dumps(graph.graph["meta"], sort_keys=True),
+                      conflicts=json.dumps(graph.graph["conflicts"], sort_keys=True),
+                      list_properties=json.dumps(sorted(lists)),
+                      source_store=graph.graph["source_store"])
+    nx.write_graphml(flat, path, encoding="utf-8", named_key_ids=True)
+
+
+def test_graphml_is_read_an_element_at_a_time_in_either_layout(
+        estate: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's exports (the graph's data first) and the ones networkx wrote for it before
+    (the graph's data last) open as the same store, parsed as a stream: neither networkx's
+    reader nor a whole-document parse is used."""
+    estate.upsert([Node("system:PACS-LON", Provenance("hl7:EHR", "2026-02-01T00:00:00Z"),
+                        {"kind": "vna", "note": ""})])  # a conflict, and an empty text
+    export(estate, "graphml", tmp_path / "streamed.graphml")
+    _networkx_layout(estate, tmp_path / "networkx.graphml")
+    text = (tmp_path / "networkx.graphml").read_text()
+    assert text.index('key="list_properties"') > text.index("<edge ")  # the data come last
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("the whole document was parsed")
+    monkeypatch.setattr(nx, "read_graphml", refuse)
+    monkeypatch.setattr("defusedxml.ElementTree.parse", refuse)
+    for name in ("streamed.graphml", "networkx.graphml"):
+        with ExportStore(tmp_path / name) as exported:
+            assert _store_contents(exported) == _store_contents(estate), name
+            assert exported.stats() == estate.stats()
+            assert exported.get_meta("retention_policy") == estate.get_meta("retention_policy")
 
 
 def _lineage_neighbourhood(graph: nx.MultiDiGraph, root: str, depth: int) -> nx.MultiDiGraph:
@@ -353,3 +426,52 @@ def test_a_value_xml_cannot_carry_is_refused_by_element_and_property(
     with ExportStore(out / "whole.json") as exported:
         node = exported.get_node("system:BELL")
         assert node is not None and node.properties["note"] == secret
+
+
+def test_node_link_is_read_an_item_at_a_time_in_any_layout(
+        estate: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read through a window of 7 characters, so that items, texts and numbers are cut at every
+    place, and in other writers' layouts (no white space, members in another order)."""
+    estate.upsert([Node("system:PACS-LON", Provenance("hl7:EHR", "2026-02-01T00:00:00Z"),
+                        {"kind": "vna", "note": AWKWARD_TEXT, "capacity": 1234567})])
+    export(estate, "node-link", tmp_path / "engine.json")
+    data = json.loads((tmp_path / "engine.json").read_text(encoding="utf-8"))
+    reordered = {"nodes": data["nodes"], "multigraph": True, "graph": data["graph"],
+                 "edges": data["edges"], "directed": True}
+    (tmp_path / "compact.json").write_text(json.dumps(data, separators=(",", ":")))
+    (tmp_path / "reordered.json").write_text(json.dumps(reordered, indent="\t",
+                                                        ensure_ascii=False))
+    monkeypatch.setattr("lineage.stores.node_link_reader.CHUNK", 7)
+    monkeypatch.setattr(nx, "node_link_graph", lambda *_, **__: pytest.fail("read whole"))
+    for name in ("engine.json", "compact.json", "reordered.json"):
+        with ExportStore(tmp_path / name) as exported:
+            assert _store_contents(exported) == _store_contents(estate), name
+            assert exported.stats() == estate.stats()
+            assert exported.get_meta("retention_policy") == estate.get_meta("retention_policy")
+
+
+NODE = '{"_key": "system:A", "label": "System"}'
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ('{"nodes": [{"label": "System", "name": "Smith"}], "edges": []}',
+     "a node's key is missing or not text"),
+    ('{"nodes": [' + NODE + '], "edges": [{"_from": "system:A", "_to": "system:A"}]}',
+     "an edge's key is missing or not text"),
+    ('{"nodes": [' + NODE + ', "Smith"]}', "a node is not an object"),
+    ('{"nodes": [' + NODE + ' {"_key": "system:B"}]}', "expected ']' at character 51"),
+    ('{"nodes": [' + NODE + ']} {"nodes": []}', "text after the graph at character 53"),
+    ('{"graph": ["Smith"], "nodes": []}', "the member graph is not an object"),
+    ('{"nodes": [{"_key": "system:A", "label": "System", "note": "Smith', "Unterminated string"),
+    ('{"nodes": [{"_key": "system:A", "label": ' + "[" * 100_000 + "]" * 100_000 + "}]}",
+     "nested too deeply"),
+    ("[" * 100_000, "expected '{' at character 0"),
+], ids=["node-without-key", "edge-without-type", "node-not-an-object", "missing-comma",
+        "text-after", "graph-not-an-object", "truncated", "deep-item", "deep-list"])
+def test_hostile_node_link_files_are_refused_with_one_line_saying_where(
+        tmp_path: Path, text: str, said: str) -> None:
+    path = tmp_path / "audit.json"
+    path.write_text(text)
+    result = lineage("--store", str(path), "stats", cwd=tmp_path)
+    assert_one_line_error(result, path.name)
+    assert said in result.stderr and "Smith" not in result.stderr

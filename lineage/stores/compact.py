@@ -15,6 +15,7 @@ it), so a view is only changed through `set_edge` and `set_node`, which replace 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from sys import intern
 from typing import Any, NoReturn
@@ -84,6 +85,18 @@ class CompactGraphBuilder:
         pair = _pair_with(self.graph, src, dst, intern(edge_type), data)
         signature = tuple(sorted((kind, id(value)) for kind, value in pair.items()))
         _link(self.graph, src, dst, self._pairs.setdefault(signature, pair))
+
+    def add_exported_node(self, key: str, attributes: dict[str, Any]) -> None:
+        """A node as an export holds it, its kind under "label" (taken out of `attributes`)."""
+        label = attributes.pop("label", None)
+        if not isinstance(label, str):
+            raise ValueError(f"node {key[:80]!r} has no label (its kind)")
+        self.add_node(key, label, attributes)
+
+    def add_exported_edge(self, src: str, edge_type: str, dst: str,
+                          properties: Mapping[str, Any]) -> None:
+        self.add_edge(src, edge_type, dst, properties,
+                      text=json.dumps(properties, sort_keys=True, separators=(",", ":")))
 
     def build(self) -> nx.MultiDiGraph:
         """The graph; the builder's lookup tables are dropped (the graph keeps what it uses)."""

@@ -1,29 +1,24 @@
 """An exported graph (GraphML or node-link JSON, see `lineage.export`) opened as a read-only
-store: the offline queries run on it exactly as on the local store."""
+store: the offline queries run on it exactly as on the local store. GraphML is read as a stream
+(`lineage.stores.graphml_reader`); node-link JSON is parsed whole, then compacted."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 from xml.etree.ElementTree import ParseError
 
 import networkx as nx
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import parse as safe_parse
 
 from lineage.errors import StoreUnavailableError, UserError, one_line
 from lineage.merge import Conflict
 from lineage.model import Edge, Node
+from lineage.stores import graphml_reader, node_link_reader
 from lineage.stores.base import GraphStore, Stats, UpsertResult, sort_conflicts
-from lineage.stores.compact import CompactGraphBuilder
 from lineage.stores.graph_view import GraphViewReads
 
 EXPORT_SUFFIXES = (".graphml", ".json")
-# Field names of node-link JSON that cannot collide with property names (edges have `source`).
-NODE_LINK_FIELDS = {"source": "_from", "target": "_to", "name": "_key", "key": "_type",
-                    "edges": "edges"}
 
 
 def is_export_path(location: str) -> bool:
@@ -43,14 +38,9 @@ class ExportStore(GraphViewReads, GraphStore):
             return
         try:
             if self.path.suffix.lower() == ".graphml":
-                graph = _read_graphml(self.path)
+                graph = graphml_reader.read(self.path)
             else:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                raw = nx.node_link_graph(data, directed=True, multigraph=True,
-                                         **NODE_LINK_FIELDS)
-                del data
-                graph = _compact(raw.nodes(data=True), raw.edges(keys=True, data=True))
-                graph.graph.update(raw.graph)
+                graph = node_link_reader.read(self.path)
         except DefusedXmlException:
             raise UserError(f"{self.location}: the GraphML declares a DTD or entities, which an "
                             "export never does (an XML bomb or an external entity): refused"
@@ -115,39 +105,3 @@ class ExportStore(GraphViewReads, GraphStore):
         unresolved = sum(1 for _, a in graph.nodes(data=True) if a.get("unresolved"))
         return Stats(dict(sorted(nodes.items())), dict(sorted(edges.items())),
                      len(self._conflicts), unresolved)
-
-
-def _read_graphml(path: Path) -> nx.MultiDiGraph:
-    # A hardened parse first: no DTD, no entities, no external references, ever.
-    safe_parse(path, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    raw = nx.read_graphml(path, force_multigraph=True)
-    lists = set(json.loads(raw.graph.get("list_properties", "[]")))
-    graph = _compact(((key, _unflatten(attrs, "node", lists))
-                      for key, attrs in raw.nodes(data=True)),
-                     ((src, dst, kind, _unflatten(attrs, "edge", lists))
-                      for src, dst, kind, attrs in raw.edges(keys=True, data=True)))
-    graph.graph.update(meta=json.loads(raw.graph.get("meta", "{}")),
-                       conflicts=json.loads(raw.graph.get("conflicts", "[]")),
-                       source_store=raw.graph.get("source_store"))
-    return graph
-
-
-def _unflatten(attrs: dict[str, Any], domain: str, lists: set[str]) -> dict[str, Any]:
-    return {name: json.loads(value) if f"{domain}:{name}" in lists else value
-            for name, value in attrs.items()}
-
-
-def _compact(nodes: Iterable[tuple[str, dict[str, Any]]],
-             edges: Iterable[tuple[str, str, str, dict[str, Any]]]) -> nx.MultiDiGraph:
-    """The view of an export, with what repeats held once (`lineage.stores.compact`)."""
-    builder = CompactGraphBuilder()
-    for key, attrs in nodes:
-        properties = dict(attrs)
-        label = properties.pop("label", None)
-        if not isinstance(label, str):
-            raise ValueError(f"node {str(key)[:80]!r} has no label (its kind)")
-        builder.add_node(key, label, properties)
-    for src, dst, kind, attrs in edges:
-        builder.add_edge(src, kind, dst, attrs,
-                         text=json.dumps(attrs, sort_keys=True, separators=(",", ":")))
-    return builder.build()
