@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from api import models
 from api.deps import Architect, Auditor, StateDep, StoreDep
 from lineage.errors import UserError
-from lineage.export import FORMATS, export
+from lineage.export import FORMATS, SCOPE_MAX_NODES, export
 from lineage.stores import Neo4jStore
 
 router = APIRouter(tags=["architects and auditors"])
@@ -51,13 +51,14 @@ def get_export(
     store: StoreDep, _: Auditor,
     format: Annotated[str, Query(pattern="^(graphml|node-link|prov-json|html)$")] = "graphml",
     scope: str | None = None, depth: Annotated[int, Query(ge=0, le=50)] = 3,
+    max_nodes: Annotated[int, Query(ge=1, le=10 * SCOPE_MAX_NODES)] = SCOPE_MAX_NODES,
 ) -> StreamingResponse:
     if format not in FORMATS:
         raise UserError(f"format must be one of {', '.join(FORMATS)}")
     folder = Path(tempfile.mkdtemp(prefix="lineage-export-"))
     path = folder / f"export.{format.replace('-json', '.json')}"
     try:
-        manifest = export(store, format, path, scope, depth)
+        manifest = export(store, format, path, scope, depth, max_nodes=max_nodes)
         handle = path.open("rb")
     finally:  # the open handle keeps the data; nothing is left on disk, even if the client goes
         shutil.rmtree(folder, ignore_errors=True)

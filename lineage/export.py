@@ -55,13 +55,18 @@ WHOLE_STORE_META = (HOLDING_FACTS_META, ESTATE_FACTS_META, HOLDING_PENDING_META)
 LINEAGE_EDGE_TYPES = sorted(EdgeType(name) for name in UPSTREAM_IS_SOURCE + UPSTREAM_IS_TARGET)
 NAMESPACE = "https://image-lineage.example/ns#"
 T = TypeVar("T")
+# Nodes a scoped export holds at most unless told otherwise: its graph is built in memory (about
+# 6 KB a node or edge), and a scope at a system reaches every copy it holds in one step.
+SCOPE_MAX_NODES = 100_000
 # What a whole export that builds the graph holds per node or edge (measured at 55,869:
 # PROV-JSON 5.8 KB, HTML 1.3 KB); GraphML and node-link are streamed and hold a page.
 GRAPH_BYTES_PER_ELEMENT = {"prov-json": 6_000, "html": 1_500}
 
 
-def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3) -> nx.MultiDiGraph:
-    """The store (or the lineage neighbourhood of `scope`) as a NetworkX graph with metadata."""
+def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3,
+             max_nodes: int = SCOPE_MAX_NODES) -> nx.MultiDiGraph:
+    """The store (or the lineage neighbourhood of `scope`, at most `max_nodes` nodes) as a
+    NetworkX graph with metadata."""
     graph = nx.MultiDiGraph()
     if scope is None:
         for node in store.iter_nodes():
@@ -69,7 +74,7 @@ def snapshot(store: GraphStore, scope: str | None = None, depth: int = 3) -> nx.
         for edge in store.iter_edges():
             graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
     else:
-        _add_neighbourhood(graph, store, scope, depth)
+        _add_neighbourhood(graph, store, scope, depth, max_nodes)
     graph.graph.update(_graph_attributes(store, scope, graph.__contains__))
     return graph
 
@@ -95,16 +100,26 @@ def _element_in(element: str, present: Callable[[str], bool]) -> bool:
 
 
 def _add_neighbourhood(graph: nx.MultiDiGraph, store: GraphStore, root: str,
-                      depth: int) -> None:
+                      depth: int, max_nodes: int) -> None:
     """The nodes up to `depth` lineage steps (either direction) from `root`, and every edge
-    between two of them, read from the store around the root (not the whole store)."""
+    between two of them, read from the store around the root (not the whole store). A scope
+    that reaches more than `max_nodes` nodes is refused as soon as the walk finds one more."""
     if store.get_node(root) is None:
         raise UserError(f"no node {root!r} in {store.location} to scope the export")
     found, frontier = {root}, [root]
-    for _ in range(depth):
-        step = {store_edge.dst if store_edge.src == key else store_edge.src
-                for key in frontier
-                for store_edge in store.edges(key, "both", LINEAGE_EDGE_TYPES)} - found
+    for steps in range(1, depth + 1):
+        step: set[str] = set()
+        for key in frontier:
+            for store_edge in store.edges(key, "both", LINEAGE_EDGE_TYPES):
+                other = store_edge.dst if store_edge.src == key else store_edge.src
+                if other not in found:
+                    step.add(other)
+            if len(found) + len(step) > max_nodes:
+                raise UserError(
+                    f"the scope {root!r} reaches more than {max_nodes:,} nodes within {steps} "
+                    f"step{'s' * (steps > 1)} (at {key!r}): export it with a smaller --depth, "
+                    "or raise --max-nodes; a whole store's node-link or GraphML export is "
+                    "written without holding it")
         found |= step
         frontier = sorted(step)
     in_key_order = sorted(found)
@@ -251,9 +266,10 @@ STREAMED: dict[str, Callable[[GraphStore, Path], Counts]] = {
 
 def export(
     store: GraphStore, fmt: str, path: Path, scope: str | None = None, depth: int = 3,
-    meminfo: Callable[[], dict[str, int]] = read_meminfo,
+    meminfo: Callable[[], dict[str, int]] = read_meminfo, max_nodes: int | None = None,
 ) -> dict[str, Any]:
-    """Write the export and its manifest; returns the manifest."""
+    """Write the export and its manifest; returns the manifest. A scope that reaches more than
+    `max_nodes` nodes is refused before anything is written."""
     if fmt not in FORMATS:
         raise UserError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     _writable(path)
@@ -263,7 +279,7 @@ def export(
     if scope is None and fmt in STREAMED:  # a whole store, however large
         nodes, edges = _write_atomically(path, lambda tmp: STREAMED[fmt](store, tmp))
     else:
-        graph = snapshot(store, scope, depth)
+        graph = snapshot(store, scope, depth, max_nodes or SCOPE_MAX_NODES)
         if fmt == "html":
             from lineage import html_report
 

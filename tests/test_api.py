@@ -198,6 +198,18 @@ def test_a_whole_export_too_large_for_the_memory_is_refused(
         assert answer.status_code == 200
 
 
+def test_a_scope_that_reaches_too_many_nodes_is_refused(client: TestClient) -> None:
+    scope = {"format": "node-link", "scope": "system:PACS-LON", "depth": 2}
+    refused = client.get("/export", params={**scope, "max_nodes": 3}, headers=auth("auditor"))
+    assert refused.status_code == 400
+    assert "reaches more than 3 nodes within" in refused.json()["detail"]
+    beyond = client.get("/export", params={**scope, "max_nodes": 10 ** 7},
+                        headers=auth("auditor"))
+    assert beyond.status_code == 422  # a request cannot lift the cap past a million
+    fits = client.get("/export", params=scope, headers=auth("auditor"))
+    assert fits.status_code == 200 and len(json.loads(fits.content)["nodes"]) > 3
+
+
 def test_cypher_endpoint(client: TestClient, impact_store: GraphStore) -> None:
     response = client.post("/cypher", json={"query": "MATCH (s:System) RETURN count(s) AS n"},
                            headers=auth("architect"))

@@ -475,3 +475,43 @@ def test_hostile_node_link_files_are_refused_with_one_line_saying_where(
     result = lineage("--store", str(path), "stats", cwd=tmp_path)
     assert_one_line_error(result, path.name)
     assert said in result.stderr and "Smith" not in result.stderr
+
+
+def test_a_scope_that_reaches_too_many_nodes_is_refused_as_soon_as_the_walk_finds_them(
+        estate: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scope at a system reaches every copy it holds in one step: a hub at size L would
+    build a graph of millions of nodes in memory, with one query per node."""
+    scope, depth = "system:PACS-LON", 2
+    size = _lineage_neighbourhood(snapshot(estate), scope, depth).number_of_nodes()
+    assert size > 5
+    out = tmp_path / "out"
+    out.mkdir()
+    assert export(estate, "graphml", out / "fits.graphml", scope=scope, depth=depth,
+                  max_nodes=size)["nodes_by_kind"]  # exactly as many as allowed: written
+    (out / "fits.graphml").unlink()
+    (out / "fits.graphml.manifest.json").unlink()
+    with pytest.raises(UserError) as refused:
+        export(estate, "graphml", out / "over.graphml", scope=scope, depth=depth,
+               max_nodes=size - 1)
+    assert f"the scope 'system:PACS-LON' reaches more than {size - 1:,} nodes within " \
+        in str(refused.value)
+    assert "--max-nodes" in str(refused.value)
+    calls = []
+    walk = estate.edges
+    monkeypatch.setattr(estate, "edges", lambda *a, **k: calls.append(a) or walk(*a, **k))
+    with pytest.raises(UserError, match="more than 1 nodes within 1 step "):
+        export(estate, "node-link", out / "one.json", scope=scope, depth=depth, max_nodes=1)
+    assert len(calls) == 1  # refused at the first node walked, not after the whole step
+    assert list(out.iterdir()) == []
+
+
+def test_the_cli_caps_a_scopes_nodes(tmp_path: Path) -> None:
+    with LocalStore(tmp_path / "lineage.db") as store:
+        impact_estate().load(store)
+    refused = lineage("export", "--scope", "system:PACS-LON", "--depth", "2", "--max-nodes",
+                      "3", "-o", "scope.json", cwd=tmp_path)
+    assert_one_line_error(refused, "reaches more than 3 nodes within")
+    assert not (tmp_path / "scope.json").exists()
+    done = lineage("export", "--scope", "system:PACS-LON", "--depth", "2", "-o", "scope.json",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr

@@ -19,6 +19,9 @@ def export_command(
     scope: Annotated[str | None, typer.Option(help="Export only the lineage of this key.")
                      ] = None,
     depth: Annotated[int, typer.Option(min=0, max=50, help="Steps around the scope.")] = 3,
+    max_nodes: Annotated[int | None, typer.Option(
+        min=1, help="Nodes a scope may reach (100,000 if not given); one more and the export "
+        "is refused.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Write FILE and FILE.manifest.json (SHA-256, counts, time, source store, engine version).
@@ -26,7 +29,8 @@ def export_command(
     self-contained page (picture, tables, as-of, policy, data hash) that needs no network."""
     from lineage.export import export
 
-    manifest = export(cli_context(ctx).store(), fmt, output, scope, depth)
+    manifest = export(cli_context(ctx).store(), fmt, output, scope, depth,
+                      max_nodes=max_nodes)
     if as_json:
         print_json(manifest)
         return
