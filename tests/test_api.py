@@ -199,7 +199,7 @@ def test_a_whole_export_too_large_for_the_memory_is_refused(
 
 
 def test_a_scope_that_reaches_too_many_nodes_is_refused(client: TestClient) -> None:
-    scope = {"format": "node-link", "scope": "system:PACS-LON", "depth": 2}
+    scope: dict[str, str | int] = {"format": "node-link", "scope": "system:PACS-LON", "depth": 2}
     refused = client.get("/export", params={**scope, "max_nodes": 3}, headers=auth("auditor"))
     assert refused.status_code == 400
     assert "reaches more than 3 nodes within" in refused.json()["detail"]

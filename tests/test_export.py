@@ -496,9 +496,13 @@ def test_a_scope_that_reaches_too_many_nodes_is_refused_as_soon_as_the_walk_find
     assert f"the scope 'system:PACS-LON' reaches more than {size - 1:,} nodes within " \
         in str(refused.value)
     assert "--max-nodes" in str(refused.value)
-    calls = []
+    calls: list[Any] = []
     walk = estate.edges
-    monkeypatch.setattr(estate, "edges", lambda *a, **k: calls.append(a) or walk(*a, **k))
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return walk(*args, **kwargs)
+    monkeypatch.setattr(estate, "edges", counted)
     with pytest.raises(UserError, match="more than 1 nodes within 1 step "):
         export(estate, "node-link", out / "one.json", scope=scope, depth=depth, max_nodes=1)
     assert len(calls) == 1  # refused at the first node walked, not after the whole step
