@@ -110,10 +110,11 @@ def _add_neighbourhood(graph: nx.MultiDiGraph, store: GraphStore, root: str,
     for steps in range(1, depth + 1):
         step: set[str] = set()
         for key in frontier:
-            for store_edge in store.edges(key, "both", LINEAGE_EDGE_TYPES):
-                other = store_edge.dst if store_edge.src == key else store_edge.src
-                if other not in found:
-                    step.add(other)
+            # max_nodes + 1 of a node's neighbours decide: if it has more, more than the
+            # max_nodes - len(found | step) still allowed are new
+            step.update(other for other in store.neighbours(key, "both", LINEAGE_EDGE_TYPES,
+                                                             limit=max_nodes + 1)
+                        if other not in found)
             if len(found) + len(step) > max_nodes:
                 raise UserError(
                     f"the scope {root!r} reaches more than {max_nodes:,} nodes within {steps} "
@@ -123,14 +124,11 @@ def _add_neighbourhood(graph: nx.MultiDiGraph, store: GraphStore, root: str,
         found |= step
         frontier = sorted(step)
     in_key_order = sorted(found)
-    for key in in_key_order:  # every node before any edge: the graph keeps them in key order
-        node = store.get_node(key)
-        if node is not None:
-            graph.add_node(key, label=node.kind.value, **node.properties)
-    for key in in_key_order:
-        for edge in store.edges(key, "out"):
-            if edge.dst in found:
-                graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
+    for node in store.get_nodes(in_key_order):  # every node before any edge, in key order
+        graph.add_node(node.key, label=node.kind.value, **node.properties)
+    for edge in store.out_edges(in_key_order):  # each source's in (type, dst) order
+        if edge.dst in found:
+            graph.add_edge(edge.src, edge.dst, key=edge.type.value, **edge.properties)
 
 
 # -- writers ------------------------------------------------------------------------------------

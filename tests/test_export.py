@@ -497,15 +497,16 @@ def test_a_scope_that_reaches_too_many_nodes_is_refused_as_soon_as_the_walk_find
         in str(refused.value)
     assert "--max-nodes" in str(refused.value)
     calls: list[Any] = []
-    walk = estate.edges
+    walk = estate.neighbours
 
     def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
+        calls.append(kwargs)
         return walk(*args, **kwargs)
-    monkeypatch.setattr(estate, "edges", counted)
+    monkeypatch.setattr(estate, "neighbours", counted)
     with pytest.raises(UserError, match="more than 1 nodes within 1 step "):
         export(estate, "node-link", out / "one.json", scope=scope, depth=depth, max_nodes=1)
-    assert len(calls) == 1  # refused at the first node walked, not after the whole step
+    # refused at the first node walked, not after the whole step, reading 2 of its neighbours
+    assert calls == [{"limit": 2}]
     assert list(out.iterdir()) == []
 
 

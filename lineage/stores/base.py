@@ -399,12 +399,22 @@ class GraphStore(ABC):
     def clear(self) -> None:
         """Delete everything (tests and fresh demos only)."""
 
+    def get_nodes(self, keys: Sequence[str]) -> list[StoredNode]:
+        """The stored nodes of `keys`, in that order; keys not stored are left out."""
+        return [node for key in keys if (node := self.get_node(key)) is not None]
+
+    def out_edges(self, keys: Sequence[str]) -> list[StoredEdge]:
+        """The edges leaving any of `keys`, sorted by (type, src, dst)."""
+        return sorted_edges([edge for key in keys for edge in self.edges(key, "out")])
+
     def neighbours(
-        self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None
+        self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None,
+        limit: int | None = None,
     ) -> list[str]:
-        """Keys of the nodes joined to `key`, sorted, each once."""
+        """Keys of the nodes joined to `key`, sorted, each once; at most `limit` of them (which
+        ones, when there are more, is the store's choice: a hub is not read whole)."""
         found = {e.dst if e.src == key else e.src for e in self.edges(key, direction, types)}
-        return sorted(found)
+        return sorted(found)[:limit]
 
     def __enter__(self) -> Self:
         self.open()

@@ -268,6 +268,7 @@ def get_edge(src: NodeKind, edge_type: EdgeType, dst: NodeKind) -> LiteralString
 
 
 _PATTERNS = {"out": "-[r]->", "in": "<-[r]-"}
+_PATTERNS_BOTH = {**_PATTERNS, "both": "-[r]-"}
 
 
 @cache
@@ -278,6 +279,33 @@ def edges_at(kind: NodeKind, direction: str) -> LiteralString:
         f"MATCH (n:{_label(kind)} {{key: $key}}){_PATTERNS[direction]}(m) "
         "WHERE $types IS NULL OR type(r) IN $types "
         f"RETURN {src}.key AS src, type(r) AS type, {dst}.key AS dst, properties(r) AS props"
+    )
+
+
+@cache
+def get_nodes(kind: NodeKind) -> LiteralString:
+    """The properties of the nodes of a kind named in $keys, in one record."""
+    return query(f"UNWIND $keys AS key MATCH (n:{_label(kind)} {{key: key}}) "
+                 "RETURN collect(properties(n)) AS page")
+
+
+@cache
+def out_edges(kind: NodeKind) -> LiteralString:
+    """The edges leaving the nodes of a kind named in $keys (an index seek each)."""
+    return query(
+        f"UNWIND $keys AS key MATCH (s:{_label(kind)} {{key: key}})-[r]->(t) "
+        "RETURN s.key AS src, type(r) AS type, t.key AS dst, properties(r) AS props"
+    )
+
+
+@cache
+def neighbour_keys(kind: NodeKind, direction: str) -> LiteralString:
+    """Keys of the nodes joined to one node, each once, at most $limit: DISTINCT and LIMIT
+    stream, so a hub's millions of edges are not all read."""
+    return query(
+        f"MATCH (n:{_label(kind)} {{key: $key}}){_PATTERNS_BOTH[direction]}(m) "
+        "WHERE $types IS NULL OR type(r) IN $types "
+        "RETURN DISTINCT m.key AS key LIMIT $limit"
     )
 
 

@@ -414,6 +414,37 @@ class Neo4jStore(GraphStore):
                 found[(edge.src, edge.type.value, edge.dst)] = edge
         return sorted_edges(list(found.values()))
 
+    def get_nodes(self, keys: Sequence[str]) -> list[StoredNode]:
+        """A query per kind and page of READ_PAGE keys (not one per key)."""
+        found = {props["key"]: StoredNode(props["key"], kind, _without_key(props))
+                 for kind, page in self._pages_by_kind(keys)
+                 for props in self._read(cypher.get_nodes(kind), keys=page)[0]["page"]}
+        return [found[key] for key in keys if key in found]
+
+    def out_edges(self, keys: Sequence[str]) -> list[StoredEdge]:
+        """A query per kind and page of READ_PAGE keys (not one per key)."""
+        return sorted_edges([
+            StoredEdge(r["src"], EdgeType(r["type"]), r["dst"], dict(r["props"]))
+            for kind, page in self._pages_by_kind(keys)
+            for r in self._read(cypher.out_edges(kind), keys=page)])
+
+    @staticmethod
+    def _pages_by_kind(keys: Sequence[str]) -> Iterator[tuple[NodeKind, list[str]]]:
+        for kind, of_kind in _group(keys, kind_of).items():
+            for start in range(0, len(of_kind), READ_PAGE):
+                yield kind, of_kind[start:start + READ_PAGE]
+
+    def neighbours(
+        self, key: str, direction: Direction = "out", types: Sequence[EdgeType] | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        if limit is None:
+            return super().neighbours(key, direction, types)
+        wanted = [EdgeType(t).value for t in types] if types is not None else None
+        records = self._read(cypher.neighbour_keys(kind_of(key), direction), key=key,
+                             types=wanted, limit=limit)
+        return sorted(record["key"] for record in records)
+
     def shortest_path(
         self, src: str, dst: str, *, direction: Direction = "out",
         types: Sequence[EdgeType] | None = None, max_depth: int = 16,

@@ -288,6 +288,16 @@ class StoreContract:
         assert store.neighbours(SERIES, "both") == [COPY, STUDY]
         assert store.neighbours(STUDY, "out") == []
         assert store.edges("study:not-there") == []
+        for direction, types, whole in (("both", None, [COPY, STUDY]), ("in", None, [COPY]),
+                                        ("both", [EdgeType.PART_OF], [STUDY])):
+            for limit in (1, 2, 5):
+                cut = store.neighbours(SERIES, direction, types, limit=limit)  # type: ignore[arg-type]
+                assert len(cut) == min(limit, len(whole)) and set(cut) <= set(whole)
+                assert cut == sorted(set(cut))
+        assert store.get_nodes([SERIES, "study:not-there", COPY]) == [
+            store.get_node(SERIES), store.get_node(COPY)]
+        assert store.out_edges([SERIES, COPY, "study:not-there"]) == sorted(
+            store.edges(COPY) + store.edges(SERIES), key=lambda e: (e.type.value, e.src, e.dst))
 
     def test_path_reads(self, store: GraphStore) -> None:
         store.upsert(*small_estate())

@@ -73,3 +73,14 @@ def test_a_whole_store_is_read_a_page_at_a_time_in_key_order(
     assert paged == sorted(paged)  # by type, then (src, dst) across the kinds READ starts at
     part_of = [(e.src, e.dst) for e in store.iter_edges(EdgeType.PART_OF)]
     assert part_of[-1] == (studies[6], studies[5]) and len(part_of) == 7
+    # the nodes, and the edges out of them, a page of keys per query, every kind at once
+    backwards = sorted(every_node, reverse=True)
+    assert [(n.key, {"key": n.key, **n.properties}) for n in store.get_nodes(backwards)] == [
+        (key, every_node[key]) for key in backwards]
+    out = store.out_edges([*sorted(every_node, reverse=True), "study:absent"])
+    assert [(e.type.value, e.src, e.dst) for e in out] == sorted(every_edge)
+    assert {(e.type.value, e.src, e.dst): e.properties for e in out} == every_edge
+    assert store.out_edges(copies[:4] + readers[:1]) == [
+        e for e in out if e.src in copies[:4] + readers[:1]]
+    holding = store.neighbours("system:PACS1", "in", [EdgeType.STORED_IN], limit=2)
+    assert len(holding) == 2 and set(holding) <= set(copies)
