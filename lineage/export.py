@@ -110,8 +110,8 @@ def _add_neighbourhood(graph: nx.MultiDiGraph, store: GraphStore, root: str,
     for steps in range(1, depth + 1):
         step: set[str] = set()
         for key in frontier:
-            # max_nodes + 1 of a node's neighbours decide: if it has more, more than the
-            # max_nodes - len(found | step) still allowed are new
+            # max_nodes + 1 of a node's neighbours are enough to decide: if it has more, at
+            # least max_nodes + 1 - len(found | step) of those read are new, one over the cap
             step.update(other for other in store.neighbours(key, "both", LINEAGE_EDGE_TYPES,
                                                              limit=max_nodes + 1)
                         if other not in found)
