@@ -9,7 +9,7 @@ itself for the first one seen, `name.scope` or `name.scope.type` for the others.
 that holds numbers on some nodes and text on others reads back with each value's own type
 (networkx's writer gives such keys one id, and the file does not open again). Lists are written
 as JSON text and named in the graph attribute `list_properties` (`scope:name`), which
-`lineage.stores.exported` reads.
+`lineage.stores.graphml_reader` reads.
 
 Text is escaped so that it reads back as written: `&`, `<`, `>`, and carriage returns, which an
 XML parser would otherwise turn into new lines. XML 1.0 cannot carry the other control

@@ -459,6 +459,8 @@ NODE = '{"_key": "system:A", "label": "System"}'
     ('{"nodes": [' + NODE + '], "edges": [{"_from": "system:A", "_to": "system:A"}]}',
      "an edge's key is missing or not text"),
     ('{"nodes": [' + NODE + ', "Smith"]}', "a node is not an object"),
+    ('{"nodes": [' + NODE + '], "edges": [{"_from": "system:A", "_to": "system:B", '
+     '"_type": "FEEDS"}]}', "node 'system:B' has no label"),
     ('{"nodes": [' + NODE + ' {"_key": "system:B"}]}', "expected ']' at character 51"),
     ('{"nodes": [' + NODE + ']} {"nodes": []}', "text after the graph at character 53"),
     ('{"graph": ["Smith"], "nodes": []}', "the member graph is not an object"),
@@ -466,7 +468,8 @@ NODE = '{"_key": "system:A", "label": "System"}'
     ('{"nodes": [{"_key": "system:A", "label": ' + "[" * 100_000 + "]" * 100_000 + "}]}",
      "nested too deeply"),
     ("[" * 100_000, "expected '{' at character 0"),
-], ids=["node-without-key", "edge-without-type", "node-not-an-object", "missing-comma",
+], ids=["node-without-key", "edge-without-type", "node-not-an-object", "edge-to-nowhere",
+        "missing-comma",
         "text-after", "graph-not-an-object", "truncated", "deep-item", "deep-list"])
 def test_hostile_node_link_files_are_refused_with_one_line_saying_where(
         tmp_path: Path, text: str, said: str) -> None:

@@ -98,6 +98,14 @@ class CompactGraphBuilder:
         self.add_edge(src, edge_type, dst, properties,
                       text=json.dumps(properties, sort_keys=True, separators=(",", ":")))
 
+    def build_export(self) -> nx.MultiDiGraph:
+        """The graph of an export, once every node an edge names has been given its kind."""
+        unlabelled = next((key for key, attrs in self.graph.nodes(data=True)
+                           if "label" not in attrs), None)
+        if unlabelled is not None:
+            raise ValueError(f"node {str(unlabelled)[:80]!r} has no label (its kind)")
+        return self.build()
+
     def build(self) -> nx.MultiDiGraph:
         """The graph; the builder's lookup tables are dropped (the graph keeps what it uses)."""
         graph = self.graph

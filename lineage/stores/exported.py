@@ -1,6 +1,7 @@
 """An exported graph (GraphML or node-link JSON, see `lineage.export`) opened as a read-only
-store: the offline queries run on it exactly as on the local store. GraphML is read as a stream
-(`lineage.stores.graphml_reader`); node-link JSON is parsed whole, then compacted."""
+store: the offline queries run on it exactly as on the local store. Both formats are read a
+node or edge at a time into the compact view (`lineage.stores.graphml_reader`,
+`lineage.stores.node_link_reader`)."""
 
 from __future__ import annotations
 

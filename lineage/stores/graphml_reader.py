@@ -78,11 +78,7 @@ def read(path: Path) -> nx.MultiDiGraph:
         else:
             builder.add_exported_edge(_required(element, "source"), _required(element, "id"),
                                       _required(element, "target"), attributes)
-    graph = builder.build()
-    unlabelled = next((key for key, attrs in graph.nodes(data=True) if "label" not in attrs),
-                      None)
-    if unlabelled is not None:
-        raise ValueError(f"node {str(unlabelled)[:80]!r} has no label (its kind)")
+    graph = builder.build_export()
     graph.graph.update(meta=json.loads(graph_data.get("meta", "{}")),
                        conflicts=json.loads(graph_data.get("conflicts", "[]")),
                        source_store=graph_data.get("source_store"))

@@ -46,7 +46,7 @@ def read(path: Path) -> nx.MultiDiGraph:
                     if not isinstance(value, dict):
                         raise ValueError("the member graph is not an object")
                     attributes = value
-    graph = builder.build()
+    graph = builder.build_export()
     graph.graph.update(attributes)
     return graph
 
